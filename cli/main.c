@@ -1,0 +1,55 @@
+/*
+ * pgwarden: entry point and subcommand dispatch (DESIGN.md §1).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"serve", pgw_cmd_serve, "run the admission webhook (and the controller when a Kubernetes API is reachable)"},
+    {"review", pgw_cmd_review, "answer one AdmissionReview from stdin through the webhook pipeline"},
+    {"admit", pgw_cmd_admit, "validate and default manifests offline"},
+    {"render", pgw_cmd_render, "print the child objects the controller would apply for a cluster"},
+    {"certs", pgw_cmd_certs, "generate the webhook CA and serving certificate"},
+    {"controller", pgw_cmd_controller, "run the controller only"},
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: pgwarden <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i != sizeof(commands) / sizeof(commands[0]); ++i)
+        fprintf(fp, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "  %-11s %s\n\nEvery command accepts -h.\n", "version", "print the version");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
+        if (argc > 2 && (strcmp(argv[2], "-h") == 0 || strcmp(argv[2], "--help") == 0)) {
+            printf("usage: pgwarden version\n\nPrints the version.\n");
+            return 0;
+        }
+        printf("pgwarden %s\n", PGW_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i != sizeof(commands) / sizeof(commands[0]); ++i)
+        if (strcmp(name, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "pgwarden: unknown command \"%s\"\n\n", name);
+    usage(stderr);
+    return 2;
+}

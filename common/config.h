@@ -1,0 +1,58 @@
+/*
+ * Operator configuration: images, sidecar resources, namespaces, listeners, log level.
+ *
+ * Precedence (highest first): command-line flags, PGWARDEN_* environment, the
+ * optional config file (YAML or JSON), then built-in defaults. Built-in defaults
+ * work with no file at all.
+ *
+ * Ownership: every string in struct pgw_config is owned by it; pgw_config_dispose
+ * frees them. Code that only reads the config takes `const struct pgw_config *`.
+ */
+#ifndef PGW_COMMON_CONFIG_H
+#define PGW_COMMON_CONFIG_H
+
+#include <stddef.h>
+
+#define PGW_PG_MAJOR_MIN 14
+#define PGW_PG_MAJOR_MAX 18
+#define PGW_PG_MAJOR_COUNT (PGW_PG_MAJOR_MAX - PGW_PG_MAJOR_MIN + 1)
+
+struct pgw_sidecar_config {
+    char *image;
+    char *cpu_request, *cpu_limit;       /* Kubernetes quantities; NULL = unset */
+    char *memory_request, *memory_limit;
+};
+
+struct pgw_config {
+    char *postgres_images[PGW_PG_MAJOR_COUNT]; /* index: major - PGW_PG_MAJOR_MIN */
+    struct pgw_sidecar_config pgbouncer, exporter, pgbackrest;
+    char *image_pull_policy;  /* IfNotPresent */
+    char *watch_namespaces;   /* comma-separated; "" watches all */
+    char *operator_namespace; /* pgwarden-system */
+    char *service_name;       /* pgwarden-webhook */
+    char *listen;             /* 0.0.0.0:9443 */
+    char *health_listen;      /* 0.0.0.0:8080 */
+    char *cert_dir;           /* /var/run/pgwarden/certs */
+    char *client_ca_file;     /* when set, kube-apiserver must present a client cert signed by it */
+    char *kubeconfig;         /* NULL: in-cluster or none */
+    char *controller_mode;    /* auto|on|off */
+    int log_level;            /* PGW_LOG_* */
+    unsigned threads;         /* event loops; 0 = one per core */
+    unsigned request_timeout_ms;  /* slow or half-sent requests are cut after this */
+    unsigned shutdown_grace_ms;   /* SIGTERM drain limit */
+    unsigned cert_poll_ms;        /* certificate file polling period */
+};
+
+/* Fills `cfg` with the built-in defaults. */
+void pgw_config_init_defaults(struct pgw_config *cfg);
+/* Applies PGWARDEN_* environment variables. Returns 0, or -1 with a message in *err (caller frees). */
+int pgw_config_apply_env(struct pgw_config *cfg, char **err);
+/* Applies a YAML or JSON config file. Returns 0, or -1 with a message in *err (caller frees). */
+int pgw_config_apply_file(struct pgw_config *cfg, const char *path, char **err);
+/* Sets one setting by its file key ("pgbouncer.image", "logLevel", ...). Returns 0, or -1 if unknown/invalid. */
+int pgw_config_set(struct pgw_config *cfg, const char *key, const char *value, char **err);
+/* Image for a PostgreSQL major, or NULL if the major is unsupported. Borrowed. */
+const char *pgw_config_postgres_image(const struct pgw_config *cfg, int major);
+void pgw_config_dispose(struct pgw_config *cfg);
+
+#endif
