@@ -5,6 +5,7 @@
 #ifndef PGW_COMMON_TIMEFMT_H
 #define PGW_COMMON_TIMEFMT_H
 
+#include <stddef.h>
 #include <time.h>
 
 /* Parses `s`. Returns 0 and the UTC epoch seconds in *out (fraction dropped), or -1 with a static *why. */

@@ -1,0 +1,8 @@
+/* `pgwarden render`: not available yet (see its issue). */
+#include "cli/commands.h"
+#include "cli/not_yet.h"
+
+int pgw_cmd_render(int argc, char **argv)
+{
+    return pgw_cli_not_yet("render", argc, argv);
+}
