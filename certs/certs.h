@@ -3,8 +3,16 @@
  *
  * Generation uses OpenSSL's API directly (no shelling out). The serving
  * certificate's SANs are <svc>, <svc>.<ns>, <svc>.<ns>.svc,
- * <svc>.<ns>.svc.cluster.local, localhost and 127.0.0.1. Files are written as
- * PEM: ca.crt, ca.key (0600), tls.crt (leaf), tls.key (0600).
+ * <svc>.<ns>.svc.cluster.local, localhost, 127.0.0.1 and ::1. Files are written
+ * as PEM: ca.crt (0644), ca.key (0600), tls.crt (leaf, 0644), tls.key (0600).
+ *
+ * Every file is replaced atomically (temporary file, fsync, rename), and in
+ * this order: ca.key, ca.crt, tls.key, tls.crt. A poller that sees a new
+ * tls.crt therefore also sees its tls.key. Between the two renames it can see
+ * a new tls.key with the old tls.crt: pgw_certs_check_pair rejects that pair
+ * as mismatched and the next poll, after tls.crt is renamed, succeeds. A crash
+ * half-way leaves a leaf that does not chain to ca.crt or does not match its
+ * key, which the next pgw_certs_ensure detects and reissues.
  */
 #ifndef PGW_CERTS_H
 #define PGW_CERTS_H
@@ -16,6 +24,7 @@ struct pgw_certs_options {
     const char *namespace; /* "pgwarden-system" */
     int ca_days;           /* CA lifetime, e.g. 3650 */
     int leaf_days;         /* serving certificate lifetime, e.g. 365 */
+    time_t now;            /* 0: the current time; tests set it to move the clock without sleeping */
 };
 
 /*
