@@ -1,8 +1,192 @@
-/* `pgwarden serve`: not available yet (see its issue). */
+/*
+ * `pgwarden serve`: the webhook (and, later, the controller) in one process.
+ *
+ * The main thread owns signals and certificates: it blocks SIGTERM, SIGINT and
+ * SIGHUP before any thread starts, then waits for them with a timeout equal to
+ * the certificate poll period. A timeout polls (and, for self-managed
+ * certificates, renews) the files; SIGHUP reloads at once; SIGTERM drains.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "certs/certs.h"
 #include "cli/commands.h"
-#include "cli/not_yet.h"
+#include "cli/options.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/xalloc.h"
+#include "webhook/server.h"
+#include "webhook/tls.h"
+
+static void usage(void)
+{
+    printf("usage: pgwarden serve [options]\n\n"
+           "Serves the admission webhook over HTTPS, and /healthz, /readyz and /metrics over HTTP.\n"
+           "With no certificate in --cert-dir, generates a CA and serving certificate there\n"
+           "and renews them when a third of their lifetime remains.\n\n"
+           "  --listen ADDR          webhook address (default 0.0.0.0:9443)\n"
+           "  --health-listen ADDR   health and metrics address (default 0.0.0.0:8080)\n"
+           "  --cert-dir DIR         tls.crt and tls.key (default /var/run/pgwarden/certs)\n"
+           "  --config FILE          YAML or JSON configuration file\n"
+           "  --controller MODE      auto|on|off (default auto)\n"
+           "  --kubeconfig FILE      Kubernetes client configuration for the controller\n"
+           "  --client-ca FILE       require client certificates signed by this CA (mTLS)\n"
+           "  --service NAME         service name for generated certificates (default pgwarden-webhook)\n"
+           "  --namespace NS         namespace for generated certificates (default pgwarden-system)\n"
+           "  --threads N            event loops (default: one per core)\n"
+           "  --log-level LEVEL      debug|info|warn|error (default info)\n"
+           "\nEvery setting can also come from PGWARDEN_* variables or the config file; flags win.\n");
+}
+
+/* Applies one flag as a config setting; prints the error. */
+static int set_flag(struct pgw_config *cfg, const char *key, const char *value)
+{
+    char *err = NULL;
+    if (pgw_config_set(cfg, key, value, &err) != 0) {
+        fprintf(stderr, "pgwarden serve: %s\n", err);
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
 
 int pgw_cmd_serve(int argc, char **argv)
 {
-    return pgw_cli_not_yet("serve", argc, argv);
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 0},       {"health-listen", required_argument, NULL, 0},
+        {"cert-dir", required_argument, NULL, 0},     {"config", required_argument, NULL, 0},
+        {"controller", required_argument, NULL, 0},   {"kubeconfig", required_argument, NULL, 0},
+        {"client-ca", required_argument, NULL, 0},    {"service", required_argument, NULL, 0},
+        {"namespace", required_argument, NULL, 0},    {"threads", required_argument, NULL, 0},
+        {"log-level", required_argument, NULL, 0},    {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    static const char *const keys[] = {"listen",     "healthListen", "certDir",     NULL,       "controller",
+                                       "kubeconfig", "clientCAFile", "serviceName", "operatorNamespace",
+                                       "threads",    "logLevel"};
+    /* First pass: only --config and -h, so the file applies below the environment and flags. */
+    const char *config_file = NULL;
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage();
+            return 0;
+        }
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            config_file = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            config_file = argv[i] + 9;
+    }
+    struct pgw_config cfg;
+    if (pgw_cli_load_config(&cfg, config_file) != 0)
+        return 2;
+    int c, index, rc = 2;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, &index)) != -1) {
+        if (c != 0)
+            goto out;
+        if (keys[index] != NULL && set_flag(&cfg, keys[index], optarg) != 0)
+            goto out;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "pgwarden serve: unexpected argument \"%s\" (see -h)\n", argv[optind]);
+        goto out;
+    }
+    pgw_log_set_level(cfg.log_level);
+
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = 1;
+    char *cert_file = pgw_asprintf("%s/tls.crt", cfg.cert_dir), *key_file = pgw_asprintf("%s/tls.key", cfg.cert_dir);
+    char *ca_key_file = pgw_asprintf("%s/ca.key", cfg.cert_dir);
+    /* Self-managed: we generate when nothing is there, and keep renewing what we generated. */
+    int self_managed = !file_exists(cert_file) || file_exists(ca_key_file);
+    struct pgw_certs_options cert_opts = {.service = cfg.service_name, .namespace = cfg.operator_namespace, .ca_days = 3650, .leaf_days = 365};
+    struct pgw_tls_store *store = NULL;
+    struct pgw_server *server = NULL;
+    char *err = NULL;
+    int changed = 0;
+    if (self_managed) {
+        mkdir(cfg.cert_dir, 0700);
+        if (pgw_certs_ensure(cfg.cert_dir, &cert_opts, &changed, &err) != 0) {
+            pgw_log(PGW_LOG_ERROR, "cannot prepare certificates", json_pack("{s:s,s:s}", "dir", cfg.cert_dir, "error", err));
+            goto done;
+        }
+        if (changed)
+            pgw_log(PGW_LOG_INFO, "generated certificates", json_pack("{s:s}", "dir", cfg.cert_dir));
+    }
+    store = pgw_tls_store_new(cert_file, key_file);
+    if (pgw_tls_store_reload(store, 1, &err) < 0) {
+        pgw_log(PGW_LOG_ERROR, "cannot load the serving certificate", json_pack("{s:s}", "error", err));
+        goto done;
+    }
+    pgw_metrics_set_cert_expiry(pgw_tls_store_not_after(store));
+    if ((server = pgw_server_start(&cfg, store, &err)) == NULL) {
+        pgw_log(PGW_LOG_ERROR, "cannot start the server", json_pack("{s:s}", "error", err));
+        goto done;
+    }
+    pgw_log(PGW_LOG_INFO, "serving",
+            json_pack("{s:s,s:i,s:s,s:i,s:s,s:s}", "listen", cfg.listen, "port", pgw_server_port(server), "healthListen",
+                      cfg.health_listen, "healthPort", pgw_server_health_port(server), "caFile",
+                      self_managed ? "ca.crt" : "(external)", "version", PGW_VERSION));
+    pgw_server_set_ready(server, 1);
+
+    for (;;) {
+        struct timespec wait = {cfg.cert_poll_ms / 1000, (long)(cfg.cert_poll_ms % 1000) * 1000000L};
+        int sig = sigtimedwait(&signals, NULL, &wait);
+        if (sig == SIGTERM || sig == SIGINT) {
+            pgw_log(PGW_LOG_INFO, "shutting down", json_pack("{s:s}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+            break;
+        }
+        if (sig < 0 && errno != EAGAIN && errno != EINTR)
+            break;
+        if (self_managed && sig < 0) {
+            if (pgw_certs_ensure(cfg.cert_dir, &cert_opts, &changed, &err) != 0) {
+                pgw_log(PGW_LOG_ERROR, "certificate renewal failed", json_pack("{s:s}", "error", err));
+                free(err);
+                err = NULL;
+            } else if (changed) {
+                pgw_log(PGW_LOG_INFO, "renewed certificates", json_pack("{s:s}", "dir", cfg.cert_dir));
+            }
+        }
+        int r = pgw_tls_store_reload(store, sig == SIGHUP, &err);
+        if (r < 0) {
+            pgw_log(PGW_LOG_ERROR, "rejected new certificate; keeping the current one", json_pack("{s:s}", "error", err));
+            free(err);
+            err = NULL;
+        } else if (r > 0) {
+            pgw_metrics_set_cert_expiry(pgw_tls_store_not_after(store));
+            pgw_log(PGW_LOG_INFO, "loaded new certificate", json_pack("{s:s}", "file", cert_file));
+        }
+    }
+    pgw_server_stop(server);
+    server = NULL;
+    pgw_log(PGW_LOG_INFO, "stopped", NULL);
+    rc = 0;
+done:
+    free(err);
+    pgw_tls_store_free(store);
+    free(cert_file);
+    free(key_file);
+    free(ca_key_file);
+out:
+    pgw_config_dispose(&cfg);
+    return rc;
 }

@@ -155,7 +155,7 @@ void pgw_admission_handle(const pgw_admission_route_t *route, const char *body, 
         return;
     }
     json_error_t jerr;
-    json_t *review = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *review = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (review == NULL) {
         char *msg = pgw_asprintf("malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
         bad_request(out, msg);
