@@ -304,10 +304,12 @@ static void free_server(struct pgw_server *server)
         /* h2o_context_request_shutdown() arms the HTTP/2 graceful timer even though we never speak h2. */
         if (h2o_timeout_is_linked(&t->ctx.http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&t->ctx.http2._graceful_shutdown_timeout);
+        h2o_multithread_queue_t *queue = t->ctx.queue;
         h2o_context_dispose(&t->ctx);
         /* Run the loop briefly so closed sockets are released before the loop goes. */
         h2o_evloop_run(t->loop, 0);
         h2o_evloop_destroy(t->loop);
+        free(queue); /* h2o 2.2's evloop h2o_multithread_destroy_queue() closes the queue but never frees it */
     }
     free(server->threads);
     h2o_config_dispose(&server->globalconf);
