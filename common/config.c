@@ -62,6 +62,7 @@ static const struct setting settings[] = {
     {"requestTimeoutMs", "PGWARDEN_REQUEST_TIMEOUT_MS", SETTING_UINT, FIELD(request_timeout_ms)},
     {"shutdownGraceMs", "PGWARDEN_SHUTDOWN_GRACE_MS", SETTING_UINT, FIELD(shutdown_grace_ms)},
     {"certPollMs", "PGWARDEN_CERT_POLL_MS", SETTING_UINT, FIELD(cert_poll_ms)},
+    {"benchEndpoint", "PGWARDEN_BENCH_ENDPOINT", SETTING_UINT, FIELD(bench_endpoint)},
 };
 
 static void set_string(char **slot, const char *value)

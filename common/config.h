@@ -41,6 +41,7 @@ struct pgw_config {
     unsigned request_timeout_ms;  /* slow or half-sent requests are cut after this */
     unsigned shutdown_grace_ms;   /* SIGTERM drain limit */
     unsigned cert_poll_ms;        /* certificate file polling period */
+    unsigned bench_endpoint;      /* 1: serve POST /bench/fixed, a constant answer for benchmarks */
 };
 
 /* Fills `cfg` with the built-in defaults. */
