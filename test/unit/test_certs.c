@@ -399,10 +399,8 @@ START_TEST(generate_option_table)
     };
     for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i) {
         char *dir = make_tmpdir(), *err = NULL;
-        struct pgw_certs_options o = {.service = rows[i].service,
-                                      .namespace = rows[i].namespace,
-                                      .ca_days = rows[i].ca_days,
-                                      .leaf_days = rows[i].leaf_days};
+        struct pgw_certs_options o = {
+            .service = rows[i].service, .namespace = rows[i].namespace, .ca_days = rows[i].ca_days, .leaf_days = rows[i].leaf_days};
         int rc = pgw_certs_generate(dir, &o, &err);
         if (rows[i].err == NULL) {
             ck_assert_msg(rc == 0, "row %zu: %s", i, err != NULL ? err : "");
@@ -449,23 +447,22 @@ START_TEST(needs_renewal_table)
         time_t not_before, not_after, now;
         int want;
     } rows[] = {
-        {1000, 1300, 1000, 0},                  /* just issued */
-        {1000, 1300, 900, 0},                   /* not valid yet: not a renewal matter */
-        {1000, 1300, 1199, 0},                  /* 101 of 300 left */
-        {1000, 1300, 1200, 0},                  /* exactly a third left */
-        {1000, 1300, 1201, 1},                  /* less than a third */
-        {1000, 1300, 1300, 1},                  /* expiring now */
-        {1000, 1300, 5000, 1},                  /* expired */
-        {1000, 1000, 1000, 1},                  /* empty lifetime */
-        {1300, 1000, 900, 1},                   /* inverted */
-        {0, 365 * DAY, 243 * DAY, 0},           /* a year: 122 days left */
-        {0, 365 * DAY, 244 * DAY, 1},           /* 121 days left */
-        {0, 3650 * DAY, 2433 * DAY, 0},         /* ten years: 1217 days left */
-        {0, 3650 * DAY, 2434 * DAY, 1},         /* 1216 days left */
+        {1000, 1300, 1000, 0},          /* just issued */
+        {1000, 1300, 900, 0},           /* not valid yet: not a renewal matter */
+        {1000, 1300, 1199, 0},          /* 101 of 300 left */
+        {1000, 1300, 1200, 0},          /* exactly a third left */
+        {1000, 1300, 1201, 1},          /* less than a third */
+        {1000, 1300, 1300, 1},          /* expiring now */
+        {1000, 1300, 5000, 1},          /* expired */
+        {1000, 1000, 1000, 1},          /* empty lifetime */
+        {1300, 1000, 900, 1},           /* inverted */
+        {0, 365 * DAY, 243 * DAY, 0},   /* a year: 122 days left */
+        {0, 365 * DAY, 244 * DAY, 1},   /* 121 days left */
+        {0, 3650 * DAY, 2433 * DAY, 0}, /* ten years: 1217 days left */
+        {0, 3650 * DAY, 2434 * DAY, 1}, /* 1216 days left */
     };
     for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i)
-        ck_assert_msg(pgw_certs_needs_renewal(rows[i].not_before, rows[i].not_after, rows[i].now) == rows[i].want,
-                      "row %zu", i);
+        ck_assert_msg(pgw_certs_needs_renewal(rows[i].not_before, rows[i].not_after, rows[i].now) == rows[i].want, "row %zu", i);
 }
 END_TEST
 
@@ -499,8 +496,7 @@ START_TEST(check_pair_table)
     free(sub);
     EVP_PKEY *key = load_key(good, "tls.key");
     BIO *bio = BIO_new(BIO_s_mem());
-    ck_assert_int_eq(PEM_write_bio_PrivateKey(bio, key, EVP_aes_256_cbc(), (unsigned char *)"secret", 6, NULL, NULL),
-                     1);
+    ck_assert_int_eq(PEM_write_bio_PrivateKey(bio, key, EVP_aes_256_cbc(), (unsigned char *)"secret", 6, NULL, NULL), 1);
     char *enc;
     long enc_len = BIO_get_mem_data(bio, &enc);
     put(good, "encrypted.key", enc, (size_t)enc_len);
@@ -642,23 +638,23 @@ END_TEST
 
 /* Damage done to a good directory, and what ensure() must replace. */
 enum damage {
-    MISMATCHED_KEY,      /* tls.key from another generation */
-    FOREIGN_LEAF,        /* tls.crt + tls.key signed by another CA */
-    OTHER_SERVICE,       /* leaf for another service, same CA */
-    FORGED_LEAF,         /* names and key ids of this CA, signature by another key */
-    MISSING_LEAF_KEY,    /* tls.key removed */
-    MISSING_LEAF,        /* tls.crt removed */
-    GARBAGE_LEAF,        /* tls.crt is text */
-    EMPTY_LEAF,          /* tls.crt is empty */
-    LEAF_IS_A_KEY,       /* tls.crt holds a key */
-    LEAF_IS_THE_CA,      /* tls.crt/tls.key are the CA's */
-    EXPIRED_LEAF,        /* leaf issued long ago by this CA */
-    GARBAGE_CA,          /* ca.crt is text */
-    MISSING_CA_KEY,      /* ca.key removed */
-    MISMATCHED_CA_KEY,   /* ca.key from another generation */
-    CA_IS_A_LEAF,        /* ca.crt/ca.key are the leaf's */
-    CA_NOT_A_CA,         /* ca.crt re-signed with CA:FALSE */
-    EXPIRED_CA,          /* CA and leaf from long ago */
+    MISMATCHED_KEY,    /* tls.key from another generation */
+    FOREIGN_LEAF,      /* tls.crt + tls.key signed by another CA */
+    OTHER_SERVICE,     /* leaf for another service, same CA */
+    FORGED_LEAF,       /* names and key ids of this CA, signature by another key */
+    MISSING_LEAF_KEY,  /* tls.key removed */
+    MISSING_LEAF,      /* tls.crt removed */
+    GARBAGE_LEAF,      /* tls.crt is text */
+    EMPTY_LEAF,        /* tls.crt is empty */
+    LEAF_IS_A_KEY,     /* tls.crt holds a key */
+    LEAF_IS_THE_CA,    /* tls.crt/tls.key are the CA's */
+    EXPIRED_LEAF,      /* leaf issued long ago by this CA */
+    GARBAGE_CA,        /* ca.crt is text */
+    MISSING_CA_KEY,    /* ca.key removed */
+    MISMATCHED_CA_KEY, /* ca.key from another generation */
+    CA_IS_A_LEAF,      /* ca.crt/ca.key are the leaf's */
+    CA_NOT_A_CA,       /* ca.crt re-signed with CA:FALSE */
+    EXPIRED_CA,        /* CA and leaf from long ago */
 };
 
 static void inflict(const char *dir, const char *other, enum damage d)
@@ -793,11 +789,10 @@ START_TEST(ensure_replaces_damage_table)
         enum damage damage;
         int ca_replaced; /* else the CA must be kept byte for byte */
     } rows[] = {
-        {MISMATCHED_KEY, 0}, {FOREIGN_LEAF, 0}, {OTHER_SERVICE, 0},     {FORGED_LEAF, 0},
-        {MISSING_LEAF_KEY, 0}, {MISSING_LEAF, 0}, {GARBAGE_LEAF, 0},  {EMPTY_LEAF, 0},
-        {LEAF_IS_A_KEY, 0},  {LEAF_IS_THE_CA, 0}, {EXPIRED_LEAF, 0},  {GARBAGE_CA, 1},
-        {MISSING_CA_KEY, 1}, {MISMATCHED_CA_KEY, 1}, {CA_IS_A_LEAF, 1}, {CA_NOT_A_CA, 1},
-        {EXPIRED_CA, 1},
+        {MISMATCHED_KEY, 0}, {FOREIGN_LEAF, 0}, {OTHER_SERVICE, 0},  {FORGED_LEAF, 0},       {MISSING_LEAF_KEY, 0},
+        {MISSING_LEAF, 0},   {GARBAGE_LEAF, 0}, {EMPTY_LEAF, 0},     {LEAF_IS_A_KEY, 0},     {LEAF_IS_THE_CA, 0},
+        {EXPIRED_LEAF, 0},   {GARBAGE_CA, 1},   {MISSING_CA_KEY, 1}, {MISMATCHED_CA_KEY, 1}, {CA_IS_A_LEAF, 1},
+        {CA_NOT_A_CA, 1},    {EXPIRED_CA, 1},
     };
     struct pgw_certs_options o = default_opts(0);
     char *other = make_tmpdir();
