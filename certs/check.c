@@ -107,8 +107,7 @@ const char *pgw_certs_ca_problem(X509 *ca, EVP_PKEY *key, time_t now)
     return lifetime_problem(ca, now);
 }
 
-const char *pgw_certs_leaf_problem(X509 *leaf, EVP_PKEY *key, X509 *ca, const struct pgw_certs_options *opts,
-                                   time_t now)
+const char *pgw_certs_leaf_problem(X509 *leaf, EVP_PKEY *key, X509 *ca, const struct pgw_certs_options *opts, time_t now)
 {
     if (!key_matches(leaf, key))
         return "tls.key does not match tls.crt";

@@ -15,8 +15,7 @@
 #include "common/xalloc.h"
 
 /* Loads dir/crt_name and dir/key_name; on failure returns NULL cert and key and a malloc'd *why. */
-static void load_pair(const char *dir, const char *crt_name, const char *key_name, X509 **cert, EVP_PKEY **key,
-                      char **why)
+static void load_pair(const char *dir, const char *crt_name, const char *key_name, X509 **cert, EVP_PKEY **key, char **why)
 {
     char *crt_path = pgw_asprintf("%s/%s", dir, crt_name), *key_path = pgw_asprintf("%s/%s", dir, key_name);
     *cert = pgw_certs_load_cert(crt_path, why);

@@ -239,8 +239,7 @@ char *pgw_certs_key_pem(EVP_PKEY *key, size_t *len)
     return out;
 }
 
-int pgw_certs_write_pair(const char *dir, const char *crt_name, const char *key_name, X509 *cert, EVP_PKEY *key,
-                         char **err)
+int pgw_certs_write_pair(const char *dir, const char *crt_name, const char *key_name, X509 *cert, EVP_PKEY *key, char **err)
 {
     size_t key_len = 0, crt_len = 0;
     char *key_pem = pgw_certs_key_pem(key, &key_len);

@@ -202,8 +202,8 @@ fail:
     return -1;
 }
 
-int pgw_certs_make_leaf(const struct pgw_certs_options *opts, X509 *ca_cert, EVP_PKEY *ca_key, X509 **cert,
-                        EVP_PKEY **key, char **err)
+int pgw_certs_make_leaf(const struct pgw_certs_options *opts, X509 *ca_cert, EVP_PKEY *ca_key, X509 **cert, EVP_PKEY **key,
+                        char **err)
 {
     time_t now = pgw_certs_now(opts), not_after = now + (time_t)opts->leaf_days * 86400, ca_not_after;
     /* A certificate cannot outlive the CA that vouches for it. */
@@ -227,8 +227,7 @@ int pgw_certs_make_leaf(const struct pgw_certs_options *opts, X509 *ca_cert, EVP
     X509V3_set_ctx(&ctx, ca_cert, x, NULL, NULL, 0);
     if (add_ext(&ctx, x, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
         add_ext(&ctx, x, NID_key_usage, "critical,digitalSignature") != 0 ||
-        add_ext(&ctx, x, NID_ext_key_usage, "serverAuth") != 0 ||
-        add_ext(&ctx, x, NID_subject_key_identifier, "hash") != 0 ||
+        add_ext(&ctx, x, NID_ext_key_usage, "serverAuth") != 0 || add_ext(&ctx, x, NID_subject_key_identifier, "hash") != 0 ||
         add_ext(&ctx, x, NID_authority_key_identifier, "keyid:always") != 0 || add_sans(x, opts) != 0)
         goto fail;
     if (X509_sign(x, ca_key, EVP_sha256()) <= 0)

@@ -71,15 +71,14 @@ int pgw_certs_make_ca(const struct pgw_certs_options *opts, X509 **cert, EVP_PKE
  * A fresh serving certificate signed by ca_cert/ca_key, valid from
  * now - backdate to min(now + opts->leaf_days, CA's notAfter). Returns 0 or -1 with *err.
  */
-int pgw_certs_make_leaf(const struct pgw_certs_options *opts, X509 *ca_cert, EVP_PKEY *ca_key, X509 **cert,
-                        EVP_PKEY **key, char **err);
+int pgw_certs_make_leaf(const struct pgw_certs_options *opts, X509 *ca_cert, EVP_PKEY *ca_key, X509 **cert, EVP_PKEY **key,
+                        char **err);
 
 /*
- * Writes the CA (ca.key then ca.crt) and/or the serving pair (tls.key then
- * tls.crt) into dir; pass NULL to skip a pair. Returns 0 or -1 with *err.
+ * Writes one pair into dir: the key (0600) first, then the certificate (0644),
+ * each atomically. Returns 0 or -1 with *err.
  */
-int pgw_certs_write_pair(const char *dir, const char *crt_name, const char *key_name, X509 *cert, EVP_PKEY *key,
-                         char **err);
+int pgw_certs_write_pair(const char *dir, const char *crt_name, const char *key_name, X509 *cert, EVP_PKEY *key, char **err);
 
 /*
  * Why `ca` cannot be kept as the CA at `now` (static string), or NULL when it
@@ -92,7 +91,6 @@ const char *pgw_certs_ca_problem(X509 *ca, EVP_PKEY *key, time_t now);
  * (static string), or NULL when it matches `key`, is signed by `ca`, covers
  * every expected name and is not yet due for renewal.
  */
-const char *pgw_certs_leaf_problem(X509 *leaf, EVP_PKEY *key, X509 *ca, const struct pgw_certs_options *opts,
-                                   time_t now);
+const char *pgw_certs_leaf_problem(X509 *leaf, EVP_PKEY *key, X509 *ca, const struct pgw_certs_options *opts, time_t now);
 
 #endif

@@ -42,8 +42,7 @@ static int parse_days(const char *flag, const char *s, int *out)
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 36500) {
-        fprintf(stderr, "pgwarden certs generate: %s must be a number of days between 1 and 36500, got \"%s\"\n",
-                flag, s);
+        fprintf(stderr, "pgwarden certs generate: %s must be a number of days between 1 and 36500, got \"%s\"\n", flag, s);
         return -1;
     }
     *out = (int)v;
