@@ -115,7 +115,7 @@ int pgw_cmd_serve(int argc, char **argv)
 
     rc = 1;
     char *cert_file = pgw_asprintf("%s/tls.crt", cfg.cert_dir), *key_file = pgw_asprintf("%s/tls.key", cfg.cert_dir);
-    char *ca_key_file = pgw_asprintf("%s/ca.key", cfg.cert_dir);
+    char *ca_key_file = pgw_asprintf("%s/ca.key", cfg.cert_dir), *ca_file = pgw_asprintf("%s/ca.crt", cfg.cert_dir);
     /* Self-managed: we generate when nothing is there, and keep renewing what we generated. */
     int self_managed = !file_exists(cert_file) || file_exists(ca_key_file);
     struct pgw_certs_options cert_opts = {.service = cfg.service_name, .namespace = cfg.operator_namespace, .ca_days = 3650, .leaf_days = 365};
@@ -145,7 +145,7 @@ int pgw_cmd_serve(int argc, char **argv)
     pgw_log(PGW_LOG_INFO, "serving",
             json_pack("{s:s,s:i,s:s,s:i,s:s,s:s}", "listen", cfg.listen, "port", pgw_server_port(server), "healthListen",
                       cfg.health_listen, "healthPort", pgw_server_health_port(server), "caFile",
-                      self_managed ? "ca.crt" : "(external)", "version", PGW_VERSION));
+                      self_managed ? ca_file : "(managed outside pgwarden)", "version", PGW_VERSION));
     pgw_server_set_ready(server, 1);
 
     for (;;) {
@@ -186,6 +186,7 @@ done:
     free(cert_file);
     free(key_file);
     free(ca_key_file);
+    free(ca_file);
 out:
     pgw_config_dispose(&cfg);
     return rc;
