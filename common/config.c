@@ -199,8 +199,14 @@ int pgw_config_apply_file(struct pgw_config *cfg, const char *path, char **err)
     size_t n;
     while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
         fwrite(buf, 1, n, mem);
+    int read_errno = ferror(fp) ? errno : 0; /* e.g. EISDIR: a directory opens but cannot be read */
     fclose(fp);
     fclose(mem);
+    if (read_errno != 0) {
+        *err = pgw_asprintf("%s: %s", path, strerror(read_errno));
+        free(text);
+        return -1;
+    }
 
     char *perr = NULL;
     json_t *docs = pgw_yaml_load_all(text, len, &perr);

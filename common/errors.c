@@ -29,15 +29,151 @@ void pgw_errors_dispose(struct pgw_errors *errs)
     memset(errs, 0, sizeof(*errs));
 }
 
+/* Decodes one UTF-8 sequence (jansson strings are valid UTF-8). Returns its length. */
+static size_t utf8_decode(const unsigned char *s, unsigned *cp)
+{
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t n = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
+    unsigned v = s[0] & (0x3F >> (n - 1));
+    for (size_t i = 1; i < n; ++i)
+        v = (v << 6) | (s[i] & 0x3F);
+    *cp = v;
+    return n;
+}
+
+/*
+ * Go's unicode.IsPrint for the code points a user plausibly types: controls,
+ * non-ASCII spaces, line/paragraph separators, the common format characters
+ * and private use are not printable. (Unassigned code points are not tracked.)
+ */
+static int go_is_print(unsigned cp)
+{
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0xA0) || cp == 0xAD)
+        return 0;
+    if (cp == 0x61C || cp == 0x1680 || cp == 0x180E || (cp >= 0x2000 && cp <= 0x200F) ||
+        (cp >= 0x2028 && cp <= 0x202F) || (cp >= 0x205F && cp <= 0x206F) || cp == 0x3000 || cp == 0xFEFF ||
+        (cp >= 0xFFF9 && cp <= 0xFFFB) || (cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000)
+        return 0;
+    return 1;
+}
+
+/* Go's strconv.Quote (what %q prints). */
+static char *go_quote(const char *s, size_t len)
+{
+    char *out = NULL;
+    size_t out_len = 0;
+    FILE *fp = open_memstream(&out, &out_len);
+    fputc('"', fp);
+    for (size_t i = 0; i < len;) {
+        unsigned cp;
+        size_t n = utf8_decode((const unsigned char *)s + i, &cp);
+        switch (cp) {
+        case '\a':
+            fputs("\\a", fp);
+            break;
+        case '\b':
+            fputs("\\b", fp);
+            break;
+        case '\f':
+            fputs("\\f", fp);
+            break;
+        case '\n':
+            fputs("\\n", fp);
+            break;
+        case '\r':
+            fputs("\\r", fp);
+            break;
+        case '\t':
+            fputs("\\t", fp);
+            break;
+        case '\v':
+            fputs("\\v", fp);
+            break;
+        case '"':
+        case '\\':
+            fputc('\\', fp);
+            fputc((int)cp, fp);
+            break;
+        default:
+            if (cp < 0x20 || cp == 0x7F)
+                fprintf(fp, "\\x%02x", cp);
+            else if (go_is_print(cp))
+                fwrite(s + i, 1, n, fp);
+            else if (cp < 0x10000)
+                fprintf(fp, "\\u%04x", cp);
+            else
+                fprintf(fp, "\\U%08x", cp);
+        }
+        i += n;
+    }
+    fputc('"', fp);
+    fclose(fp);
+    return out;
+}
+
+/* Go's %v for a float64: the shortest digits that round-trip, as %e when the exponent is < -4 or >= 6
+ * (strconv.FormatFloat(d, 'g', -1, 64)). */
+static char *go_float(double d)
+{
+    char buf[64], digits[32];
+    int prec = 1;
+    for (; prec < 17; ++prec) {
+        snprintf(buf, sizeof(buf), "%.*e", prec - 1, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    snprintf(buf, sizeof(buf), "%.*e", prec - 1, d);
+    /* buf is "[-]D[.DDD]e[+-]XX": split it into sign, digits and exponent. */
+    const char *p = buf;
+    int negative = *p == '-';
+    if (negative)
+        ++p;
+    size_t nd = 0;
+    for (; *p != 'e'; ++p)
+        if (*p != '.')
+            digits[nd++] = *p;
+    int exp = atoi(p + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        --nd;
+    digits[nd] = '\0';
+    if (exp < -4 || exp >= 6)
+        return pgw_asprintf("%s%c%s%se%c%02d", negative ? "-" : "", digits[0], nd > 1 ? "." : "",
+                            digits + 1, exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    /* Plain notation: at most 6 integer digits or 4 leading fractional zeros, plus 17 digits. */
+    char out[40], *w = out;
+    if (negative)
+        *w++ = '-';
+    if (exp < 0) {
+        *w++ = '0';
+        *w++ = '.';
+        for (int z = -exp - 1; z > 0; --z)
+            *w++ = '0';
+        memcpy(w, digits, nd);
+        w += nd;
+    } else {
+        for (size_t i = 0; i <= (size_t)exp || i < nd; ++i) {
+            if (i == (size_t)exp + 1)
+                *w++ = '.';
+            *w++ = i < nd ? digits[i] : '0';
+        }
+    }
+    *w = '\0';
+    return pgw_strdup(out);
+}
+
 char *pgw_render_value(const json_t *value)
 {
     if (value == NULL || json_is_null(value))
         return pgw_strdup("null");
-    if (json_is_string(value)) {
-        /* Go's %q: a quoted string with JSON-compatible escapes for the common cases. */
-        return json_dumps(value, JSON_ENCODE_ANY);
-    }
-    return json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (json_is_string(value)) /* %q */
+        return go_quote(json_string_value(value), json_string_length(value));
+    if (json_is_real(value)) /* %v */
+        return go_float(json_real_value(value));
+    /* Integers and booleans as %v; objects and arrays as json.Marshal prints maps (sorted keys). */
+    return json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS);
 }
 
 void pgw_errors_add(struct pgw_errors *errs, pgw_error_type_t type, const char *path, const json_t *value,

@@ -4,7 +4,8 @@
  * kubectl turns YAML into JSON with go-yaml's YAML 1.1 resolution before it
  * talks to the API server, so `fsync: off` arrives as the boolean false. We
  * resolve plain scalars the same way, so `pgwarden admit` sees what the API
- * server would see. Quoted scalars are always strings.
+ * server would see. Quoted or explicitly tagged (`!!str`) scalars are strings.
+ * Integral floats (`1.0`, `1e3`) become integers, as Go's JSON encoding sends them.
  *
  * Aliases are expanded with a node budget and a depth limit, so a "billion
  * laughs" document fails cleanly instead of eating memory.

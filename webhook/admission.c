@@ -11,6 +11,7 @@
 #include "webhook/admission.h"
 
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,22 +96,37 @@ static char *base64(const char *data, size_t len)
 static json_t *invalid_status(const pgw_admission_route_t *route, const char *name, const struct pgw_errors *errs)
 {
     json_t *causes = json_array();
-    char *joined = NULL;
-    size_t joined_len = 0;
-    FILE *fp = open_memstream(&joined, &joined_len);
-    if (errs->count > 1)
-        fputc('[', fp);
+    /* As field.ErrorList.ToAggregate(): the message lists each distinct error once, in [] when several. */
+    char **lines = pgw_calloc(errs->count, sizeof(*lines));
+    size_t unique = 0;
     for (size_t i = 0; i != errs->count; ++i) {
         const struct pgw_field_error *e = &errs->items[i];
         char *body = pgw_field_error_body(e);
         json_array_append_new(causes, json_pack("{s:s,s:s,s:s}", "reason", pgw_error_type_reason(e->type), "message",
                                                 body, "field", e->path));
-        fprintf(fp, "%s%s: %s", i ? ", " : "", e->path, body);
+        char *line = pgw_asprintf("%s: %s", e->path, body);
         free(body);
+        size_t k = 0;
+        while (k != unique && strcmp(lines[k], line) != 0)
+            ++k;
+        if (k == unique)
+            lines[unique++] = line;
+        else
+            free(line);
     }
-    if (errs->count > 1)
+    char *joined = NULL;
+    size_t joined_len = 0;
+    FILE *fp = open_memstream(&joined, &joined_len);
+    if (unique > 1)
+        fputc('[', fp);
+    for (size_t k = 0; k != unique; ++k) {
+        fprintf(fp, "%s%s", k ? ", " : "", lines[k]);
+        free(lines[k]);
+    }
+    if (unique > 1)
         fputc(']', fp);
     fclose(fp);
+    free(lines);
 
     char *qualified = route->group[0] ? pgw_asprintf("%s.%s", route->kind, route->group) : pgw_strdup(route->kind);
     json_t *name_json = json_string(name);
