@@ -189,6 +189,46 @@ class InjectWithKubectlTest(unittest.TestCase):
         again = self.review(patched, uid="0e7c1a22-0000-4000-8000-000000000003")
         self.assertNotIn("patch", again)
 
+    def test_example_review(self):
+        """examples/admissionreview-pod.json, as the README sends it."""
+        with open(os.path.join(SOURCE, "examples", "admissionreview-pod.json")) as f:
+            review = json.load(f)
+        pod = review["request"]["object"]
+        r = subprocess.run([PGWARDEN, "review", "--path", "/mutate/pods"], input=json.dumps(review),
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        resp = json.loads(r.stdout)["response"]
+        self.assertEqual(resp["uid"], review["request"]["uid"])
+        patched = self.kubectl_patch(pod, json.loads(base64.b64decode(resp["patch"])))
+        self.assertEqual([c["name"] for c in patched["spec"]["containers"]],
+                         ["postgres", "pgbouncer", "exporter", "pgbackrest"])
+        # The template already had the shared emptyDirs: they are reused, not duplicated.
+        names = [v["name"] for v in patched["spec"]["volumes"]]
+        self.assertEqual(len(names), len(set(names)))
+        self.assertEqual(names.count("pgw-socket"), 1)
+        self.assertNotIn("patch", self.review(patched))
+
+    def test_webhook_configuration(self):
+        """manifests/webhooks/mutating-pods.yaml parses (kubectl) and says what DESIGN.md §4 asks."""
+        path = os.path.join(SOURCE, "manifests", "webhooks", "mutating-pods.yaml")
+        r = subprocess.run(["kubectl", "patch", "--local", "-f", path, "--type=merge", "-p", "{}", "-o", "json"],
+                           capture_output=True, text=True, timeout=60, env=dict(os.environ, KUBECONFIG=self.kubeconfig))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual((doc["apiVersion"], doc["kind"]),
+                         ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"))
+        self.assertEqual(len(doc["webhooks"]), 1)
+        w = doc["webhooks"][0]
+        self.assertEqual(w["clientConfig"]["service"],
+                         {"name": "pgwarden-webhook", "namespace": "pgwarden-system", "path": "/mutate/pods", "port": 443})
+        self.assertEqual(w["rules"], [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                                       "resources": ["pods"], "scope": "Namespaced"}])
+        self.assertEqual((w["failurePolicy"], w["reinvocationPolicy"], w["sideEffects"], w["timeoutSeconds"],
+                          w["admissionReviewVersions"]), ("Fail", "IfNeeded", "None", 5, ["v1"]))
+        self.assertEqual(w["objectSelector"], {"matchExpressions": [{"key": "pgwarden.io/cluster", "operator": "Exists"}]})
+        self.assertEqual(w["namespaceSelector"], {"matchExpressions": [{
+            "key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["pgwarden-system", "kube-system"]}]})
+
 
 if __name__ == "__main__":
     unittest.main()
