@@ -29,9 +29,28 @@ void pgw_pgbouncer_render_opts_default(struct pgw_pgbouncer_render_opts *opts)
 
 /* Settings the operator owns; spec.pooler.parameters cannot override them. */
 static const char *const managed[] = {
-    "listen_addr", "listen_port", "unix_socket_dir", "unix_socket_mode", "unix_socket_group", "auth_type", "auth_file",
-    "auth_hba_file", "auth_user", "auth_query", "auth_dbname", "pool_mode", "max_client_conn", "default_pool_size",
-    "admin_users", "stats_users", "logfile", "pidfile", "user", "conffile", "service_name", NULL,
+    "listen_addr",
+    "listen_port",
+    "unix_socket_dir",
+    "unix_socket_mode",
+    "unix_socket_group",
+    "auth_type",
+    "auth_file",
+    "auth_hba_file",
+    "auth_user",
+    "auth_query",
+    "auth_dbname",
+    "pool_mode",
+    "max_client_conn",
+    "default_pool_size",
+    "admin_users",
+    "stats_users",
+    "logfile",
+    "pidfile",
+    "user",
+    "conffile",
+    "service_name",
+    NULL,
 };
 
 static int is_managed(const char *key)
@@ -116,7 +135,8 @@ char *pgw_render_pgbouncer_ini(const json_t *cluster, const struct pgw_pgbouncer
     fprintf(fp, "admin_users = %s\n", PGW_ROLE_PGBOUNCER);
     fprintf(fp, "stats_users = %s, %s\n", PGW_ROLE_PGBOUNCER, PGW_ROLE_EXPORTER);
     fprintf(fp, "pool_mode = %s\n", mode);
-    fprintf(fp, "max_client_conn = %lld\n", int_or(json_object_get(pooler, "maxClientConnections"), PGW_POOLER_DEFAULT_MAX_CLIENT_CONN));
+    fprintf(fp, "max_client_conn = %lld\n",
+            int_or(json_object_get(pooler, "maxClientConnections"), PGW_POOLER_DEFAULT_MAX_CLIENT_CONN));
     fprintf(fp, "default_pool_size = %lld\n", int_or(json_object_get(pooler, "defaultPoolSize"), PGW_POOLER_DEFAULT_POOL_SIZE));
     /* JDBC and some drivers send these; PgBouncer would refuse the connection otherwise. */
     fprintf(fp, "ignore_startup_parameters = extra_float_digits,options\n");
@@ -162,31 +182,34 @@ char *pgw_render_pgbouncer_sql(const json_t *cluster, const char *auth_password)
             "    CREATE ROLE %s;\n"
             "  END IF;\nEND\n$pgw$;\n",
             role, role);
-    fprintf(fp, "ALTER ROLE %s WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
-                "CONNECTION LIMIT 10 PASSWORD ",
+    fprintf(fp,
+            "ALTER ROLE %s WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
+            "CONNECTION LIMIT 10 PASSWORD ",
             role);
     int bad = pgw_sql_write_literal(fp, auth_password);
     fprintf(fp, ";\n");
-    fprintf(fp, "CREATE SCHEMA IF NOT EXISTS pgwarden;\n"
-                "REVOKE ALL ON SCHEMA pgwarden FROM PUBLIC;\n"
-                "GRANT USAGE ON SCHEMA pgwarden TO %s;\n",
+    fprintf(fp,
+            "CREATE SCHEMA IF NOT EXISTS pgwarden;\n"
+            "REVOKE ALL ON SCHEMA pgwarden FROM PUBLIC;\n"
+            "GRANT USAGE ON SCHEMA pgwarden TO %s;\n",
             role);
     /* SECURITY DEFINER with a pinned search_path; only ordinary login roles are served. */
-    fprintf(fp, "CREATE OR REPLACE FUNCTION pgwarden.get_auth(p_username text)\n"
-                "  RETURNS TABLE (username text, password text)\n"
-                "  LANGUAGE sql STABLE SECURITY DEFINER\n"
-                "  SET search_path = pg_catalog, pg_temp\n"
-                "AS $fn$\n"
-                "  SELECT a.rolname::text, a.rolpassword::text\n"
-                "    FROM pg_catalog.pg_authid a\n"
-                "   WHERE a.rolname = p_username\n"
-                "     AND a.rolcanlogin\n"
-                "     AND NOT a.rolsuper\n"
-                "     AND NOT a.rolreplication\n"
-                "     AND (a.rolvaliduntil IS NULL OR a.rolvaliduntil > pg_catalog.now())\n"
-                "$fn$;\n"
-                "REVOKE ALL ON FUNCTION pgwarden.get_auth(text) FROM PUBLIC;\n"
-                "GRANT EXECUTE ON FUNCTION pgwarden.get_auth(text) TO %s;\n",
+    fprintf(fp,
+            "CREATE OR REPLACE FUNCTION pgwarden.get_auth(p_username text)\n"
+            "  RETURNS TABLE (username text, password text)\n"
+            "  LANGUAGE sql STABLE SECURITY DEFINER\n"
+            "  SET search_path = pg_catalog, pg_temp\n"
+            "AS $fn$\n"
+            "  SELECT a.rolname::text, a.rolpassword::text\n"
+            "    FROM pg_catalog.pg_authid a\n"
+            "   WHERE a.rolname = p_username\n"
+            "     AND a.rolcanlogin\n"
+            "     AND NOT a.rolsuper\n"
+            "     AND NOT a.rolreplication\n"
+            "     AND (a.rolvaliduntil IS NULL OR a.rolvaliduntil > pg_catalog.now())\n"
+            "$fn$;\n"
+            "REVOKE ALL ON FUNCTION pgwarden.get_auth(text) FROM PUBLIC;\n"
+            "GRANT EXECUTE ON FUNCTION pgwarden.get_auth(text) TO %s;\n",
             role);
     fclose(fp);
     if (bad) {

@@ -98,8 +98,8 @@ unsigned pgw_inject_sidecars_for_cluster(const json_t *cluster)
 static void write_sidecar(FILE *fp, const char *name, const struct pgw_sidecar_config *sc, const char *pull_policy)
 {
     /* Every field is written with its name and a NULL marker, so no two configurations collide. */
-    fprintf(fp, "%s\nimage=%s\npull=%s\nreq.cpu=%s\nreq.mem=%s\nlim.cpu=%s\nlim.mem=%s\n", name,
-            sc->image ? sc->image : "\x01", pull_policy ? pull_policy : "\x01", sc->cpu_request ? sc->cpu_request : "\x01",
+    fprintf(fp, "%s\nimage=%s\npull=%s\nreq.cpu=%s\nreq.mem=%s\nlim.cpu=%s\nlim.mem=%s\n", name, sc->image ? sc->image : "\x01",
+            pull_policy ? pull_policy : "\x01", sc->cpu_request ? sc->cpu_request : "\x01",
             sc->memory_request ? sc->memory_request : "\x01", sc->cpu_limit ? sc->cpu_limit : "\x01",
             sc->memory_limit ? sc->memory_limit : "\x01");
 }

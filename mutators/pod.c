@@ -71,8 +71,7 @@ void pgw_mutate_pod(json_t *pod, const struct pgw_request_ctx *ctx, struct pgw_e
         return; /* not a pgwarden database pod (or not one we were asked to fill) */
 
     if (!usable_cluster_name(cluster)) {
-        pgw_errors_warn(errs, "label %s=\"%.40s\" is not a cluster name; no sidecars injected", PGW_POD_LABEL_CLUSTER,
-                        cluster);
+        pgw_errors_warn(errs, "label %s=\"%.40s\" is not a cluster name; no sidecars injected", PGW_POD_LABEL_CLUSTER, cluster);
         return;
     }
     json_t *spec = json_object_get(pod, "spec");

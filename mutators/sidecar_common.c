@@ -57,9 +57,8 @@ void pgw_pod_edit_add_container(struct pgw_pod_edit *edit, json_t *container)
 
 json_t *pgw_sidecar_security_context(void)
 {
-    return json_pack("{s:b,s:b,s:{s:[s]},s:b,s:{s:s}}", "runAsNonRoot", 1, "allowPrivilegeEscalation", 0,
-                     "capabilities", "drop", "ALL", "readOnlyRootFilesystem", 1, "seccompProfile", "type",
-                     "RuntimeDefault");
+    return json_pack("{s:b,s:b,s:{s:[s]},s:b,s:{s:s}}", "runAsNonRoot", 1, "allowPrivilegeEscalation", 0, "capabilities", "drop",
+                     "ALL", "readOnlyRootFilesystem", 1, "seccompProfile", "type", "RuntimeDefault");
 }
 
 static void set_quantity(json_t *resources, const char *section, const char *key, const char *value)
@@ -121,8 +120,8 @@ void pgw_sidecar_tcp_probes(json_t *container, const char *port_name)
                         json_pack("{s:{s:s},s:i,s:i,s:i,s:i}", "tcpSocket", "port", port_name, "initialDelaySeconds", 2,
                                   "periodSeconds", 5, "timeoutSeconds", 2, "failureThreshold", 3));
     json_object_set_new(container, "livenessProbe",
-                        json_pack("{s:{s:s},s:i,s:i,s:i,s:i}", "tcpSocket", "port", port_name, "initialDelaySeconds",
-                                  10, "periodSeconds", 10, "timeoutSeconds", 5, "failureThreshold", 6));
+                        json_pack("{s:{s:s},s:i,s:i,s:i,s:i}", "tcpSocket", "port", port_name, "initialDelaySeconds", 10,
+                                  "periodSeconds", 10, "timeoutSeconds", 5, "failureThreshold", 6));
 }
 
 json_t *pgw_sidecar_empty_dir(const char *name)

@@ -16,9 +16,9 @@
 struct pgw_pod_edit {
     json_t *pod;
     json_t *spec;
-    json_t *containers;           /* spec.containers (created when absent) */
+    json_t *containers;            /* spec.containers (created when absent) */
     const json_t *init_containers; /* spec.initContainers or NULL; names there count as taken */
-    const char *cluster;          /* the pgwarden.io/cluster label */
+    const char *cluster;           /* the pgwarden.io/cluster label */
     const struct pgw_config *cfg;
     struct pgw_errors *errs;
 };

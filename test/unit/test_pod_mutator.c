@@ -124,8 +124,8 @@ static const struct {
     const char *sidecars;
     const char *containers; /* names after mutation */
     const char *volumes;
-    int prometheus;         /* prometheus.io annotations expected */
-    unsigned set;           /* what the stamp must be the hash of */
+    int prometheus; /* prometheus.io annotations expected */
+    unsigned set;   /* what the stamp must be the hash of */
 } subsets[] = {
     {"pooler", "postgres,pgbouncer", "pgdata,pgw-socket,pgw-pgbouncer", 0, PGW_INJECT_POOLER},
     {"metrics", "postgres,exporter", "pgdata,pgw-socket,pgw-exporter", 1, PGW_INJECT_METRICS},
@@ -261,13 +261,18 @@ START_TEST(test_mounts_reference_volumes)
     }
     /* projections named by convention from the cluster label */
     json_t *pgb = json_object_get(json_object_get(find_named(volumes(out), "pgw-pgbouncer"), "projected"), "sources");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(pgb, 0), "configMap"), "name")), "demo-pgbouncer");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(pgb, 1), "secret"), "name")), "demo-pgbouncer");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(pgb, 0), "configMap"), "name")),
+                     "demo-pgbouncer");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(pgb, 1), "secret"), "name")),
+                     "demo-pgbouncer");
     json_t *br = json_object_get(json_object_get(find_named(volumes(out), "pgw-pgbackrest"), "projected"), "sources");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(br, 0), "configMap"), "name")), "demo-pgbackrest");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(br, 1), "secret"), "name")), "demo-pgbackrest-tls");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(find_named(volumes(out), "pgw-exporter"), "secret"), "secretName")),
-                     "demo-exporter");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(br, 0), "configMap"), "name")),
+                     "demo-pgbackrest");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(br, 1), "secret"), "name")),
+                     "demo-pgbackrest-tls");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(find_named(volumes(out), "pgw-exporter"), "secret"), "secretName")),
+        "demo-exporter");
     ck_assert(json_is_object(json_object_get(find_named(volumes(out), "pgw-socket"), "emptyDir")));
     ck_assert(json_is_object(json_object_get(find_named(volumes(out), "pgw-tmp"), "emptyDir")));
     /* the exporter's password is a file, never a value in the spec */
@@ -341,14 +346,16 @@ static const struct {
     /* label without annotation */
     {"{\"metadata\":{\"labels\":{\"pgwarden.io/cluster\":\"demo\"}},\"spec\":{\"containers\":[]}}", NULL},
     /* label, annotations key present but no sidecars annotation */
-    {"{\"metadata\":{\"labels\":{\"pgwarden.io/cluster\":\"demo\"},\"annotations\":{\"a\":\"b\"}},\"spec\":{\"containers\":[]}}", NULL},
+    {"{\"metadata\":{\"labels\":{\"pgwarden.io/cluster\":\"demo\"},\"annotations\":{\"a\":\"b\"}},\"spec\":{\"containers\":[]}}",
+     NULL},
     /* annotation without label */
     {"{\"metadata\":{\"annotations\":{\"pgwarden.io/sidecars\":\"pooler\"}},\"spec\":{\"containers\":[]}}", NULL},
     /* no metadata at all, or a pod that is not even an object */
     {"{\"spec\":{\"containers\":[]}}", NULL},
     {"[]", NULL},
     /* values of the wrong type */
-    {"{\"metadata\":{\"labels\":{\"pgwarden.io/cluster\":7},\"annotations\":{\"pgwarden.io/sidecars\":\"pooler\"}},\"spec\":{}}", NULL},
+    {"{\"metadata\":{\"labels\":{\"pgwarden.io/cluster\":7},\"annotations\":{\"pgwarden.io/sidecars\":\"pooler\"}},\"spec\":{}}",
+     NULL},
     {"{\"metadata\":{\"labels\":\"x\",\"annotations\":[]},\"spec\":{}}", NULL},
     /* a label that cannot name ConfigMaps */
     {"{\"metadata\":{\"labels\":{\"pgwarden.io/cluster\":\"Demo_1\"},\"annotations\":{\"pgwarden.io/sidecars\":\"pooler\"}},"
@@ -515,7 +522,8 @@ static const struct {
      "\"spec\":{}}",
      "exporter", "pgw-socket,pgw-exporter"},
     /* other labels and annotations around ours */
-    {"{\"metadata\":{\"labels\":{\"app\":\"x\",\"pgwarden.io/cluster\":\"a-1\"},\"annotations\":{\"x/y\":\"z\",\"pgwarden.io/sidecars\":\"pooler\"}},"
+    {"{\"metadata\":{\"labels\":{\"app\":\"x\",\"pgwarden.io/cluster\":\"a-1\"},\"annotations\":{\"x/y\":\"z\",\"pgwarden.io/"
+     "sidecars\":\"pooler\"}},"
      "\"spec\":{\"containers\":[{\"name\":\"postgres\"}],\"volumes\":[{\"name\":\"other\",\"emptyDir\":{}}]}}",
      "postgres,pgbouncer", "other,pgw-socket,pgw-pgbouncer"},
 };
@@ -631,9 +639,9 @@ static const struct {
     {" metrics , pooler ", PGW_INJECT_POOLER | PGW_INJECT_METRICS, 0, "pooler,metrics"},
     {"", 0, 0, ""},
     {",,", 0, 0, ""},
-    {"Pooler", 0, 1, ""},          /* names are case-sensitive */
+    {"Pooler", 0, 1, ""}, /* names are case-sensitive */
     {"pooler,x,y", PGW_INJECT_POOLER, 2, "pooler"},
-    {"pooler metrics", 0, 1, ""},  /* separators are commas */
+    {"pooler metrics", 0, 1, ""}, /* separators are commas */
     {"\tbackup\n", PGW_INJECT_BACKUP, 0, "backup"},
 };
 

@@ -65,11 +65,18 @@ START_TEST(test_ini)
     json_t *cluster = parse(ini_rows[_i].cluster);
     char *ini = pgw_render_pgbouncer_ini(cluster, NULL);
     /* always there */
-    const char *fixed[] = {"[databases]", "* = host=/var/run/postgresql port=5432", "[pgbouncer]", "listen_addr = 0.0.0.0",
-                           "listen_port = 6432", "unix_socket_dir = /var/run/postgresql", "auth_type = scram-sha-256",
-                           "auth_file = /etc/pgbouncer/userlist.txt", "auth_user = pgwarden_pgbouncer",
+    const char *fixed[] = {"[databases]",
+                           "* = host=/var/run/postgresql port=5432",
+                           "[pgbouncer]",
+                           "listen_addr = 0.0.0.0",
+                           "listen_port = 6432",
+                           "unix_socket_dir = /var/run/postgresql",
+                           "auth_type = scram-sha-256",
+                           "auth_file = /etc/pgbouncer/userlist.txt",
+                           "auth_user = pgwarden_pgbouncer",
                            "auth_query = SELECT username, password FROM pgwarden.get_auth($1)",
-                           "client_tls_cert_file = /etc/pgbouncer/tls.crt", "client_tls_key_file = /etc/pgbouncer/tls.key"};
+                           "client_tls_cert_file = /etc/pgbouncer/tls.crt",
+                           "client_tls_key_file = /etc/pgbouncer/tls.key"};
     for (size_t i = 0; i != sizeof(fixed) / sizeof(fixed[0]); ++i)
         ck_assert_msg(has_line(ini, fixed[i]), "row %d: missing \"%s\" in\n%s", _i, fixed[i], ini);
     for (size_t i = 0; ini_rows[_i].present[i] != NULL; ++i)
@@ -145,9 +152,14 @@ END_TEST
 START_TEST(test_sql_content)
 {
     char *sql = pgw_render_pgbouncer_sql(NULL, "pw");
-    const char *needed[] = {"SECURITY DEFINER", "SET search_path = pg_catalog, pg_temp", "CREATE OR REPLACE FUNCTION pgwarden.get_auth(p_username text)",
-                            "NOT a.rolsuper", "NOT a.rolreplication", "REVOKE ALL ON FUNCTION pgwarden.get_auth(text) FROM PUBLIC",
-                            "GRANT EXECUTE ON FUNCTION pgwarden.get_auth(text) TO pgwarden_pgbouncer", "CREATE SCHEMA IF NOT EXISTS pgwarden"};
+    const char *needed[] = {"SECURITY DEFINER",
+                            "SET search_path = pg_catalog, pg_temp",
+                            "CREATE OR REPLACE FUNCTION pgwarden.get_auth(p_username text)",
+                            "NOT a.rolsuper",
+                            "NOT a.rolreplication",
+                            "REVOKE ALL ON FUNCTION pgwarden.get_auth(text) FROM PUBLIC",
+                            "GRANT EXECUTE ON FUNCTION pgwarden.get_auth(text) TO pgwarden_pgbouncer",
+                            "CREATE SCHEMA IF NOT EXISTS pgwarden"};
     for (size_t i = 0; i != sizeof(needed) / sizeof(needed[0]); ++i)
         ck_assert_msg(strstr(sql, needed[i]) != NULL, "missing %s", needed[i]);
     free(sql);
