@@ -1,0 +1,18 @@
+/*
+ * Small helpers for rendering SQL and ini text safely. Shared by the
+ * render_*.c files so quoting rules live in one place.
+ */
+#ifndef PGW_CONTROLLER_RENDER_SQL_H
+#define PGW_CONTROLLER_RENDER_SQL_H
+
+#include <stdio.h>
+
+/* Writes `s` as a SQL string literal ('...' with quotes doubled; the project
+ * requires standard_conforming_strings=on, PostgreSQL's default). Returns 0, or
+ * -1 without writing when `s` holds a control character. */
+int pgw_sql_write_literal(FILE *fp, const char *s);
+
+/* 1 when `s` is a plain identifier ([a-z_][a-z0-9_]*), safe unquoted in SQL and ini keys. */
+int pgw_sql_plain_identifier(const char *s);
+
+#endif
