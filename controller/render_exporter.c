@@ -88,7 +88,7 @@ char *pgw_render_exporter_sql(const json_t *cluster, const char *password)
             "ALTER ROLE %s WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
             "CONNECTION LIMIT 5 PASSWORD ",
             role, role, role);
-    int bad = pgw_sql_write_literal(fp, password);
+    int bad = pgw_sql_write_password(fp, password, "exporter_password");
     fprintf(fp, ";\nGRANT pg_monitor TO %s;\n", role);
     /* Monitoring sessions must never hold a scrape hostage. */
     fprintf(fp, "ALTER ROLE %s SET statement_timeout = '10s';\n", role);

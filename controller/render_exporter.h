@@ -33,6 +33,7 @@ json_t *pgw_render_exporter_env(const struct pgw_exporter_render_opts *opts);
 json_t *pgw_render_exporter_args(const char *listen_address);
 
 /* Idempotent SQL creating PGW_ROLE_EXPORTER in pg_monitor with `password`
+ * (NULL: psql variable :'exporter_password')
  * (plaintext or a SCRAM-SHA-256 verifier). Run once per cluster as a superuser.
  * Returns malloc'd text, or NULL when the password holds a control character.
  * The result holds a secret: never log it. */

@@ -186,7 +186,7 @@ char *pgw_render_pgbouncer_sql(const json_t *cluster, const char *auth_password)
             "ALTER ROLE %s WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
             "CONNECTION LIMIT 10 PASSWORD ",
             role);
-    int bad = pgw_sql_write_literal(fp, auth_password);
+    int bad = pgw_sql_write_password(fp, auth_password, "pgbouncer_password");
     fprintf(fp, ";\n");
     fprintf(fp,
             "CREATE SCHEMA IF NOT EXISTS pgwarden;\n"

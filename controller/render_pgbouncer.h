@@ -49,6 +49,7 @@ char *pgw_render_pgbouncer_userlist(const char *auth_password);
  * superuser in template1 and in every existing database: PgBouncer runs
  * auth_query in the database the client asked for. Returns malloc'd text, or
  * NULL when the password contains a control character.
+ * With auth_password NULL the SQL reads psql variable :'pgbouncer_password' instead.
  * The result holds a secret: never log it. */
 char *pgw_render_pgbouncer_sql(const json_t *cluster, const char *auth_password);
 

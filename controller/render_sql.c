@@ -22,6 +22,14 @@ int pgw_sql_write_literal(FILE *fp, const char *s)
     return 0;
 }
 
+int pgw_sql_write_password(FILE *fp, const char *password, const char *psql_variable)
+{
+    if (password != NULL)
+        return pgw_sql_write_literal(fp, password);
+    fprintf(fp, ":'%s'", psql_variable);
+    return 0;
+}
+
 int pgw_sql_plain_identifier(const char *s)
 {
     if (s == NULL || !((*s >= 'a' && *s <= 'z') || *s == '_'))

@@ -1,0 +1,20 @@
+/*
+ * All children of a cluster, in the order the controller applies them.
+ */
+#include "controller/render.h"
+
+json_t *pgw_render_cluster(const json_t *cluster, const struct pgw_render_ctx *ctx)
+{
+    json_t *out = json_array();
+    pgw_render_rbac(cluster, out);
+    pgw_render_secrets(cluster, ctx, out);
+    pgw_render_configmaps(cluster, ctx, out);
+    pgw_render_services(cluster, out);
+    json_array_append_new(out, pgw_render_statefulset(cluster, ctx));
+    return out;
+}
+
+json_t *pgw_render_list(json_t *items)
+{
+    return json_pack("{s:s,s:s,s:{},s:o}", "apiVersion", "v1", "kind", "List", "metadata", "items", items);
+}

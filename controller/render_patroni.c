@@ -1,0 +1,117 @@
+/*
+ * patroni.yml for a cluster (DESIGN.md §6, "Patroni settings").
+ *
+ * Patroni reads YAML, and JSON is YAML, so the configuration is built as a
+ * jansson document (easy to test structurally) and serialised once.
+ *
+ * What goes where:
+ *  - bootstrap.dcs: the user's spec.postgres.parameters. After bootstrap,
+ *    changes travel through the `<cluster>-config` endpoints annotation, which
+ *    the controller patches; this file only seeds the first start.
+ *  - postgresql.parameters (local): what pgwarden owns and users may not set:
+ *    sockets, archiving through pgBackRest, TLS files. Local settings win over
+ *    the DCS ones in Patroni, so an edited DCS cannot break them.
+ *  - postgresql.pg_hba: local socket and replication rules, then the user's
+ *    lines, then TLS-only password access for everyone else.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "controller/pod_layout.h"
+#include "controller/render.h"
+#include "controller/render_meta.h"
+
+#define PATRONI_REST_PORT 8008
+#define PGW_STANZA "db"
+
+static json_t *initdb_options(const json_t *cluster)
+{
+    json_t *initdb = pgw_cluster_spec(cluster, "bootstrap.initdb"), *opts = json_array();
+    const char *encoding = json_string_value(json_object_get(initdb, "encoding"));
+    const char *locale = json_string_value(json_object_get(initdb, "locale"));
+    json_array_append_new(opts, json_pack("{s:s}", "encoding", encoding ? encoding : "UTF8"));
+    json_array_append_new(opts, json_pack("{s:s}", "locale", locale ? locale : "C"));
+    json_t *checksums = json_object_get(initdb, "dataChecksums");
+    if (checksums == NULL || json_is_true(checksums))
+        json_array_append_new(opts, json_string("data-checksums"));
+    json_array_append_new(opts, json_pack("{s:s}", "auth", "scram-sha-256"));
+    return opts;
+}
+
+static json_t *pg_hba(const json_t *cluster)
+{
+    json_t *hba = json_pack("[s,s,s]", "local all all scram-sha-256", "hostssl replication replicator all scram-sha-256",
+                            "host replication replicator 127.0.0.1/32 scram-sha-256");
+    json_t *user = pgw_cluster_spec(cluster, "postgres.pgHba");
+    size_t i;
+    json_t *line;
+    json_array_foreach(user, i, line)
+    {
+        if (json_is_string(line))
+            json_array_append(hba, line);
+    }
+    json_array_append_new(hba, json_string("hostssl all all all scram-sha-256"));
+    return hba;
+}
+
+static json_t *local_parameters(const json_t *cluster)
+{
+    json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s}", "unix_socket_directories", PGW_POD_SOCKET_DIR, "ssl", "on",
+                          "ssl_cert_file", "/etc/pgwarden/tls/tls.crt", "ssl_key_file", "/etc/pgwarden/tls/tls.key",
+                          "ssl_ca_file", "/etc/pgwarden/tls/ca.crt");
+    if (pgw_cluster_spec(cluster, "backup.repository") != NULL) {
+        json_object_set_new(p, "archive_mode", json_string("on"));
+        json_object_set_new(p, "archive_command",
+                            json_string("pgbackrest --stanza=" PGW_STANZA " --config=" PGW_POD_PGBACKREST_DIR
+                                        "/" PGW_KEY_PGBACKREST_CONF " archive-push %p"));
+        json_object_set_new(p, "archive_timeout", json_string("60s"));
+    }
+    return p;
+}
+
+static json_t *dcs_parameters(const json_t *cluster)
+{
+    json_t *params = json_object(), *user = pgw_cluster_spec(cluster, "postgres.parameters");
+    if (json_is_object(user))
+        json_object_update(params, user);
+    /* HA needs these; validation already refuses weaker user values when instances > 1. */
+    if (json_object_get(params, "wal_level") == NULL)
+        json_object_set_new(params, "wal_level", json_string("replica"));
+    if (json_object_get(params, "hot_standby") == NULL)
+        json_object_set_new(params, "hot_standby", json_string("on"));
+    if (json_object_get(params, "wal_log_hints") == NULL)
+        json_object_set_new(params, "wal_log_hints", json_string("on")); /* pg_rewind after failover */
+    if (json_object_get(params, "password_encryption") == NULL)
+        json_object_set_new(params, "password_encryption", json_string("scram-sha-256"));
+    return params;
+}
+
+json_t *pgw_render_patroni_config(const json_t *cluster, const struct pgw_render_ctx *ctx)
+{
+    (void)ctx;
+    const char *name = pgw_cluster_name(cluster);
+    json_t *labels = json_pack("{s:s,s:s}", "app.kubernetes.io/instance", name, PGW_POD_LABEL_CLUSTER, name);
+    json_t *ports = json_pack("[{s:s,s:i},{s:s,s:i}]", "name", PGW_POD_PORT_POSTGRES_NAME, "port",
+                              PGW_POD_PORT_POSTGRES, "name", PGW_POD_PORT_PGBOUNCER_NAME, "port", PGW_POD_PORT_PGBOUNCER);
+    json_t *kubernetes = json_pack("{s:s,s:o,s:s,s:s,s:s,s:s,s:b,s:o}", "namespace", pgw_cluster_namespace(cluster),
+                                   "labels", labels, "scope_label", PGW_POD_LABEL_CLUSTER, "role_label", "pgwarden.io/role",
+                                   "leader_label_value", "primary", "follower_label_value", "replica", "use_endpoints",
+                                   1, "ports", ports);
+    json_t *dcs = json_pack("{s:i,s:i,s:i,s:i,s:{s:b,s:b,s:o}}", "ttl", 30, "loop_wait", 10, "retry_timeout", 10,
+                            "maximum_lag_on_failover", 1048576, "postgresql", "use_pg_rewind", 1, "use_slots", 1,
+                            "parameters", dcs_parameters(cluster));
+    json_t *bootstrap = json_pack("{s:o,s:o,s:s}", "dcs", dcs, "initdb", initdb_options(cluster), "post_bootstrap",
+                                  "/etc/patroni/post-bootstrap.sh");
+    json_t *postgresql = json_pack(
+        "{s:s,s:s,s:s,s:s,s:{s:{s:s},s:{s:s},s:{s:s}},s:o,s:o,s:b}", "listen", "0.0.0.0:5432", "data_dir",
+        PGW_POD_PGDATA_DIR, "pgpass", "/tmp/pgpass", "bin_dir", "", "authentication", "superuser", "username",
+        "postgres", "replication", "username", "replicator", "rewind", "username", "postgres", "parameters",
+        local_parameters(cluster), "pg_hba", pg_hba(cluster), "use_unix_socket", 1);
+    if (pgw_cluster_spec(cluster, "storage.walSize") != NULL)
+        json_object_set_new(postgresql, "basebackup", json_pack("[{s:s}]", "waldir", PGW_POD_PGWAL_MOUNT "/pg_wal"));
+    json_object_del(postgresql, "bin_dir"); /* the image puts postgres on PATH */
+    return json_pack("{s:s,s:{s:s},s:o,s:o,s:o,s:{s:b,s:b,s:b,s:b}}", "scope", name, "restapi", "listen",
+                     "0.0.0.0:8008", "kubernetes", kubernetes, "bootstrap", bootstrap, "postgresql", postgresql, "tags",
+                     "nofailover", 0, "noloadbalance", 0, "clonefrom", 0, "nosync", 0);
+}
