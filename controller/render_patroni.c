@@ -101,8 +101,9 @@ json_t *pgw_render_patroni_config(const json_t *cluster, const struct pgw_render
     json_t *dcs = json_pack("{s:i,s:i,s:i,s:i,s:{s:b,s:b,s:o}}", "ttl", 30, "loop_wait", 10, "retry_timeout", 10,
                             "maximum_lag_on_failover", 1048576, "postgresql", "use_pg_rewind", 1, "use_slots", 1,
                             "parameters", dcs_parameters(cluster));
-    json_t *bootstrap = json_pack("{s:o,s:o,s:s}", "dcs", dcs, "initdb", initdb_options(cluster), "post_bootstrap",
-                                  "/etc/patroni/post-bootstrap.sh");
+    /* Patroni's schema requires bootstrap.pg_hba; it is the same list as postgresql.pg_hba. */
+    json_t *bootstrap = json_pack("{s:o,s:o,s:o,s:s}", "dcs", dcs, "initdb", initdb_options(cluster), "pg_hba",
+                                  pg_hba(cluster), "post_bootstrap", "/etc/patroni/post-bootstrap.sh");
     json_t *postgresql = json_pack(
         "{s:s,s:s,s:s,s:s,s:{s:{s:s},s:{s:s},s:{s:s}},s:o,s:o,s:b}", "listen", "0.0.0.0:5432", "data_dir",
         PGW_POD_PGDATA_DIR, "pgpass", "/tmp/pgpass", "bin_dir", "", "authentication", "superuser", "username",
