@@ -15,7 +15,7 @@
 #include "common/xalloc.h"
 
 /* Parses a JSON literal written with ' for ". Aborts the test on a typo. */
-static json_t *q(const char *text)
+static inline json_t *q(const char *text)
 {
     char *s = pgw_strdup(text);
     for (char *p = s; *p; ++p)
@@ -30,7 +30,7 @@ static json_t *q(const char *text)
 }
 
 /* RFC 7386 merge patch: null deletes, objects merge, anything else replaces. */
-static void merge(json_t *target, const json_t *patch)
+static inline void merge(json_t *target, const json_t *patch)
 {
     const char *key;
     json_t *value;
@@ -45,7 +45,7 @@ static void merge(json_t *target, const json_t *patch)
     }
 }
 
-static char *errors_text(const struct pgw_errors *errs)
+static inline char *errors_text(const struct pgw_errors *errs)
 {
     char *out = pgw_strdup("");
     for (size_t i = 0; i != errs->count; ++i) {
@@ -59,7 +59,7 @@ static char *errors_text(const struct pgw_errors *errs)
 }
 
 /* 1 when errs holds an error with exactly `path` and `type` whose body contains `detail`. */
-static int has_error(const struct pgw_errors *errs, const char *path, pgw_error_type_t type, const char *detail)
+static inline int has_error(const struct pgw_errors *errs, const char *path, pgw_error_type_t type, const char *detail)
 {
     for (size_t i = 0; i != errs->count; ++i) {
         const struct pgw_field_error *e = &errs->items[i];
@@ -74,7 +74,7 @@ static int has_error(const struct pgw_errors *errs, const char *path, pgw_error_
     return 0;
 }
 
-static int has_warning(const struct pgw_errors *errs, const char *needle)
+static inline int has_warning(const struct pgw_errors *errs, const char *needle)
 {
     for (size_t i = 0; i != errs->warning_count; ++i)
         if (strstr(errs->warnings[i], needle) != NULL)
