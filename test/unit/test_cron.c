@@ -154,6 +154,70 @@ START_TEST(test_many_fields)
     ck_assert_int_eq(pgw_cron_validate(spec, &why), -1);
     ck_assert_ptr_nonnull(strstr(why, "expected exactly 5 fields, found 40: [1 1 1"));
     free(why);
+
+    /* A huge schedule (a large admission request) is handled in one pass and echoed whole. */
+    size_t fields = 300000;
+    char *big = malloc(fields * 2 + 1);
+    for (size_t i = 0; i < fields; i++) {
+        big[2 * i] = '7';
+        big[2 * i + 1] = ' ';
+    }
+    big[fields * 2] = '\0';
+    ck_assert_int_eq(pgw_cron_validate(big, &why), -1);
+    ck_assert_ptr_nonnull(strstr(why, "expected exactly 5 fields, found 300000: [7 7 7"));
+    ck_assert_uint_eq(strlen(why), strlen("expected exactly 5 fields, found 300000: []") + fields * 2 - 1);
+    ck_assert_str_eq(why + strlen(why) - 5, " 7 7]");
+    free(why);
+    free(big);
+}
+END_TEST
+
+/* Random schedules from the grammar's alphabet: never a crash, a leak or an unset message. */
+static unsigned next_random(unsigned *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return *state >> 16;
+}
+
+START_TEST(test_random_inputs)
+{
+    static const char alphabet[] = "0123456789*?/-,0123456789*JANjanSUNsun@\t";
+    unsigned state = 12345;
+    char spec[64];
+    int accepted = 0, rejected = 0;
+    for (int round = 0; round < 100000; round++) {
+        int fields = 4 + (int)(next_random(&state) % 3), len = 0;
+        for (int f = 0; f < fields; f++) {
+            if (f > 0)
+                spec[len++] = ' ';
+            if (next_random(&state) % 2 == 0) {
+                /* a token that is valid in at least some fields */
+                static const char *const tokens[] = {"*", "*/5", "1", "5", "1-3", "0", "jan", "SUN", "?", "1,2", "2/3"};
+                const char *t = tokens[next_random(&state) % (sizeof(tokens) / sizeof(tokens[0]))];
+                memcpy(spec + len, t, strlen(t));
+                len += (int)strlen(t);
+                continue;
+            }
+            int flen = 1 + (int)(next_random(&state) % 4);
+            for (int i = 0; i < flen; i++)
+                spec[len++] = alphabet[next_random(&state) % (sizeof(alphabet) - 1)];
+        }
+        spec[len] = '\0';
+        char *why = NULL;
+        int rc = pgw_cron_validate(spec, &why);
+        if (rc == 0) {
+            ck_assert_ptr_null(why);
+            accepted++;
+        } else {
+            ck_assert_int_eq(rc, -1);
+            ck_assert_ptr_nonnull(why);
+            ck_assert_uint_gt(strlen(why), 0);
+            rejected++;
+        }
+        free(why);
+    }
+    ck_assert_int_gt(accepted, 100);
+    ck_assert_int_gt(rejected, 100);
 }
 END_TEST
 
@@ -165,6 +229,7 @@ static Suite *cron_suite(void)
     tcase_add_loop_test(tc, test_invalid, 0, sizeof(invalid_cases) / sizeof(invalid_cases[0]));
     tcase_add_test(tc, test_null_why);
     tcase_add_test(tc, test_many_fields);
+    tcase_add_test(tc, test_random_inputs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -393,6 +393,77 @@ START_TEST(test_format_truncates)
 }
 END_TEST
 
+static unsigned next_random(unsigned *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return *state >> 16;
+}
+
+static void parse_ok(const char *s, struct pgw_quantity *q)
+{
+    const char *why = NULL;
+    ck_assert_msg(pgw_quantity_parse(s, q, &why) == 0, "%s rejected: %s", s, why);
+}
+
+/*
+ * Random strings over the grammar's alphabet: no crash, and for every accepted
+ * input the canonical form parses back to the same value, and Value() is the
+ * integer next to it away from zero.
+ */
+START_TEST(test_random_inputs)
+{
+    static const char alphabet[] = "0123456789012345678901234567890123456789..+-eEinumkKMGTP x";
+    unsigned state = 4242;
+    char input[32], buf[PGW_QUANTITY_STRLEN], num[32];
+    int accepted = 0, rejected = 0;
+    for (int round = 0; round < 200000; round++) {
+        int len = (int)(next_random(&state) % 12);
+        for (int i = 0; i < len; i++)
+            input[i] = alphabet[next_random(&state) % (sizeof(alphabet) - 1)];
+        input[len] = '\0';
+        struct pgw_quantity q, back, p;
+        const char *why = NULL;
+        if (pgw_quantity_parse(input, &q, &why) != 0) {
+            ck_assert_msg(strcmp(why, err_format) == 0 || strcmp(why, err_suffix) == 0 ||
+                              strcmp(why, err_numeric) == 0 || strcmp(why, "quantity exponent is out of range") == 0,
+                          "%s: unexpected message %s", input, why);
+            rejected++;
+            continue;
+        }
+        accepted++;
+        pgw_quantity_format(&q, buf, sizeof(buf));
+        parse_ok(buf, &back);
+        ck_assert_msg(pgw_quantity_cmp(&q, &back) == 0, "%s: canonical %s differs", input, buf);
+
+        int64_t v = pgw_quantity_value(&q);
+        if (v == INT64_MAX || v == INT64_MIN)
+            continue;
+        snprintf(num, sizeof(num), "%lld", (long long)v);
+        parse_ok(num, &p);
+        struct pgw_quantity zero;
+        parse_ok("0", &zero);
+        int sign = pgw_quantity_cmp(&q, &zero);
+        if (sign == 0) {
+            ck_assert_int_eq(v, 0);
+        } else if (sign > 0) {
+            /* v-1 < q <= v */
+            ck_assert_msg(pgw_quantity_cmp(&q, &p) <= 0, "%s: Value %lld below the value", input, (long long)v);
+            snprintf(num, sizeof(num), "%lld", (long long)(v - 1));
+            parse_ok(num, &p);
+            ck_assert_msg(pgw_quantity_cmp(&p, &q) < 0, "%s: Value %lld not the nearest", input, (long long)v);
+        } else {
+            /* v <= q < v+1 */
+            ck_assert_msg(pgw_quantity_cmp(&q, &p) >= 0, "%s: Value %lld above the value", input, (long long)v);
+            snprintf(num, sizeof(num), "%lld", (long long)(v + 1));
+            parse_ok(num, &p);
+            ck_assert_msg(pgw_quantity_cmp(&p, &q) > 0, "%s: Value %lld not the nearest", input, (long long)v);
+        }
+    }
+    ck_assert_int_gt(accepted, 1000);
+    ck_assert_int_gt(rejected, 1000);
+}
+END_TEST
+
 static Suite *quantity_suite(void)
 {
     Suite *s = suite_create("quantity");
@@ -403,6 +474,7 @@ static Suite *quantity_suite(void)
     tcase_add_test(tc, test_long_significand);
     tcase_add_test(tc, test_struct_fields);
     tcase_add_test(tc, test_format_truncates);
+    tcase_add_test(tc, test_random_inputs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -183,6 +183,63 @@ START_TEST(test_null_and_small_buffer)
 }
 END_TEST
 
+static unsigned next_random(unsigned *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return *state >> 16;
+}
+
+/*
+ * Mutations of a valid timestamp (one character replaced, inserted or
+ * removed): no crash, and whatever is accepted formats back to a timestamp
+ * that parses to the same epoch.
+ */
+START_TEST(test_random_mutations)
+{
+    static const char base[] = "2024-02-29T23:59:59.123+05:30";
+    static const char alphabet[] = "0123456789-:T+Z.,tz 9";
+    unsigned state = 99;
+    char input[64], buf[32];
+    int accepted = 0, rejected = 0;
+    for (int round = 0; round < 100000; round++) {
+        strcpy(input, base);
+        int edits = 1 + (int)(next_random(&state) % 3);
+        for (int e = 0; e < edits; e++) {
+            size_t len = strlen(input);
+            size_t at = next_random(&state) % (len + 1);
+            char c = alphabet[next_random(&state) % (sizeof(alphabet) - 1)];
+            switch (next_random(&state) % 3) {
+            case 0:
+                if (at < len)
+                    input[at] = c;
+                break;
+            case 1:
+                memmove(input + at + 1, input + at, len - at + 1);
+                input[at] = c;
+                break;
+            default:
+                if (at < len)
+                    memmove(input + at, input + at + 1, len - at);
+                break;
+            }
+        }
+        time_t t, back;
+        const char *why = NULL;
+        if (pgw_rfc3339_parse(input, &t, &why) != 0) {
+            ck_assert_ptr_nonnull(why);
+            rejected++;
+            continue;
+        }
+        accepted++;
+        pgw_rfc3339_format(t, buf, sizeof(buf));
+        ck_assert_msg(pgw_rfc3339_parse(buf, &back, &why) == 0, "%s -> %s rejected", input, buf);
+        ck_assert_msg(back == t, "%s -> %s changes the epoch", input, buf);
+    }
+    ck_assert_int_gt(accepted, 1000);
+    ck_assert_int_gt(rejected, 1000);
+}
+END_TEST
+
 static Suite *timefmt_suite(void)
 {
     Suite *s = suite_create("timefmt");
@@ -192,6 +249,7 @@ static Suite *timefmt_suite(void)
     tcase_add_loop_test(tc, test_format, 0, sizeof(format_cases) / sizeof(format_cases[0]));
     tcase_add_test(tc, test_round_trip_every_day);
     tcase_add_test(tc, test_null_and_small_buffer);
+    tcase_add_test(tc, test_random_mutations);
     suite_add_tcase(s, tc);
     return s;
 }
