@@ -15,7 +15,7 @@
 struct pgw_quantity {
     /* Exact value = sign * digits * 10^exp10 (binary suffixes are converted exactly). */
     int negative;
-    char digits[64]; /* decimal digits of the significand, no leading zeros ("0" for zero) */
+    char digits[64]; /* decimal digits of the significand, no leading or trailing zeros ("0" for zero) */
     int exp10;
     int binary;      /* 1 when written with a binary suffix (Ki..Ei): affects canonical form only */
     int exponent;    /* 1 when written with e<n>/E<n> (DecimalExponent): affects canonical form only */
