@@ -1,0 +1,26 @@
+/*
+ * Helpers for mutators: set a member only when the user left it unset.
+ *
+ * "Unset" means absent or null (the API server drops nulls from structural
+ * objects, so null is how YAML's `key:` with no value arrives). A member the
+ * user set — even to a wrong value — is left alone for validation to report.
+ */
+#ifndef PGW_MUTATORS_DEFAULTS_H
+#define PGW_MUTATORS_DEFAULTS_H
+
+#include <jansson.h>
+
+/* Sets obj[key] = value when unset (steals `value` either way). No-op when obj is not an object. */
+void pgw_default_set(json_t *obj, const char *key, json_t *value);
+
+/*
+ * Returns obj[key] when it is an object; when unset, creates it as {} and
+ * returns it; when set to something else, returns NULL (leave it to validation).
+ * Borrowed.
+ */
+json_t *pgw_default_object(json_t *obj, const char *key);
+
+/* Returns obj[key] when it is an object, else NULL (never creates). Borrowed. */
+json_t *pgw_existing_object(json_t *obj, const char *key);
+
+#endif
