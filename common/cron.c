@@ -36,8 +36,7 @@ struct st_cron_field_t {
     const char *names_hint;
 };
 
-static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                          "jul", "aug", "sep", "oct", "nov", "dec", NULL};
+static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", NULL};
 static const char *const weekday_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL};
 
 static const struct st_cron_field_t cron_fields[5] = {
@@ -48,8 +47,7 @@ static const struct st_cron_field_t cron_fields[5] = {
     {"day-of-week", 0, 6, weekday_names, " or a weekday name (SUN-SAT)"},
 };
 
-static const char *const descriptors[] = {"@yearly", "@annually", "@monthly", "@weekly",
-                                          "@daily",  "@midnight", "@hourly",  NULL};
+static const char *const descriptors[] = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly", NULL};
 
 /* Length of the white space (Go's unicode.IsSpace, UTF-8) at p, or 0. */
 static size_t space_len(const char *s)
@@ -181,8 +179,7 @@ static char *check_expr(const struct st_cron_field_t *f, const char *expr, size_
     if (end > f->max)
         return pgw_asprintf("%s field: %llu is out of range %llu-%llu", f->name, end, f->min, f->max);
     if (start > end)
-        return pgw_asprintf("%s field: range start %llu is after range end %llu in '%.*s'", f->name, start, end, (int)n,
-                            expr);
+        return pgw_asprintf("%s field: range start %llu is after range end %llu in '%.*s'", f->name, start, end, (int)n, expr);
     return NULL;
 }
 

@@ -20,8 +20,9 @@ static uint32_t hex_value(const char *s, size_t n)
     uint32_t v = 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                                                                                         : (unsigned)(c - 'A' + 10);
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                            : (unsigned)(c - 'A' + 10);
         v = v << 4 | d;
     }
     return v;

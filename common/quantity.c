@@ -30,8 +30,7 @@
 #include "common/quantity.h"
 #include "common/xalloc.h"
 
-static const char err_format[] =
-    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+static const char err_format[] = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 static const char err_numeric[] = "unable to parse numeric part of quantity";
 static const char err_suffix[] = "unable to parse quantity's suffix";
 static const char err_range[] = "quantity exponent is out of range";
@@ -272,8 +271,7 @@ int pgw_quantity_parse(const char *s, struct pgw_quantity *q, const char **why)
      * most 1), and behind for the 19 digits of the binary cap.
      */
     const size_t headroom = 32;
-    struct st_number_t n = {pgw_malloc(headroom + num_len + den_len + sizeof(int64_max_digits)), headroom,
-                            num_len + den_len, 0};
+    struct st_number_t n = {pgw_malloc(headroom + num_len + den_len + sizeof(int64_max_digits)), headroom, num_len + den_len, 0};
     memcpy(n.buf + headroom, s + num_start, num_len);
     memcpy(n.buf + headroom + num_len, s + den_start, den_len);
     if (kind == SUFFIX_BINARY) {

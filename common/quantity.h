@@ -17,8 +17,8 @@ struct pgw_quantity {
     int negative;
     char digits[64]; /* decimal digits of the significand, no leading or trailing zeros ("0" for zero) */
     int exp10;
-    int binary;      /* 1 when written with a binary suffix (Ki..Ei): affects canonical form only */
-    int exponent;    /* 1 when written with e<n>/E<n> (DecimalExponent): affects canonical form only */
+    int binary;   /* 1 when written with a binary suffix (Ki..Ei): affects canonical form only */
+    int exponent; /* 1 when written with e<n>/E<n> (DecimalExponent): affects canonical form only */
 };
 
 /* A buffer of this size always holds pgw_quantity_format's output. */

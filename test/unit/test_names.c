@@ -31,10 +31,9 @@ static const char prefix_msg[] =
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 static const char name_empty[] = "name part must be non-empty";
 static const char name_max63[] = "name part must be no more than 63 characters";
-static const char name_msg[] =
-    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-    "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
-    "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+static const char name_msg[] = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                               "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+                               "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
 static const char qualified_msg[] =
     "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
     "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
@@ -192,8 +191,8 @@ START_TEST(test_names)
     while (c->msgs[expected] != NULL)
         expected++;
     int n = pgw_names_check(c->kind, s, msgs, PGW_NAMES_MAX_ERRORS);
-    ck_assert_msg(n == expected, "row %d (%.40s… length %zu): %d messages, expected %d (first: %s)", _i, s, strlen(s),
-                  n, expected, n > 0 ? msgs[0] : "-");
+    ck_assert_msg(n == expected, "row %d (%.40s… length %zu): %d messages, expected %d (first: %s)", _i, s, strlen(s), n, expected,
+                  n > 0 ? msgs[0] : "-");
     for (int i = 0; i < n; i++)
         ck_assert_str_eq(msgs[i], c->msgs[i]);
 
@@ -228,12 +227,61 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/*
+ * Random strings: the single-answer functions agree with pgw_names_check,
+ * and what passes as a DNS-1123 label also passes as subdomain and label value.
+ */
+START_TEST(test_random_inputs)
+{
+    static const char alphabet[] = "abcz09-._/A Z-a.";
+    unsigned state = 31337;
+    char input[80];
+    int labels = 0;
+    for (int round = 0; round < 100000; round++) {
+        state = state * 1103515245u + 12345u;
+        int len = (int)((state >> 16) % 70);
+        for (int i = 0; i < len; i++) {
+            state = state * 1103515245u + 12345u;
+            input[i] = alphabet[(state >> 16) % (sizeof(alphabet) - 1)];
+        }
+        input[len] = '\0';
+        for (int kind = PGW_NAME_DNS1123_LABEL; kind <= PGW_NAME_LABEL_VALUE; kind++) {
+            const char *msgs[PGW_NAMES_MAX_ERRORS], *why = NULL;
+            int n = pgw_names_check((enum pgw_name_kind)kind, input, msgs, PGW_NAMES_MAX_ERRORS);
+            if (!(n >= 0 && n <= PGW_NAMES_MAX_ERRORS))
+                ck_abort_msg("assertion failed: %s", "n >= 0 && n <= PGW_NAMES_MAX_ERRORS");
+            int rc = single((enum pgw_name_kind)kind, input, &why);
+            if (!((rc) == (n == 0 ? 0 : -1)))
+                ck_abort_msg("rc == n == 0 ? 0 : -1 failed: %lld vs %lld", (long long)(rc), (long long)(n == 0 ? 0 : -1));
+            if (n > 0)
+                if ((why) != (msgs[0]))
+                    ck_abort_msg("why != msgs[0]");
+        }
+        if (pgw_dns1123_label(input, NULL) == 0) {
+            labels++;
+            if (!((pgw_dns1123_subdomain(input, NULL)) == (0)))
+                ck_abort_msg("pgw_dns1123_subdomain(input, NULL) == 0 failed: %lld vs %lld",
+                             (long long)(pgw_dns1123_subdomain(input, NULL)), (long long)(0));
+            if (!((pgw_label_value(input, NULL)) == (0)))
+                ck_abort_msg("pgw_label_value(input, NULL) == 0 failed: %lld vs %lld", (long long)(pgw_label_value(input, NULL)),
+                             (long long)(0));
+            if (!((pgw_label_key(input, NULL)) == (0)))
+                ck_abort_msg("pgw_label_key(input, NULL) == 0 failed: %lld vs %lld", (long long)(pgw_label_key(input, NULL)),
+                             (long long)(0));
+        }
+    }
+    if (!((labels) > (100)))
+        ck_abort_msg("labels > 100 failed: %lld vs %lld", (long long)(labels), (long long)(100));
+}
+END_TEST
+
 static Suite *names_suite(void)
 {
     Suite *s = suite_create("names");
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_names, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_random_inputs);
     suite_add_tcase(s, tc);
     return s;
 }
