@@ -41,7 +41,8 @@ def review(path_kind="pods", uid="uid-1", operation="CREATE", obj=None, old=None
 def cluster_review(uid="uid-c", operation="CREATE", obj=None, old=None):
     if obj is None and operation != "DELETE":
         obj = {"apiVersion": "pgwarden.io/v1", "kind": "PostgresCluster",
-               "metadata": {"name": "demo", "namespace": "db"}, "spec": {"storage": {"size": "1Gi"}}}
+               "metadata": {"name": "demo", "namespace": "db"},
+               "spec": {"postgresVersion": 18, "instances": 1, "storage": {"size": "1Gi"}}}
     return review("postgresclusters", uid, operation, obj, old, "pgwarden.io", "PostgresCluster")
 
 
