@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/input.h"
 #include "cli/options.h"
 #include "common/config.h"
 #include "common/jsonpatch_apply.h"
@@ -28,57 +29,12 @@
 #include "common/yaml_emit.h"
 #include "webhook/admission.h"
 
-#define ADMIT_MAX_INPUT (64u << 20)
-
 struct st_admit_t {
     const struct pgw_config *cfg;
     time_t now;
     unsigned seq;
     int denied;
 };
-
-/* Reads a whole file ("-" is stdin). Returns malloc'd text or NULL (message printed). */
-static char *read_input(const char *path, size_t *len)
-{
-    FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (fp == NULL) {
-        fprintf(stderr, "pgwarden admit: cannot open %s: %m\n", path);
-        return NULL;
-    }
-    char *text = NULL;
-    *len = 0;
-    FILE *mem = open_memstream(&text, len);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0 && *len <= ADMIT_MAX_INPUT)
-        fwrite(buf, 1, n, mem);
-    int failed = ferror(fp);
-    if (fp != stdin)
-        fclose(fp);
-    fclose(mem);
-    if (failed || *len > ADMIT_MAX_INPUT) {
-        fprintf(stderr, "pgwarden admit: %s: %s\n", path, failed ? "read error" : "input exceeds 64 MiB");
-        free(text);
-        return NULL;
-    }
-    return text;
-}
-
-static json_t *load_documents(const char *path)
-{
-    size_t len;
-    char *text = read_input(path, &len);
-    if (text == NULL)
-        return NULL;
-    char *err = NULL;
-    json_t *docs = pgw_yaml_load_all(text, len, &err);
-    free(text);
-    if (docs == NULL) {
-        fprintf(stderr, "pgwarden admit: %s: %s\n", strcmp(path, "-") == 0 ? "stdin" : path, err);
-        free(err);
-    }
-    return docs;
-}
 
 static const char *str(const json_t *obj, const char *key)
 {
@@ -369,7 +325,7 @@ int pgw_cmd_admit(int argc, char **argv)
     if (pgw_cli_load_config(&cfg, config_file) != 0)
         return 2;
     int rc = 2;
-    json_t *docs = load_documents(file), *olds = old_file ? load_documents(old_file) : json_array();
+    json_t *docs = pgw_cli_load_documents("admit", file), *olds = old_file ? pgw_cli_load_documents("admit", old_file) : json_array();
     json_t *printed = json_array();
     if (docs == NULL || olds == NULL)
         goto done;
