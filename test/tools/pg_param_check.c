@@ -55,8 +55,14 @@ int main(void)
             continue;
         }
         char *value = unescape(fields[2]);
-        json_t *params = json_object();
-        json_object_set_new(params, fields[1], json_string(value));
+        json_t *params = json_object(), *jvalue = json_string(value);
+        if (jvalue == NULL) {
+            printf("reject\tnot UTF-8\n");
+            json_decref(params);
+            free(value);
+            continue;
+        }
+        json_object_set_new(params, fields[1], jvalue);
         if (n == 4 && json_object_get(params, "shared_preload_libraries") == NULL)
             json_object_set_new(params, "shared_preload_libraries", json_string(fields[3]));
         struct pgw_errors errs;
