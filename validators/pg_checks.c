@@ -101,7 +101,7 @@ static void check_max_backends(const json_t *params, int major, const char *path
         for (size_t i = 0; i != sizeof(slots) / sizeof(slots[0]); ++i) {
             if (strcasecmp(key, slots[i].name) != 0)
                 continue;
-            char *field = pgw_asprintf("%s.%s", path, key);
+            char *field = pgw_asprintf("%s[%s]", path, key);
             pgw_errors_add(errs, PGW_ERR_INVALID, field, value,
                            "max_connections + autovacuum_max_workers + max_worker_processes + max_wal_senders + 1 "
                            "is %.0f, more than the %d server processes PostgreSQL allows",
@@ -135,7 +135,7 @@ void pgw_pg_checks_cross(const json_t *params, int major, const char *path, stru
         return;
     for (size_t i = 0; i != sizeof(stages) / sizeof(stages[0]); ++i) {
         if (key_if_on(params, stages[i]) != NULL) {
-            char *field = pgw_asprintf("%s.%s", path, key);
+            char *field = pgw_asprintf("%s[%s]", path, key);
             pgw_errors_add(errs, PGW_ERR_INVALID, field, json_object_get(params, key),
                            "cannot enable \"log_statement_stats\" when \"%s\" is true", stages[i]);
             free(field);

@@ -227,7 +227,7 @@ static void check_duplicates(const json_t *params, int major, const char *path, 
             if (strcmp(a, b) >= 0)
                 continue;
             if (strcasecmp(canonical_name(major, a), canonical_name(major, b)) == 0) {
-                char *field = pgw_asprintf("%s.%s", path, b);
+                char *field = pgw_asprintf("%s[%s]", path, b);
                 pgw_errors_add(errs, PGW_ERR_DUPLICATE, field, vb, "same parameter as \"%s\"", a);
                 free(field);
             }
@@ -251,7 +251,7 @@ void pgw_pg_params_validate(const json_t *params, int major, const char *path, s
     const char *key;
     const json_t *value;
     json_object_foreach((json_t *)params, key, value) {
-        char *field = pgw_asprintf("%s.%s", path, key);
+        char *field = pgw_asprintf("%s[%s]", path, key);
         validate_one(params, major, key, value, field, errs);
         free(field);
     }

@@ -82,6 +82,17 @@ static const struct row rows[] = {
     {"CREATE", "{'spec':{'instances':1,'postgres':{'parameters':{'wal_level':'minimal','max_wal_senders':'0'}}}}", NULL, NULL, 0, NULL},
     {"CREATE", "{'spec':{'postgres':{'parameters':{'hot_standby':'off'}}}}", NULL, "spec.postgres.parameters[hot_standby]", PGW_ERR_INVALID, "must be on"},
     {"CREATE", "{'spec':{'postgres':{'parameters':{'max_wal_senders':'2'}}}}", NULL, "spec.postgres.parameters[max_wal_senders]", PGW_ERR_INVALID, "at least spec.instances"},
+    /* shared_buffers ≤ memory limit, in PostgreSQL's units against the exact quantity */
+    {"CREATE", "{'spec':{'resources':{'limits':{'memory':'2Gi'}},'postgres':{'parameters':{'shared_buffers':'512MB'}}}}", NULL, NULL, 0, NULL},
+    {"CREATE", "{'spec':{'resources':{'limits':{'memory':'2Gi'}},'postgres':{'parameters':{'shared_buffers':'2GB'}}}}", NULL, NULL, 0, NULL},
+    {"CREATE", "{'spec':{'resources':{'limits':{'memory':'2Gi'}},'postgres':{'parameters':{'shared_buffers':'262145'}}}}", NULL, "spec.postgres.parameters[shared_buffers]", PGW_ERR_INVALID, "must not exceed the memory limit"},
+    {"CREATE", "{'spec':{'resources':{'limits':{'memory':'2Gi'}},'postgres':{'parameters':{'shared_buffers':'4GB'}}}}", NULL, "spec.postgres.parameters[shared_buffers]", PGW_ERR_INVALID, "must not exceed the memory limit"},
+    /* min_wal_size < max_wal_size, with PostgreSQL's defaults for the one left unset */
+    {"CREATE", "{'spec':{'postgres':{'parameters':{'min_wal_size':'1GB','max_wal_size':'2GB'}}}}", NULL, NULL, 0, NULL},
+    {"CREATE", "{'spec':{'postgres':{'parameters':{'min_wal_size':'2GB','max_wal_size':'1GB'}}}}", NULL, "spec.postgres.parameters[min_wal_size]", PGW_ERR_INVALID, "must be less than max_wal_size"},
+    {"CREATE", "{'spec':{'postgres':{'parameters':{'min_wal_size':'1GB','max_wal_size':'1024MB'}}}}", NULL, "spec.postgres.parameters[min_wal_size]", PGW_ERR_INVALID, "must be less than max_wal_size"},
+    {"CREATE", "{'spec':{'postgres':{'parameters':{'min_wal_size':'2GB'}}}}", NULL, "spec.postgres.parameters[min_wal_size]", PGW_ERR_INVALID, "must be less than max_wal_size"},
+    {"CREATE", "{'spec':{'postgres':{'parameters':{'max_wal_size':'64MB'}}}}", NULL, "spec.postgres.parameters[max_wal_size]", PGW_ERR_INVALID, "must be greater than min_wal_size"},
     /* pgHba */
     {"CREATE", "{'spec':{'postgres':{'pgHba':['hostssl all all 10.0.0.0/8 scram-sha-256','local all all peer']}}}", NULL, NULL, 0, NULL},
     {"CREATE", "{'spec':{'postgres':{'pgHba':['host all all 0.0.0.0/0 trust']}}}", NULL, "spec.postgres.pgHba[0]", PGW_ERR_FORBIDDEN, "trust"},

@@ -51,8 +51,8 @@ static const struct {
 } cases[] = {
     /* value must be a string */
     {17, "{\"work_mem\": \"64MB\"}", NULL},
-    {17, "{\"max_connections\": 100}", PATH ".max_connections: Invalid value: 100: must be a string; quote it"},
-    {17, "{\"fsync\": true}", PATH ".fsync: Invalid value: true: must be a string; quote it"},
+    {17, "{\"max_connections\": 100}", PATH "[max_connections]: Invalid value: 100: must be a string; quote it"},
+    {17, "{\"fsync\": true}", PATH "[fsync]: Invalid value: true: must be a string; quote it"},
     {17, "{\"work_mem\": null}", "must be a string; quote it"},
     {17, "{\"application_name\": \"a\\nb\"}", "must be a single line of text"},
     {17, "{\"application_name\": \"a b\"}", NULL},
@@ -74,7 +74,7 @@ static const struct {
     {15, "{\"wal_compression\": \"lz4\"}", "available values: pglz, on, off"},
     {13, "{\"work_mem\": \"1MB\"}", "no parameter catalog for PostgreSQL major 13"},
     /* operator-owned */
-    {17, "{\"listen_addresses\": \"*\"}", PATH ".listen_addresses: Forbidden: managed by pgwarden (Patroni sets it)"},
+    {17, "{\"listen_addresses\": \"*\"}", PATH "[listen_addresses]: Forbidden: managed by pgwarden (Patroni sets it)"},
     {17, "{\"Port\": \"5433\"}", "Forbidden: managed by pgwarden (Patroni sets it)"},
     {17, "{\"archive_command\": \"true\"}", "Forbidden: managed by pgwarden (pgBackRest sets it)"},
     {17, "{\"restore_command\": \"true\"}", "Forbidden: managed by pgwarden (pgBackRest sets it)"},
