@@ -18,7 +18,6 @@
 void pgw_kubeconfig_dispose(struct pgw_kubeconfig *kc)
 {
     free(kc->server);
-    free(kc->tls_server_name);
     free(kc->ca_file);
     free(kc->ca_data);
     free(kc->client_cert_file);
@@ -253,7 +252,6 @@ int pgw_kubeconfig_parse(struct pgw_kubeconfig *kc, const char *text, size_t len
     if ((s = str_field(cluster, "certificate-authority")) != NULL)
         kc->ca_file = resolve(base_dir, s);
     if ((s = str_field(cluster, "tls-server-name")) != NULL)
-        kc->tls_server_name = pgw_strdup(s);
     if (data_field(cluster, "certificate-authority-data", "cluster", &kc->ca_data, &kc->ca_data_len, err) != 0)
         goto fail;
     kc->insecure_skip_tls_verify = json_is_true(json_object_get(cluster, "insecure-skip-tls-verify"));

@@ -21,7 +21,6 @@
 
 struct pgw_kubeconfig {
     char *server; /* "https://host:port", no trailing slash */
-    char *tls_server_name;
     char *ca_file;
     char *ca_data;
     size_t ca_data_len;
