@@ -251,7 +251,6 @@ int pgw_kubeconfig_parse(struct pgw_kubeconfig *kc, const char *text, size_t len
     const char *s;
     if ((s = str_field(cluster, "certificate-authority")) != NULL)
         kc->ca_file = resolve(base_dir, s);
-    if ((s = str_field(cluster, "tls-server-name")) != NULL)
     if (data_field(cluster, "certificate-authority-data", "cluster", &kc->ca_data, &kc->ca_data_len, err) != 0)
         goto fail;
     kc->insecure_skip_tls_verify = json_is_true(json_object_get(cluster, "insecure-skip-tls-verify"));
