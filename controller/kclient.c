@@ -87,9 +87,10 @@ char *pgw_kclient_path(const struct pgw_resource *r, const char *ns, const char 
     char *prefix = r->group[0] == '\0' ? pgw_asprintf("/api/%s", r->version) : pgw_asprintf("/apis/%s/%s", r->group, r->version);
     char *scope = r->namespaced && ns != NULL && ns[0] != '\0' ? pgw_kclient_escape(ns) : NULL;
     char *ename = name != NULL ? pgw_kclient_escape(name) : NULL;
-    char *path = pgw_asprintf("%s%s%s/%s%s%s%s%s", prefix, scope != NULL ? "/namespaces/" : "", scope != NULL ? scope : "",
-                              r->plural, ename != NULL ? "/" : "", ename != NULL ? ename : "",
-                              ename != NULL && subresource != NULL ? "/" : "", ename != NULL && subresource != NULL ? subresource : "");
+    char *path =
+        pgw_asprintf("%s%s%s/%s%s%s%s%s", prefix, scope != NULL ? "/namespaces/" : "", scope != NULL ? scope : "", r->plural,
+                     ename != NULL ? "/" : "", ename != NULL ? ename : "", ename != NULL && subresource != NULL ? "/" : "",
+                     ename != NULL && subresource != NULL ? subresource : "");
     free(prefix);
     free(scope);
     free(ename);
@@ -678,9 +679,8 @@ json_t *pgw_kclient_event_object(const json_t *involved, const char *type, const
         json_object_set_new(inv, "resourceVersion", json_string(md_str(involved, "resourceVersion")));
     return json_pack("{s:s,s:s,s:{s:s,s:s},s:o,s:s,s:s%,s:s,s:{s:s},s:s,s:s,s:i,s:s}", "apiVersion", "v1", "kind", "Event",
                      "metadata", "name", ename, "namespace", ns, "involvedObject", inv, "reason", reason != NULL ? reason : "",
-                     "message", message != NULL ? message : "", mlen, "type",
-                     type != NULL ? type : "Normal", "source", "component", "pgwarden", "firstTimestamp", stamp,
-                     "lastTimestamp", stamp, "count", 1, "reportingComponent", "pgwarden");
+                     "message", message != NULL ? message : "", mlen, "type", type != NULL ? type : "Normal", "source", "component",
+                     "pgwarden", "firstTimestamp", stamp, "lastTimestamp", stamp, "count", 1, "reportingComponent", "pgwarden");
 }
 
 int pgw_kclient_event(struct pgw_kclient *c, const json_t *involved, const char *type, const char *reason, const char *message,

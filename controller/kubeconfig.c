@@ -124,7 +124,8 @@ int pgw_kubeconfig_in_cluster(struct pgw_kubeconfig *kc, const char *sa_dir, cha
         *err = pgw_strdup("in-cluster configuration: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
         return -1;
     }
-    kc->server = strchr(host, ':') != NULL ? pgw_asprintf("https://[%s]:%s", host, port) : pgw_asprintf("https://%s:%s", host, port);
+    kc->server =
+        strchr(host, ':') != NULL ? pgw_asprintf("https://[%s]:%s", host, port) : pgw_asprintf("https://%s:%s", host, port);
     kc->token_file = pgw_asprintf("%s/token", sa_dir);
     kc->ca_file = pgw_asprintf("%s/ca.crt", sa_dir);
     struct stat st;

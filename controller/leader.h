@@ -26,8 +26,8 @@
 
 /* The Lease spec fields we use plus the object's resourceVersion. All strings are owned by the struct. */
 struct pgw_lease_record {
-    char *holder;      /* holderIdentity; NULL or "" when free */
-    int duration;      /* leaseDurationSeconds */
+    char *holder;       /* holderIdentity; NULL or "" when free */
+    int duration;       /* leaseDurationSeconds */
     char *acquire_time; /* MicroTime strings, as stored */
     char *renew_time;
     int transitions; /* leaseTransitions */
@@ -48,10 +48,10 @@ struct pgw_lease_store {
 };
 
 struct pgw_leader_options {
-    const char *identity; /* this replica, e.g. the pod name; copied */
+    const char *identity;                                /* this replica, e.g. the pod name; copied */
     double lease_duration, renew_deadline, retry_period; /* seconds; 0 → defaults */
-    double (*now)(void *ctx);  /* monotonic seconds; NULL → real clock */
-    double (*wall)(void *ctx); /* Unix seconds for renewTime; NULL → real clock */
+    double (*now)(void *ctx);                            /* monotonic seconds; NULL → real clock */
+    double (*wall)(void *ctx);                           /* Unix seconds for renewTime; NULL → real clock */
     void *clock_ctx;
     void (*on_started_leading)(void *ctx);
     void (*on_stopped_leading)(void *ctx);

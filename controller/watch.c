@@ -214,8 +214,8 @@ static void watch_once(struct pgw_watch *w)
 {
     char *path = pgw_kclient_path(w->resource, w->namespace_, NULL, NULL);
     char *rv = pgw_kclient_escape(w->rv != NULL ? w->rv : "");
-    char *query = pgw_asprintf("%s?watch=true&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d", path, rv,
-                               w->timeout_seconds);
+    char *query =
+        pgw_asprintf("%s?watch=true&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d", path, rv, w->timeout_seconds);
     free(rv);
     free(path);
     if (w->label_selector != NULL) {

@@ -31,10 +31,10 @@ struct pgw_watch_handlers {
 
 struct pgw_watch_options {
     const struct pgw_resource *resource;
-    const char *namespace_;     /* NULL or "": all namespaces */
-    const char *label_selector; /* may be NULL */
-    long page_size;             /* LIST limit; 0 → 500 */
-    int timeout_seconds;        /* WATCH timeoutSeconds; 0 → 300 */
+    const char *namespace_;              /* NULL or "": all namespaces */
+    const char *label_selector;          /* may be NULL */
+    long page_size;                      /* LIST limit; 0 → 500 */
+    int timeout_seconds;                 /* WATCH timeoutSeconds; 0 → 300 */
     double backoff_initial, backoff_max; /* 0 → 0.8 s / 30 s */
 };
 

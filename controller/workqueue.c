@@ -23,12 +23,12 @@
 struct st_wq_entry_t {
     char *key;
     uint64_t hash;
-    struct st_wq_entry_t *chain;              /* next in the hash bucket */
+    struct st_wq_entry_t *chain;                 /* next in the hash bucket */
     struct st_wq_entry_t *fifo_prev, *fifo_next; /* valid while in_fifo */
     int in_fifo;
-    int dirty;      /* must be processed (again) */
-    int processing; /* a worker holds it */
-    int requeues;   /* failures since the last forget */
+    int dirty;       /* must be processed (again) */
+    int processing;  /* a worker holds it */
+    int requeues;    /* failures since the last forget */
     long heap_index; /* -1 when not delayed */
     double ready_at;
 };

@@ -91,8 +91,8 @@ static void run_watch(struct pgw_kclient *c, const struct pgw_resource *r, const
     struct watch_state ws = {.want = count};
     pthread_mutex_init(&ws.lock, NULL);
     pthread_cond_init(&ws.cond, NULL);
-    struct pgw_watch_options o = {.resource = r, .namespace_ = ns, .page_size = 2, .timeout_seconds = 30, .backoff_initial = 0.05,
-                                  .backoff_max = 0.2};
+    struct pgw_watch_options o = {
+        .resource = r, .namespace_ = ns, .page_size = 2, .timeout_seconds = 30, .backoff_initial = 0.05, .backoff_max = 0.2};
     struct pgw_watch_handlers h = {.on_event = on_event, .on_synced = on_synced, .ctx = &ws};
     struct pgw_watch *w = pgw_watch_start(c, &o, &h);
     struct timespec deadline;
@@ -155,8 +155,9 @@ static int run_command(struct pgw_kclient *c, char *line)
     } else if (strcmp(cmd, "event") == 0) {
         char *name = word(&rest), *type = word(&rest), *reason = word(&rest);
         char api_version[64];
-        json_t *inv = json_pack("{s:s,s:s,s:{s:s,s:s?}}", "apiVersion", pgw_resource_api_version(r, api_version, sizeof(api_version)),
-                                "kind", r->kind, "metadata", "name", name != NULL ? name : "", "namespace", ns_arg(ns));
+        json_t *inv =
+            json_pack("{s:s,s:s,s:{s:s,s:s?}}", "apiVersion", pgw_resource_api_version(r, api_version, sizeof(api_version)), "kind",
+                      r->kind, "metadata", "name", name != NULL ? name : "", "namespace", ns_arg(ns));
         pgw_kclient_event(c, inv, type, reason, rest, &res);
         json_decref(inv);
     } else {
@@ -210,7 +211,8 @@ int main(int argc, char **argv)
     pgw_log_set_level(PGW_LOG_DEBUG);
     struct pgw_kubeconfig kc;
     char *err = NULL;
-    int rc = sa_dir != NULL ? pgw_kubeconfig_in_cluster(&kc, sa_dir, &err) : pgw_kubeconfig_load_file(&kc, kubeconfig, context, &err);
+    int rc =
+        sa_dir != NULL ? pgw_kubeconfig_in_cluster(&kc, sa_dir, &err) : pgw_kubeconfig_load_file(&kc, kubeconfig, context, &err);
     if (rc != 0) {
         fprintf(stderr, "kclient_probe: %s\n", err);
         free(err);

@@ -181,7 +181,8 @@ START_TEST(kubeconfig_errors)
         {"- a\n- b\n", NULL, "not a mapping"},
         {"a: [\n", NULL, "kubeconfig: "},
         {"current-context: x\ncontexts:\n- name: x\n  context: {user: u}\n", NULL, "names no cluster"},
-        {"current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: 'ftp://h'}\n",
+        {"current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: "
+         "'ftp://h'}\n",
          NULL, "must be an http(s) URL"},
     };
     for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i) {

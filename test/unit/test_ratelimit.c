@@ -23,10 +23,10 @@ START_TEST(burst_then_wait)
     static const struct {
         double t, wait;
     } rows[] = {
-        {100.0, 0},   {100.0, 0},   {100.0, 0},      /* the burst */
-        {100.0, 0.1}, {100.0, 0.2}, {100.0, 0.3},    /* queued callers wait in turn */
-        {100.3, 0.1},                                /* 3 tokens refilled, 3 owed, this one waits for the next */
-        {101.0, 0},   {101.0, 0},                    /* 7 refilled, capped at the burst of 3 */
+        {100.0, 0},   {100.0, 0},   {100.0, 0},   /* the burst */
+        {100.0, 0.1}, {100.0, 0.2}, {100.0, 0.3}, /* queued callers wait in turn */
+        {100.3, 0.1},                             /* 3 tokens refilled, 3 owed, this one waits for the next */
+        {101.0, 0},   {101.0, 0},                 /* 7 refilled, capped at the burst of 3 */
     };
     for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i) {
         t = rows[i].t;

@@ -145,7 +145,7 @@ START_TEST(file_reread_on_change_and_period)
     expect_token(ts, "token-one");
     expect_token(ts, "token-one");
     ck_assert_uint_eq(pgw_token_source_reads(ts), 1); /* unchanged: not read again */
-    write_token(&f, "token-two", 5001);                /* rotated: new inode */
+    write_token(&f, "token-two", 5001);               /* rotated: new inode */
     expect_token(ts, "token-two");
     ck_assert_uint_eq(pgw_token_source_reads(ts), 2);
     overwrite_same_stat(&f, "token-3wo", 5001); /* invisible to stat */
