@@ -179,4 +179,53 @@ class Registry:
             if r.status:
                 items.append({"name": f"{r.plural}/status", "singularName": "", "namespaced": r.namespaced,
                               "kind": r.kind, "verbs": VERBS_SUB})
+            if r.gr == ("apps", "statefulsets"):
+                items.append({"name": f"{r.plural}/scale", "singularName": "", "namespaced": True, "group": "autoscaling",
+                              "version": "v1", "kind": "Scale", "verbs": VERBS_SUB})
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": r.gv, "resources": items}
+
+
+# --- OpenAPI v3 (only what kubectl needs) ------------------------------------------
+#
+# kubectl apply/create with --validate=strict (the default) asks /openapi/v3
+# whether the server supports the fieldValidation query parameter for the
+# kind: it looks for a PATCH operation tagged with the kind's
+# x-kubernetes-group-version-kind that lists a `fieldValidation` parameter.
+# We publish exactly that for every served resource, with no schemas, so
+# validation is left to the server (which, here, does no schema validation).
+
+def _gv_path(group, version):
+    return "api/v1" if not group else f"apis/{group}/{version}"
+
+
+def openapi_v3_gv(registry, group, version):
+    paths = {}
+    params = [{"name": n, "in": "query", "schema": {"type": "string"}, "uniqueItems": True}
+              for n in ("dryRun", "fieldManager", "fieldValidation", "force")]
+    for r in registry.all():
+        if r.group != group or r.version != version:
+            continue
+        base = "/" + _gv_path(group, version) + ("/namespaces/{namespace}" if r.namespaced else "") + f"/{r.plural}"
+        gvk = {"group": group, "version": version, "kind": r.kind}
+        op = {"operationId": f"patch{r.kind}", "x-kubernetes-action": "patch",
+              "x-kubernetes-group-version-kind": gvk, "parameters": params, "responses": {"200": {"description": "OK"}}}
+        paths[base + "/{name}"] = {"patch": op, "parameters": [{"name": "name", "in": "path", "required": True,
+                                                               "schema": {"type": "string"}}]}
+        if r.status:
+            paths[base + "/{name}/status"] = {"patch": dict(op, operationId=f"patch{r.kind}Status")}
+    if not paths:
+        return None
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": paths,
+            "components": {"schemas": {}}}
+
+
+def openapi_v3_root(registry):
+    import hashlib
+    import json
+    out = {}
+    gvs = {(r.group, r.version) for r in registry.all()}
+    for g, v in sorted(gvs):
+        doc = openapi_v3_gv(registry, g, v)
+        h = hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32].upper()
+        out[_gv_path(g, v)] = {"serverRelativeURL": f"/openapi/v3/{_gv_path(g, v)}?hash={h}"}
+    return {"paths": out}

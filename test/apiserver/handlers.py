@@ -12,8 +12,10 @@ import ssl
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
+from . import patch as patchlib
 from . import watch
 from .errors import ApiError, bad_request, method_not_allowed, unsupported_media
+from .discovery import openapi_v3_gv, openapi_v3_root
 from .table import table
 
 PATCH_TYPES = ("application/merge-patch+json", "application/json-patch+json",
@@ -87,6 +89,10 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def json_body(self, raw, required=True):
+        ctype = self.headers.get("Content-Type", "")
+        if "protobuf" in ctype:
+            # client-go retries with JSON after a 415 to a protobuf body.
+            raise ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got "{ctype}")')
         if not raw:
             if required:
                 raise bad_request("the body of the request is empty")
@@ -186,9 +192,19 @@ class Handler(BaseHTTPRequestHandler):
         app = self.server.app
         reg = app.registry
         segs = [s for s in path.split("/") if s]
-        if not segs or segs[0] not in ("api", "apis"):
-            if method == "GET" and path.startswith("/openapi/"):
+        if method == "GET" and path == "/openapi/v3":
+            return self.send_json(200, openapi_v3_root(reg))
+        if method == "GET" and path.startswith("/openapi/v3/"):
+            parts = path[len("/openapi/v3/"):].split("/")
+            doc = None
+            if parts == ["api", "v1"]:
+                doc = openapi_v3_gv(reg, "", "v1")
+            elif len(parts) == 3 and parts[0] == "apis":
+                doc = openapi_v3_gv(reg, parts[1], parts[2])
+            if doc is None:
                 raise _not_found_path()
+            return self.send_json(200, doc)
+        if not segs or segs[0] not in ("api", "apis"):
             raise _not_found_path()
         if segs[0] == "api":
             group = ""
@@ -225,7 +241,8 @@ class Handler(BaseHTTPRequestHandler):
             raise _not_found_path()
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else ""
-        if sub and not (sub == "status" and res.status or sub == "finalize" and res.plural == "namespaces" and not group):
+        if sub and not (sub == "status" and res.status or sub == "finalize" and res.plural == "namespaces" and not group
+                        or sub == "scale" and res.gr == ("apps", "statefulsets")):
             raise _not_found_path()
         if res.namespaced and ns is None and name is not None:
             raise _not_found_path()
@@ -243,6 +260,8 @@ class Handler(BaseHTTPRequestHandler):
         dry_run = query.get("dryRun") == "All"
         manager = query.get("fieldManager") or self.headers.get("User-Agent", "unknown").split("/")[0]
         warnings = []
+        if sub == "scale":
+            return self.scale(method, res, ns, name, raw, user, dry_run, manager, warnings)
         if method == "GET":
             if name is None and (watching or query.get("watch") in ("1", "true")):
                 return watch.serve(self, api, res, ns, query, app.faults, app.bookmark_interval, app.watch_timeout, as_table)
@@ -295,6 +314,28 @@ class Handler(BaseHTTPRequestHandler):
                 st["details"]["group"] = res.group
             return self.send_json(200, st, self.warn_headers(warnings))
         raise method_not_allowed()
+
+    def scale(self, method, res, ns, name, raw, user, dry_run, manager, warnings):
+        """autoscaling/v1 Scale of a StatefulSet (what `kubectl scale` reads and patches)."""
+        api = self.server.app.api
+        cur = api.scale_of(api.get(res, ns, name))
+        if method == "GET":
+            return self.send_json(200, cur)
+        if method == "PUT":
+            want = self.json_body(raw)
+        elif method == "PATCH":
+            ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
+            if ctype not in PATCH_TYPES[:3]:
+                raise unsupported_media(ctype)
+            want = patchlib.apply_patch(ctype, cur, self.json_body(raw))
+        else:
+            raise method_not_allowed()
+        body = {"spec": {"replicas": (want.get("spec") or {}).get("replicas", 0)}}
+        rv = (want.get("metadata") or {}).get("resourceVersion")
+        if rv:
+            body["metadata"] = {"resourceVersion": rv}
+        obj = api.patch(res, ns, name, "application/merge-patch+json", body, user, dry_run, manager, warnings)
+        return self.send_json(200, api.scale_of(obj), self.warn_headers(warnings))
 
     def delete_collection(self, res, ns, query, raw, user, dry_run):
         api = self.server.app.api

@@ -251,6 +251,15 @@ class Api:
         return {"kind": res.kind + "List", "apiVersion": res.gv, "metadata": meta,
                 "items": [self._as_version(res, o) for o in items]}
 
+    def scale_of(self, obj):
+        meta, spec = obj["metadata"], obj.get("spec") or {}
+        sel = (spec.get("selector") or {}).get("matchLabels") or {}
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta},
+                "spec": {"replicas": spec.get("replicas", 1)},
+                "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                           "selector": ",".join(f"{k}={v}" for k, v in sorted(sel.items()))}}
+
     # --- create --------------------------------------------------------------------
 
     def create(self, res, ns, body, user, dry_run=False, manager="", warnings=None, table=None, options=None):
