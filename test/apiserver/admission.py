@@ -162,7 +162,11 @@ class Admission:
             resp = conn.getresponse()
             data = resp.read()
         except ssl.SSLCertVerificationError as e:
-            raise CallError(f'Post "{shown}": tls: failed to verify certificate: x509: {e.verify_message}')
+            # Go's wording, which is what users of the real API server see.
+            why = {19: "certificate signed by unknown authority", 20: "certificate signed by unknown authority",
+                   21: "certificate signed by unknown authority", 10: "certificate has expired or is not yet valid",
+                   62: f"certificate is not valid for {host}"}.get(e.verify_code, e.verify_message)
+            raise CallError(f'Post "{shown}": tls: failed to verify certificate: x509: {why}')
         except (socket.timeout, TimeoutError):
             raise CallError(f'Post "{shown}": context deadline exceeded')
         except (OSError, http.client.HTTPException) as e:

@@ -162,8 +162,8 @@ class Handler(BaseHTTPRequestHandler):
                 pass
         except ApiError as e:
             self.send_json(e.code, e.status(), e.headers)
-        except (ConnectionError, BrokenPipeError):
-            self.close_connection = True
+        except (ConnectionError, ssl.SSLError, TimeoutError):
+            self.close_connection = True  # the client went away (e.g. in the middle of a watch)
         except Exception as e:  # a bug in the stand-in: report it like the apiserver would
             app.log(f"internal error on {method} {self.path}: {type(e).__name__}: {e}")
             import traceback

@@ -460,7 +460,7 @@ class StandInTest(unittest.TestCase):
         self.apply_hooks("ValidatingWebhookConfiguration", "wrong-ca", [{"name": "ca.pgwarden.io", "path": "/allow", "ca": self.hook.wrong_bundle,
                          "namespaceSelector": sel}])
         res = self.k("apply", "-f", "-", stdin=cluster("badca", "t-fail"), check=False)
-        self.assertIn('Internal error occurred: failed calling webhook "ca.pgwarden.io": failed to call webhook: Post "https://hook.pgwarden-system.svc:443/allow?timeout=5s": tls: failed to verify certificate', res.stderr)
+        self.assertIn('Internal error occurred: failed calling webhook "ca.pgwarden.io": failed to call webhook: Post "https://hook.pgwarden-system.svc:443/allow?timeout=5s": tls: failed to verify certificate: x509: certificate signed by unknown authority', res.stderr)
         self.k("delete", "validatingwebhookconfiguration", "wrong-ca")
         self.apply_hooks("ValidatingWebhookConfiguration", "slow-fail", [{"name": "slowfail.pgwarden.io", "path": "/slow", "ca": self.hook.ca_bundle,
                          "timeout": 1, "failurePolicy": "Fail", "namespaceSelector": sel}])
