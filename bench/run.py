@@ -43,9 +43,42 @@ def scenarios(tmp):
            ("/validate/postgresclusters small", "/validate/postgresclusters", small),
            ("/mutate/postgresclusters small", "/mutate/postgresclusters", small)]
     pod = os.path.join(ROOT, "examples", "admissionreview-pod.json")
-    if os.path.exists(pod):
-        out.append(("/mutate/pods StatefulSet pod", "/mutate/pods", pod))
+    out.append(("/mutate/pods StatefulSet pod", "/mutate/pods", pod))
+    large = os.path.join(tmp, "large-pod-review.json")
+    with open(large, "w") as f:
+        json.dump(large_pod_review(pod), f)
+    out.append(("/mutate/pods 200 KB pod", "/mutate/pods", large))
+    production = os.path.join(tmp, "production-review.json")
+    with open(production, "w") as f:
+        json.dump(production_review(), f)
+    out.append(("/validate/postgresclusters production", "/validate/postgresclusters", production))
     return out
+
+
+def large_pod_review(example):
+    """The example StatefulSet pod grown to about 200 KB: 40 extra containers with 40 env vars each."""
+    with open(example) as f:
+        review = json.load(f)
+    pod = review["request"]["object"]
+    base = pod["spec"]["containers"][0]
+    for i in range(40):
+        c = json.loads(json.dumps(base))
+        c["name"] = f"helper-{i}"
+        c["env"] = [{"name": f"SETTING_{i}_{j}", "value": "x" * 64} for j in range(40)]
+        pod["spec"]["containers"].append(c)
+    return review
+
+
+def production_review():
+    """examples/cluster-production.yaml, defaulted by `pgwarden admit`, as a CREATE review."""
+    out = subprocess.run([BIN, "admit", "-f", os.path.join(ROOT, "examples", "cluster-production.yaml"), "-o", "json"],
+                         capture_output=True, text=True, check=True)
+    obj = json.loads(out.stdout)
+    review = cluster_review()
+    review["request"]["object"] = obj
+    review["request"]["name"] = obj["metadata"]["name"]
+    review["request"]["namespace"] = obj["metadata"].get("namespace", "default")
+    return review
 
 
 def proc_stats(pid):
