@@ -9,12 +9,12 @@
  */
 #include "mutators/inject.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
+#include "common/sha256.h"
 #include "common/xalloc.h"
 #include "controller/pod_layout.h"
 
@@ -118,12 +118,8 @@ char *pgw_inject_expected_hash(unsigned sidecars, const struct pgw_config *cfg)
         write_sidecar(fp, PGW_SIDECAR_BACKUP, &cfg->pgbackrest, cfg->image_pull_policy);
     fclose(fp);
 
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL);
-    free(text);
     char *hex = pgw_malloc(17);
-    for (size_t i = 0; i != 8; ++i)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    pgw_sha256_hex(text, len, 8, hex);
+    free(text);
     return hex;
 }
