@@ -46,7 +46,7 @@ static void emit(json_t *ops, const char *op, const char *path, const json_t *va
     json_object_set_new(o, "op", json_string(op));
     json_object_set_new(o, "path", json_string(path));
     if (value != NULL)
-        json_object_set_new(o, "value", json_deep_copy(value));
+        json_object_set_new(o, "value", json_incref((json_t *)value)); /* shared: `after` is not edited again */
     json_array_append_new(ops, o);
 }
 

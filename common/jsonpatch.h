@@ -11,7 +11,11 @@
 
 #include <jansson.h>
 
-/* Returns a new JSON array of operations (empty when equal). The caller decrefs it. */
+/*
+ * Returns a new JSON array of operations (empty when equal). The caller decrefs it.
+ * Operation values hold references to subtrees of `after` instead of copies:
+ * do not edit `after` while the patch is in use (decref'ing it is fine).
+ */
 json_t *pgw_jsonpatch_diff(const json_t *before, const json_t *after);
 
 /* Appends the RFC 6901 escaped form of `token` to the pointer `base`. malloc'd; caller frees. */
