@@ -365,9 +365,9 @@ class BackupPitrTest(unittest.TestCase):
                                                             time.gmtime(newest["timestamp"]["start"])))
         self.assertEqual(status["completedAt"], time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                               time.gmtime(newest["timestamp"]["stop"])))
-        info_file = os.path.join(self.tmp, "info.json")
-        with open(info_file, "w") as f:
-            json.dump(info, f)
+        info_file = os.environ.get("PGW_SAVE_BACKUP_INFO") or os.path.join(self.tmp, "info.json")
+        with open(info_file, "w") as f:  # PGW_SAVE_BACKUP_INFO: keep it (the unit tests' fixture came from here)
+            json.dump(info, f, indent=1)
         by_label = json.loads(tool("info-status", info_file, backups[1]["label"]))
         self.assertEqual((by_label["backupLabel"], by_label["type"]), (backups[1]["label"], "diff"))
 
