@@ -72,8 +72,8 @@ int pgw_backup_info_count(const char *json_text, size_t len, const char *stanza)
     return n;
 }
 
-int pgw_backup_info_parse(const char *json_text, size_t len, const char *stanza, const char *label,
-                          struct pgw_backup_info *out, char **err)
+int pgw_backup_info_parse(const char *json_text, size_t len, const char *stanza, const char *label, struct pgw_backup_info *out,
+                          char **err)
 {
     memset(out, 0, sizeof(*out));
     *err = NULL;
@@ -107,8 +107,7 @@ int pgw_backup_info_parse(const char *json_text, size_t len, const char *stanza,
     out->db_bytes = int_or(json_object_get(info, "size"), -1);
     out->error = json_is_true(json_object_get(found, "error"));
     json_decref(root);
-    if (out->type == NULL || out->lsn_start == NULL || out->lsn_stop == NULL || out->started_at <= 0 ||
-        out->completed_at <= 0) {
+    if (out->type == NULL || out->lsn_start == NULL || out->lsn_stop == NULL || out->started_at <= 0 || out->completed_at <= 0) {
         *err = pgw_asprintf("backup %s lacks its type, LSN range or timestamps", out->label);
         pgw_backup_info_dispose(out);
         return -1;

@@ -16,15 +16,15 @@
 #define PGW_BACKUP_INFO_MAX_BYTES (16u << 20)
 
 struct pgw_backup_info {
-    char *label;           /* "20250131-120000F_20250131-130000I" */
-    char *type;            /* full|diff|incr */
-    char *lsn_start;       /* "0/2000028" */
+    char *label;     /* "20250131-120000F_20250131-130000I" */
+    char *type;      /* full|diff|incr */
+    char *lsn_start; /* "0/2000028" */
     char *lsn_stop;
-    long long size_bytes;  /* bytes this backup added to the repository (info.repository.delta) */
-    long long db_bytes;    /* size of the database it covers (info.size) */
-    long long started_at;  /* Unix seconds */
+    long long size_bytes; /* bytes this backup added to the repository (info.repository.delta) */
+    long long db_bytes;   /* size of the database it covers (info.size) */
+    long long started_at; /* Unix seconds */
     long long completed_at;
-    int error;             /* pgBackRest found checksum errors in the backed-up pages */
+    int error; /* pgBackRest found checksum errors in the backed-up pages */
 };
 
 /*
@@ -32,8 +32,8 @@ struct pgw_backup_info {
  * the newest one when label is NULL, and fills `out` (dispose it). Returns 0,
  * or -1 with a malloc'd message in *err.
  */
-int pgw_backup_info_parse(const char *json_text, size_t len, const char *stanza, const char *label,
-                          struct pgw_backup_info *out, char **err);
+int pgw_backup_info_parse(const char *json_text, size_t len, const char *stanza, const char *label, struct pgw_backup_info *out,
+                          char **err);
 /* The number of backups of `stanza` (-1 on unparsable input). */
 int pgw_backup_info_count(const char *json_text, size_t len, const char *stanza);
 /* The last line of a Job log that starts with '[' (the info JSON), as a pointer

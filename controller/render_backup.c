@@ -160,8 +160,7 @@ json_t *pgw_render_restore_args(const struct pgw_restore_params *p, char **err)
     if ((v = json_object_get(t, "name")) != NULL) {
         ++count;
         type = "name";
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 63 ||
-            !safe_arg(json_string_value(v))) {
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 63 || !safe_arg(json_string_value(v))) {
             free(target);
             *err = pgw_strdup("target.name must be a restore point name of 1-63 bytes");
             return NULL;
@@ -206,9 +205,8 @@ json_t *pgw_render_restore_args(const struct pgw_restore_params *p, char **err)
 
 static json_t *restricted_security_context(void)
 {
-    return json_pack("{s:b,s:b,s:b,s:{s:[s]},s:{s:s}}", "runAsNonRoot", 1, "allowPrivilegeEscalation", 0,
-                     "readOnlyRootFilesystem", 1, "capabilities", "drop", "ALL", "seccompProfile", "type",
-                     "RuntimeDefault");
+    return json_pack("{s:b,s:b,s:b,s:{s:[s]},s:{s:s}}", "runAsNonRoot", 1, "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem",
+                     1, "capabilities", "drop", "ALL", "seccompProfile", "type", "RuntimeDefault");
 }
 
 static json_t *resources(const struct pgw_sidecar_config *sc)
@@ -270,29 +268,25 @@ static json_t *job_pod_spec(const json_t *cluster, const struct pgw_render_ctx *
     }
     char *cm = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST), *tls = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST_TLS);
     /* The job side of the ConfigMap becomes pgbackrest.conf; the client pair and the CA from the TLS Secret. */
-    json_t *config = json_pack(
-        "{s:s,s:{s:i,s:[{s:{s:s,s:[{s:s,s:s}]}},{s:{s:s,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}}]}}", "name",
-        PGW_POD_VOLUME_PGBACKREST, "projected", "defaultMode", 0440, "sources", "configMap", "name", cm, "items", "key",
-        PGW_KEY_PGBACKREST_JOB_CONF, "path", PGW_KEY_PGBACKREST_CONF, "secret", "name", tls, "items", "key",
-        PGW_KEY_TLS_CA, "path", PGW_KEY_TLS_CA, "key", PGW_KEY_TLS_CLIENT_CERT, "path", PGW_KEY_TLS_CLIENT_CERT, "key",
-        PGW_KEY_TLS_CLIENT_KEY, "path", PGW_KEY_TLS_CLIENT_KEY);
+    json_t *config = json_pack("{s:s,s:{s:i,s:[{s:{s:s,s:[{s:s,s:s}]}},{s:{s:s,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}}]}}", "name",
+                               PGW_POD_VOLUME_PGBACKREST, "projected", "defaultMode", 0440, "sources", "configMap", "name", cm,
+                               "items", "key", PGW_KEY_PGBACKREST_JOB_CONF, "path", PGW_KEY_PGBACKREST_CONF, "secret", "name", tls,
+                               "items", "key", PGW_KEY_TLS_CA, "path", PGW_KEY_TLS_CA, "key", PGW_KEY_TLS_CLIENT_CERT, "path",
+                               PGW_KEY_TLS_CLIENT_CERT, "key", PGW_KEY_TLS_CLIENT_KEY, "path", PGW_KEY_TLS_CLIENT_KEY);
     free(cm);
     free(tls);
     json_t *volumes = json_pack("[o,{s:s,s:{}}]", config, "name", PGW_POD_VOLUME_TMP, "emptyDir");
-    json_t *mounts = json_pack("[{s:s,s:s,s:b},{s:s,s:s}]", "name", PGW_POD_VOLUME_PGBACKREST, "mountPath",
-                               PGW_POD_PGBACKREST_DIR, "readOnly", 1, "name", PGW_POD_VOLUME_TMP, "mountPath",
-                               PGW_POD_TMP_DIR);
+    json_t *mounts = json_pack("[{s:s,s:s,s:b},{s:s,s:s}]", "name", PGW_POD_VOLUME_PGBACKREST, "mountPath", PGW_POD_PGBACKREST_DIR,
+                               "readOnly", 1, "name", PGW_POD_VOLUME_TMP, "mountPath", PGW_POD_TMP_DIR);
     pgw_render_pgbackrest_repo_volumes(cluster, volumes, mounts);
     json_t *container = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "name", PGW_POD_CONTAINER_PGBACKREST, "image",
                                   ctx->config->pgbackrest.image ? ctx->config->pgbackrest.image : "", "imagePullPolicy",
-                                  ctx->config->image_pull_policy ? ctx->config->image_pull_policy : "IfNotPresent",
-                                  "command", command, "env", pgw_render_pgbackrest_env(cluster), "volumeMounts", mounts,
-                                  "resources", resources(&ctx->config->pgbackrest), "securityContext",
-                                  restricted_security_context());
-    return json_pack("{s:s,s:b,s:{s:b,s:i,s:i,s:i,s:{s:s}},s:[o],s:o}", "restartPolicy", "Never",
-                     "automountServiceAccountToken", 0, "securityContext", "runAsNonRoot", 1, "runAsUser", JOB_UID,
-                     "runAsGroup", JOB_UID, "fsGroup", JOB_UID, "seccompProfile", "type", "RuntimeDefault",
-                     "containers", container, "volumes", volumes);
+                                  ctx->config->image_pull_policy ? ctx->config->image_pull_policy : "IfNotPresent", "command",
+                                  command, "env", pgw_render_pgbackrest_env(cluster), "volumeMounts", mounts, "resources",
+                                  resources(&ctx->config->pgbackrest), "securityContext", restricted_security_context());
+    return json_pack("{s:s,s:b,s:{s:b,s:i,s:i,s:i,s:{s:s}},s:[o],s:o}", "restartPolicy", "Never", "automountServiceAccountToken", 0,
+                     "securityContext", "runAsNonRoot", 1, "runAsUser", JOB_UID, "runAsGroup", JOB_UID, "fsGroup", JOB_UID,
+                     "seccompProfile", "type", "RuntimeDefault", "containers", container, "volumes", volumes);
 }
 
 static json_t *job_spec(json_t *labels, json_t *pod_spec, int backoff_limit)
@@ -314,12 +308,11 @@ json_t *pgw_render_backup_job(const json_t *backup, const json_t *cluster, const
     json_object_set_new(labels, PGW_LABEL_BACKUP, json_string(name));
     /* The PostgresBackup owns its Job: deleting the backup object cleans the Job up (never the backup data). */
     json_object_set_new(json_object_get(job, "metadata"), "ownerReferences",
-                        json_pack("[{s:s,s:s,s:s,s:s,s:b,s:b}]", "apiVersion", "pgwarden.io/v1", "kind",
-                                  "PostgresBackup", "name", name, "uid", uid != NULL ? uid : "", "controller", 1,
-                                  "blockOwnerDeletion", 1));
+                        json_pack("[{s:s,s:s,s:s,s:s,s:b,s:b}]", "apiVersion", "pgwarden.io/v1", "kind", "PostgresBackup", "name",
+                                  name, "uid", uid != NULL ? uid : "", "controller", 1, "blockOwnerDeletion", 1));
     json_t *argv = pgw_render_backup_args(JOB_CONFIG, type != NULL ? type : "full");
-    json_object_set_new(job, "spec", job_spec(json_deep_copy(labels), job_pod_spec(cluster, ctx, argv, 1),
-                                              PGW_BACKUP_BACKOFF_LIMIT));
+    json_object_set_new(job, "spec",
+                        job_spec(json_deep_copy(labels), job_pod_spec(cluster, ctx, argv, 1), PGW_BACKUP_BACKOFF_LIMIT));
     return job;
 }
 
@@ -331,9 +324,9 @@ json_t *pgw_render_stanza_job(const json_t *cluster, const struct pgw_render_ctx
     json_t *job = pgw_child_object(cluster, "batch/v1", "Job", name, "backup");
     free(name);
     json_t *labels = json_object_get(json_object_get(job, "metadata"), "labels");
-    json_object_set_new(job, "spec", job_spec(json_deep_copy(labels),
-                                              job_pod_spec(cluster, ctx, pgw_render_stanza_create_args(JOB_CONFIG), 0),
-                                              PGW_STANZA_BACKOFF_LIMIT));
+    json_object_set_new(job, "spec",
+                        job_spec(json_deep_copy(labels), job_pod_spec(cluster, ctx, pgw_render_stanza_create_args(JOB_CONFIG), 0),
+                                 PGW_STANZA_BACKOFF_LIMIT));
     return job;
 }
 
@@ -357,12 +350,12 @@ void pgw_render_backup_cronjobs(const json_t *cluster, const struct pgw_render_c
         json_t *argv = pgw_render_backup_args(JOB_CONFIG, type != NULL ? type : "full");
         json_t *spec = job_spec(json_deep_copy(labels), job_pod_spec(cluster, ctx, argv, 1), PGW_BACKUP_BACKOFF_LIMIT);
         /* Forbid: never two backups of one stanza at once; a missed run is skipped, not queued. */
-        json_object_set_new(cj, "spec", json_pack("{s:s,s:s,s:i,s:i,s:i,s:b,s:{s:{s:o},s:o}}", "schedule", schedule,
-                                                  "concurrencyPolicy", "Forbid", "startingDeadlineSeconds",
-                                                  PGW_BACKUP_STARTING_DEADLINE_SECONDS, "successfulJobsHistoryLimit",
-                                                  PGW_BACKUP_HISTORY_LIMIT, "failedJobsHistoryLimit",
-                                                  PGW_BACKUP_HISTORY_LIMIT, "suspend", 0, "jobTemplate", "metadata",
-                                                  "labels", json_deep_copy(labels), "spec", spec));
+        json_object_set_new(cj, "spec",
+                            json_pack("{s:s,s:s,s:i,s:i,s:i,s:b,s:{s:{s:o},s:o}}", "schedule", schedule, "concurrencyPolicy",
+                                      "Forbid", "startingDeadlineSeconds", PGW_BACKUP_STARTING_DEADLINE_SECONDS,
+                                      "successfulJobsHistoryLimit", PGW_BACKUP_HISTORY_LIMIT, "failedJobsHistoryLimit",
+                                      PGW_BACKUP_HISTORY_LIMIT, "suspend", 0, "jobTemplate", "metadata", "labels",
+                                      json_deep_copy(labels), "spec", spec));
         json_array_append_new(out, cj);
         free(suffix);
         free(name);
@@ -422,7 +415,6 @@ json_t *pgw_render_restore_cluster(const json_t *restore, const json_t *source_c
 
     json_t *labels = json_pack("{s:s}", PGW_LABEL_RESTORE, rname);
     json_t *annotations = json_pack("{s:s}", PGW_ANNOTATION_RESTORED_FROM, from);
-    return json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:o},s:o}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster",
-                     "metadata", "name", name, "namespace", ns, "labels", labels, "annotations", annotations, "spec",
-                     spec);
+    return json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:o},s:o}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster", "metadata",
+                     "name", name, "namespace", ns, "labels", labels, "annotations", annotations, "spec", spec);
 }

@@ -274,8 +274,7 @@ char *pgw_render_pgbackrest_job_conf(const json_t *cluster, const struct pgw_pgb
     struct st_conf_t c = {0};
     global_common(&c, cluster, opts);
     conf_raw(&c, "\n[" PGW_PGBACKREST_STANZA "]\n");
-    size_t count = opts->pg_hosts != NULL ? opts->pg_host_count
-                                          : (size_t)pgw_cluster_spec_int(cluster, "instances", 1);
+    size_t count = opts->pg_hosts != NULL ? opts->pg_host_count : (size_t)pgw_cluster_spec_int(cluster, "instances", 1);
     if (count < 1)
         count = 1;
     for (size_t i = 0; i != count; ++i) {
@@ -323,8 +322,7 @@ json_t *pgw_render_pgbackrest_env(const json_t *cluster)
     const char *secret = repo_string(cluster, kind, "credentialsSecret");
     if (strcmp(kind, "s3") == 0 && secret != NULL) {
         json_array_append_new(env, env_secret("PGBACKREST_REPO1_S3_KEY", secret, PGW_PGBACKREST_SECRET_S3_KEY));
-        json_array_append_new(env,
-                              env_secret("PGBACKREST_REPO1_S3_KEY_SECRET", secret, PGW_PGBACKREST_SECRET_S3_KEY_SECRET));
+        json_array_append_new(env, env_secret("PGBACKREST_REPO1_S3_KEY_SECRET", secret, PGW_PGBACKREST_SECRET_S3_KEY_SECRET));
     } else if (strcmp(kind, "azure") == 0 && secret != NULL) {
         json_array_append_new(env, env_secret("PGBACKREST_REPO1_AZURE_KEY", secret, PGW_PGBACKREST_SECRET_AZURE_KEY));
     } else if (strcmp(kind, "gcs") == 0) {
@@ -344,16 +342,15 @@ void pgw_render_pgbackrest_repo_volumes(const json_t *cluster, json_t *volumes, 
         return;
     if (strcmp(kind, "gcs") == 0) {
         const char *secret = repo_string(cluster, "gcs", "credentialsSecret");
-        json_array_append_new(volumes, json_pack("{s:s,s:{s:s,s:i,s:[{s:s,s:s}]}}", "name",
-                                                 PGW_PGBACKREST_REPO_CREDENTIALS_VOLUME, "secret", "secretName",
-                                                 secret != NULL ? secret : "", "defaultMode", 0400, "items", "key",
-                                                 PGW_PGBACKREST_GCS_KEY_FILE, "path", PGW_PGBACKREST_GCS_KEY_FILE));
-        json_array_append_new(mounts, json_pack("{s:s,s:s,s:b}", "name", PGW_PGBACKREST_REPO_CREDENTIALS_VOLUME,
-                                                "mountPath", PGW_PGBACKREST_REPO_CREDENTIALS_DIR, "readOnly", 1));
+        json_array_append_new(volumes, json_pack("{s:s,s:{s:s,s:i,s:[{s:s,s:s}]}}", "name", PGW_PGBACKREST_REPO_CREDENTIALS_VOLUME,
+                                                 "secret", "secretName", secret != NULL ? secret : "", "defaultMode", 0400, "items",
+                                                 "key", PGW_PGBACKREST_GCS_KEY_FILE, "path", PGW_PGBACKREST_GCS_KEY_FILE));
+        json_array_append_new(mounts, json_pack("{s:s,s:s,s:b}", "name", PGW_PGBACKREST_REPO_CREDENTIALS_VOLUME, "mountPath",
+                                                PGW_PGBACKREST_REPO_CREDENTIALS_DIR, "readOnly", 1));
     } else if (strcmp(kind, "volume") == 0) {
         char *claim = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST_REPO);
-        json_array_append_new(volumes, json_pack("{s:s,s:{s:s}}", "name", PGW_PGBACKREST_REPO_VOLUME,
-                                                 "persistentVolumeClaim", "claimName", claim));
+        json_array_append_new(
+            volumes, json_pack("{s:s,s:{s:s}}", "name", PGW_PGBACKREST_REPO_VOLUME, "persistentVolumeClaim", "claimName", claim));
         json_array_append_new(mounts,
                               json_pack("{s:s,s:s}", "name", PGW_PGBACKREST_REPO_VOLUME, "mountPath", PGW_PGBACKREST_REPO_MOUNT));
         free(claim);

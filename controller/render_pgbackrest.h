@@ -49,18 +49,18 @@
 #define PGW_KEY_TLS_CLIENT_KEY "client.key"
 
 struct pgw_pgbackrest_render_opts {
-    const char *repo_mount;   /* volume repositories: repo1-path = repo_mount + spec.backup.path */
-    const char *pg_path;      /* PGDATA on the instances */
-    const char *socket_dir;   /* postgres' unix socket directory (instance side) */
-    int pg_port;              /* 5432 */
-    const char *lock_path;    /* shared with the sidecar: PGW_POD_PGBACKREST_LOCK_DIR */
-    const char *spool_path;   /* archive-async spool, under /tmp */
-    const char *log_path;     /* unused while file logging is off, but pgBackRest wants a writable default */
-    const char *tls_dir;      /* where tls.crt, tls.key, ca.crt (and client.crt/.key for Jobs) are mounted */
-    int tls_port;             /* 8432 */
-    const char *tls_address;  /* tls-server-address, "*" */
-    int process_max;          /* parallel processes for backup and restore */
-    int archive_async;        /* 1: archive-push/archive-get run asynchronously with a spool */
+    const char *repo_mount;    /* volume repositories: repo1-path = repo_mount + spec.backup.path */
+    const char *pg_path;       /* PGDATA on the instances */
+    const char *socket_dir;    /* postgres' unix socket directory (instance side) */
+    int pg_port;               /* 5432 */
+    const char *lock_path;     /* shared with the sidecar: PGW_POD_PGBACKREST_LOCK_DIR */
+    const char *spool_path;    /* archive-async spool, under /tmp */
+    const char *log_path;      /* unused while file logging is off, but pgBackRest wants a writable default */
+    const char *tls_dir;       /* where tls.crt, tls.key, ca.crt (and client.crt/.key for Jobs) are mounted */
+    int tls_port;              /* 8432 */
+    const char *tls_address;   /* tls-server-address, "*" */
+    int process_max;           /* parallel processes for backup and restore */
+    int archive_async;         /* 1: archive-push/archive-get run asynchronously with a spool */
     const char *compress_type; /* zst */
     /* Job side: the instances' host names. NULL: "<cluster>-<i>.<cluster>-pods" for each instance. */
     const char *const *pg_hosts;

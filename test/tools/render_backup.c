@@ -136,7 +136,7 @@ static int conf(int which, int argc, char **argv)
         json_decref(cluster);
         return 2;
     }
-    char *text = which == 0 ? pgw_render_pgbackrest_conf(cluster, &o)
+    char *text = which == 0   ? pgw_render_pgbackrest_conf(cluster, &o)
                  : which == 1 ? pgw_render_pgbackrest_job_conf(cluster, &o)
                               : pgw_render_pgbackrest_repo_path(cluster, &o);
     json_decref(cluster);
