@@ -2,6 +2,7 @@
  * All children of a cluster, in the order the controller applies them.
  */
 #include "controller/render.h"
+#include "controller/render_pgbackrest.h"
 
 json_t *pgw_render_cluster(const json_t *cluster, const struct pgw_render_ctx *ctx)
 {
@@ -9,6 +10,9 @@ json_t *pgw_render_cluster(const json_t *cluster, const struct pgw_render_ctx *c
     pgw_render_rbac(cluster, out);
     pgw_render_secrets(cluster, ctx, out);
     pgw_render_configmaps(cluster, ctx, out);
+    json_t *repo_claim = pgw_render_pgbackrest_repo_claim(cluster);
+    if (repo_claim != NULL)
+        json_array_append_new(out, repo_claim);
     pgw_render_services(cluster, out);
     json_array_append_new(out, pgw_render_statefulset(cluster, ctx));
     return out;

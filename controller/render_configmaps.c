@@ -1,5 +1,6 @@
 /*
  * ConfigMaps: patroni.yml and its post-bootstrap script, pgbouncer.ini,
+ * pgbackrest.conf (instance and job sides) when a repository is configured,
  * exporter settings. No credential ever lands here: scripts read passwords from
  * environment variables that come from Secrets.
  */
@@ -11,6 +12,7 @@
 #include "controller/render.h"
 #include "controller/render_meta.h"
 #include "controller/render_exporter.h"
+#include "controller/render_pgbackrest.h"
 #include "controller/render_pgbouncer.h"
 
 static json_t *configmap(const json_t *cluster, const char *suffix, const char *component, json_t *data)
@@ -77,4 +79,12 @@ void pgw_render_configmaps(const json_t *cluster, const struct pgw_render_ctx *c
                                              json_pack("{s:s}", PGW_KEY_PGBOUNCER_INI, ini)));
         free(ini);
     }
+
+    char *instance = pgw_render_pgbackrest_conf(cluster, NULL), *job = pgw_render_pgbackrest_job_conf(cluster, NULL);
+    if (instance != NULL && job != NULL)
+        json_array_append_new(out, configmap(cluster, PGW_SUFFIX_PGBACKREST, "backup",
+                                             json_pack("{s:s,s:s}", PGW_KEY_PGBACKREST_CONF, instance,
+                                                       PGW_KEY_PGBACKREST_JOB_CONF, job)));
+    free(instance);
+    free(job);
 }

@@ -21,9 +21,9 @@
 #include "controller/pod_layout.h"
 #include "controller/render.h"
 #include "controller/render_meta.h"
+#include "controller/render_pgbackrest.h"
 
 #define PATRONI_REST_PORT 8008
-#define PGW_STANZA "db"
 
 static json_t *initdb_options(const json_t *cluster)
 {
@@ -55,6 +55,14 @@ static json_t *pg_hba(const json_t *cluster)
     return hba;
 }
 
+/* A JSON string that takes over a malloc'd C string. */
+static json_t *json_string_nocheck_own(char *s)
+{
+    json_t *v = json_string(s);
+    free(s);
+    return v;
+}
+
 static json_t *local_parameters(const json_t *cluster)
 {
     json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s}", "unix_socket_directories", PGW_POD_SOCKET_DIR, "ssl", "on",
@@ -63,8 +71,8 @@ static json_t *local_parameters(const json_t *cluster)
     if (pgw_cluster_spec(cluster, "backup.repository") != NULL) {
         json_object_set_new(p, "archive_mode", json_string("on"));
         json_object_set_new(p, "archive_command",
-                            json_string("pgbackrest --stanza=" PGW_STANZA " --config=" PGW_POD_PGBACKREST_DIR
-                                        "/" PGW_KEY_PGBACKREST_CONF " archive-push %p"));
+                            json_string_nocheck_own(pgw_render_pgbackrest_archive_command(
+                                PGW_POD_PGBACKREST_DIR "/" PGW_KEY_PGBACKREST_CONF)));
         json_object_set_new(p, "archive_timeout", json_string("60s"));
     }
     return p;

@@ -15,6 +15,7 @@
 #include "controller/pod_layout.h"
 #include "controller/render.h"
 #include "controller/render_meta.h"
+#include "controller/render_pgbackrest.h"
 #include "mutators/inject.h"
 
 #define POSTGRES_UID 999
@@ -57,6 +58,10 @@ static json_t *postgres_env(const json_t *cluster)
     json_array_append_new(env, env_secret("PGW_PGBOUNCER_PASSWORD", pgbouncer, "password"));
     json_array_append_new(env, env_secret("PGW_EXPORTER_PASSWORD", exporter, PGW_KEY_EXPORTER_PASSWORD));
     json_array_append_new(env, json_pack("{s:s,s:s}", "name", "PGDATA", "value", PGW_POD_PGDATA_DIR));
+    /* Repository credentials for archive-push and restore (never in the pgBackRest ConfigMap). */
+    json_t *repo_env = pgw_render_pgbackrest_env(cluster);
+    json_array_extend(env, repo_env);
+    json_decref(repo_env);
     free(superuser);
     free(replication);
     free(app);
@@ -78,6 +83,9 @@ static json_t *postgres_container(const json_t *cluster, const struct pgw_render
                                "mountPath", PGW_POD_PGBACKREST_DIR, "readOnly", 1);
     if (pgw_cluster_spec(cluster, "storage.walSize") != NULL)
         json_array_append_new(mounts, json_pack("{s:s,s:s}", "name", PGW_POD_VOLUME_PGWAL, "mountPath", PGW_POD_PGWAL_MOUNT));
+    json_t *unused_volumes = json_array(); /* added by volumes() */
+    pgw_render_pgbackrest_repo_volumes(cluster, unused_volumes, mounts);
+    json_decref(unused_volumes);
     json_t *c = json_pack(
         "{s:s,s:s,s:s,s:[s,s],s:o,s:[{s:s,s:i,s:s},{s:s,s:i,s:s}],s:{s:{s:s,s:i},s:i,s:i,s:i},"
         "s:{s:{s:s,s:i},s:i,s:i,s:i},s:o,s:o}",
@@ -103,6 +111,9 @@ static json_t *volumes(const json_t *cluster)
                           "pgw-patroni", "configMap", "name", patroni, "defaultMode", 0555, "name", "pgw-tls", "secret",
                           "secretName", tls, "defaultMode", 0600, "name", PGW_POD_VOLUME_PGBACKREST, "configMap", "name",
                           pgbackrest, "optional", 1);
+    json_t *unused_mounts = json_array(); /* added by postgres_container() */
+    pgw_render_pgbackrest_repo_volumes(cluster, v, unused_mounts);
+    json_decref(unused_mounts);
     json_t *tls_secret = pgw_cluster_spec(cluster, "tls.secretName");
     if (json_is_string(tls_secret))
         json_object_set(json_object_get(json_array_get(v, 3), "secret"), "secretName", tls_secret);
