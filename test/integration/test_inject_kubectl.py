@@ -217,8 +217,11 @@ class InjectWithKubectlTest(unittest.TestCase):
         doc = json.loads(r.stdout)
         self.assertEqual((doc["apiVersion"], doc["kind"]),
                          ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"))
-        self.assertEqual(len(doc["webhooks"]), 1)
-        w = doc["webhooks"][0]
+        # The file is pgwarden-mutating: the pod webhook plus the custom resources' defaulting
+        # (checked in test_manifests.py).
+        pods = [w for w in doc["webhooks"] if w["rules"][0]["resources"] == ["pods"]]
+        self.assertEqual(len(pods), 1)
+        w = pods[0]
         self.assertEqual(w["clientConfig"]["service"],
                          {"name": "pgwarden-webhook", "namespace": "pgwarden-system", "path": "/mutate/pods", "port": 443})
         self.assertEqual(w["rules"], [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
