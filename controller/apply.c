@@ -19,8 +19,11 @@ void pgw_apply_hash(const json_t *obj, char *out)
 {
     json_t *copy = json_deep_copy(obj);
     json_t *ann = json_object_get(json_object_get(copy, "metadata"), "annotations");
-    if (json_is_object(ann))
+    if (json_is_object(ann)) {
         json_object_del(ann, PGW_ANNOTATION_DESIRED_HASH);
+        if (json_object_size(ann) == 0) /* stamped or not, the same object */
+            json_object_del(json_object_get(copy, "metadata"), "annotations");
+    }
     char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     json_decref(copy);
     unsigned char md[EVP_MAX_MD_SIZE];
