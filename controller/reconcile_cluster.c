@@ -86,24 +86,39 @@ static int has_finalizer(const json_t *cluster)
     return 0;
 }
 
-/* Merge patch of metadata.finalizers, guarded by the resourceVersion we read. */
+/*
+ * Adds or removes our finalizer. With a list present: a JSON patch that tests
+ * the list we read and replaces it, so only a concurrent finalizer change
+ * conflicts (not our own status write a moment before). Without a list: a
+ * merge patch guarded by the resourceVersion we read.
+ */
 static int set_finalizer(struct pgw_reconciler *r, const json_t *cluster, int present, char **err)
 {
+    const json_t *old = json_object_get(meta_of(cluster), "finalizers");
     json_t *list = json_array();
     size_t i;
     json_t *f;
-    json_array_foreach(json_object_get(meta_of(cluster), "finalizers"), i, f)
+    json_array_foreach(old, i, f)
     {
         if (!json_is_string(f) || strcmp(json_string_value(f), PGW_FINALIZER_CLEANUP) != 0)
             json_array_append(list, f);
     }
     if (present)
         json_array_append_new(list, json_string(PGW_FINALIZER_CLEANUP));
-    json_t *patch = json_pack("{s:{s:o,s:s?}}", "metadata", "finalizers", list, "resourceVersion",
-                              meta_str(cluster, "resourceVersion"));
+    json_t *patch;
+    enum pgw_patch_type type;
+    if (json_is_array(old)) {
+        type = PGW_PATCH_JSON;
+        patch = json_pack("[{s:s,s:s,s:O},{s:s,s:s,s:o}]", "op", "test", "path", "/metadata/finalizers", "value", old, "op",
+                          "replace", "path", "/metadata/finalizers", "value", list);
+    } else {
+        type = PGW_PATCH_MERGE;
+        patch = json_pack("{s:{s:o,s:s?}}", "metadata", "finalizers", list, "resourceVersion",
+                          meta_str(cluster, "resourceVersion"));
+    }
     struct pgw_kresult res = {0};
     int o = pgw_kclient_patch(r->client, pgw_resource_find("PostgresCluster"), meta_str(cluster, "namespace"),
-                              meta_str(cluster, "name"), NULL, PGW_PATCH_MERGE, patch, &res);
+                              meta_str(cluster, "name"), NULL, type, patch, &res);
     json_decref(patch);
     int rc = o == PGW_K_OK || o == PGW_K_NOT_FOUND ? 0 : -1;
     if (rc != 0)

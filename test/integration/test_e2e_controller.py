@@ -100,7 +100,9 @@ class Serve:
         return self.proc.returncode
 
 
-class ControllerEndToEnd(unittest.TestCase):
+class E2EBase(unittest.TestCase):
+    """Stand-in + CRDs + webhook configurations + one `pgwarden serve --controller on`; helpers. No tests."""
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="pgw-e2e-")
@@ -117,6 +119,7 @@ class ControllerEndToEnd(unittest.TestCase):
         cls.k.kubectl("apply", "-f", os.path.join(SOURCE, "manifests", "webhooks", "mutating-pods.yaml"))
         cls.serve = Serve(cls.k.kubeconfig, cls.tmp, cls.hook_port, "replica-a")
         wait_for(cls.serve.ready, 30, 0.2, what="/readyz 200 (caBundle in place)")
+        cls.extra = []
 
     @classmethod
     def install_hooks(cls):
@@ -125,7 +128,9 @@ class ControllerEndToEnd(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.serve.stop()
+        for s in [cls.serve] + cls.extra:
+            rc = s.stop()
+            assert rc == 0, f"pgwarden serve exited with {rc}; see {s.log_path}"
         cls.k.stop()
 
     # --- helpers -----------------------------------------------------------------------
@@ -188,7 +193,9 @@ class ControllerEndToEnd(unittest.TestCase):
         time.sleep(window)
         return self.writes_since(start)
 
-    # --- tests -------------------------------------------------------------------------
+
+
+class ControllerEndToEnd(E2EBase):
 
     def ca_b64(self):
         with open(os.path.join(self.tmp, "certs", "ca.crt"), "rb") as f:
