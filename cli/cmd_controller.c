@@ -75,9 +75,12 @@ static void usage(void)
 
 int pgw_cmd_controller(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"kubeconfig", required_argument, NULL, 0}, {"config", required_argument, NULL, 0},
-                                             {"namespace", required_argument, NULL, 0},  {"workers", required_argument, NULL, 0},
-                                             {"log-level", required_argument, NULL, 0},  {"help", no_argument, NULL, 'h'},
+    static const struct option longopts[] = {{"kubeconfig", required_argument, NULL, 0},
+                                             {"config", required_argument, NULL, 0},
+                                             {"namespace", required_argument, NULL, 0},
+                                             {"workers", required_argument, NULL, 0},
+                                             {"log-level", required_argument, NULL, 0},
+                                             {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     static const char *const keys[] = {"kubeconfig", NULL, "operatorNamespace", "controllerWorkers", "logLevel"};
     const char *config_file = NULL;

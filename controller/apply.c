@@ -38,8 +38,8 @@ void pgw_apply_hash(const json_t *obj, char *out)
     out[PGW_APPLY_HASH_LEN] = '\0';
 }
 
-enum pgw_apply_action pgw_apply_decide(const char *kind, const char *desired_hash, const char *cached,
-                                       enum pgw_live_state live, const char *live_hash)
+enum pgw_apply_action pgw_apply_decide(const char *kind, const char *desired_hash, const char *cached, enum pgw_live_state live,
+                                       const char *live_hash)
 {
     int secret = strcmp(kind, "Secret") == 0;
     if (cached != NULL && (secret || strcmp(cached, desired_hash) == 0))
@@ -201,8 +201,8 @@ static int apply_one(struct pgw_kclient *client, struct pgw_apply_cache *cache, 
     int o = action == PGW_APPLY_CREATE ? pgw_kclient_create(client, res, ns, obj, &r)
                                        : pgw_kclient_apply(client, res, ns, name, NULL, obj, &r);
     json_decref(obj);
-    if (o == PGW_K_OK || (action == PGW_APPLY_CREATE && o == PGW_K_CONFLICT && r.reason != NULL &&
-                          strcmp(r.reason, "AlreadyExists") == 0)) {
+    if (o == PGW_K_OK ||
+        (action == PGW_APPLY_CREATE && o == PGW_K_CONFLICT && r.reason != NULL && strcmp(r.reason, "AlreadyExists") == 0)) {
         cache_put(cache, key, hash);
     } else {
         *err = failure(action == PGW_APPLY_CREATE ? "create" : "apply", kind, name, &r);
@@ -215,8 +215,8 @@ out:
     return rc;
 }
 
-int pgw_apply_children(struct pgw_kclient *client, struct pgw_apply_cache *cache, const char *owner_uid,
-                       const json_t *children, struct pgw_apply_stats *stats, char **err)
+int pgw_apply_children(struct pgw_kclient *client, struct pgw_apply_cache *cache, const char *owner_uid, const json_t *children,
+                       struct pgw_apply_stats *stats, char **err)
 {
     size_t i;
     json_t *child;

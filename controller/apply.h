@@ -52,8 +52,8 @@ enum pgw_live_state { PGW_LIVE_UNKNOWN, PGW_LIVE_ABSENT, PGW_LIVE_PRESENT };
  * What to do for one child. cached: the hash in the cache or NULL; live_hash:
  * the live child's desired-hash annotation (NULL when absent or unknown).
  */
-enum pgw_apply_action pgw_apply_decide(const char *kind, const char *desired_hash, const char *cached,
-                                       enum pgw_live_state live, const char *live_hash);
+enum pgw_apply_action pgw_apply_decide(const char *kind, const char *desired_hash, const char *cached, enum pgw_live_state live,
+                                       const char *live_hash);
 
 /* The cache (thread-safe). */
 struct pgw_apply_cache;
@@ -77,7 +77,7 @@ struct pgw_apply_stats {
  * Stops at the first failure: returns -1 with *err (caller frees) naming the
  * child and the API's message; 0 when every child is in place.
  */
-int pgw_apply_children(struct pgw_kclient *client, struct pgw_apply_cache *cache, const char *owner_uid,
-                       const json_t *children, struct pgw_apply_stats *stats, char **err);
+int pgw_apply_children(struct pgw_kclient *client, struct pgw_apply_cache *cache, const char *owner_uid, const json_t *children,
+                       struct pgw_apply_stats *stats, char **err);
 
 #endif

@@ -61,9 +61,9 @@ static void add_condition(json_t *conds, const json_t *old_status, const char *t
     const char *old_s = json_string_value(json_object_get(old, "status"));
     const char *old_t = json_string_value(json_object_get(old, "lastTransitionTime"));
     const char *when = old_s != NULL && old_t != NULL && strcmp(old_s, status) == 0 ? old_t : now;
-    json_array_append_new(conds, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "type", type, "status", status, "reason", reason,
-                                           "message", message != NULL ? message : "", "lastTransitionTime", when,
-                                           "observedGeneration", generation));
+    json_array_append_new(conds,
+                          json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "type", type, "status", status, "reason", reason, "message",
+                                    message != NULL ? message : "", "lastTransitionTime", when, "observedGeneration", generation));
 }
 
 json_t *pgw_cluster_status_compute(const struct pgw_status_input *in)

@@ -172,9 +172,12 @@ static void *worker_main(void *arg)
         double dt = pgw_monotonic_now(NULL) - t0;
         pgw_metrics_observe_reconcile("PostgresCluster", out.result, dt);
         if (rc != 0 || out.writes > 0 || pgw_log_enabled(PGW_LOG_DEBUG))
-            pgw_log(rc != 0 ? PGW_LOG_WARN : out.writes > 0 ? PGW_LOG_INFO : PGW_LOG_DEBUG, "reconciled",
-                    json_pack("{s:s,s:s,s:s,s:i,s:f,s:s?}", "namespace", key, "name", slash + 1, "result", out.result,
-                              "writes", out.writes, "seconds", dt, "error", out.error));
+            pgw_log(rc != 0          ? PGW_LOG_WARN
+                    : out.writes > 0 ? PGW_LOG_INFO
+                                     : PGW_LOG_DEBUG,
+                    "reconciled",
+                    json_pack("{s:s,s:s,s:s,s:i,s:f,s:s?}", "namespace", key, "name", slash + 1, "result", out.result, "writes",
+                              out.writes, "seconds", dt, "error", out.error));
         *slash = '/';
         if (rc != 0)
             pgw_workqueue_add_rate_limited(c->queue, key);

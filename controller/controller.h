@@ -25,15 +25,15 @@
 struct pgw_config;
 
 struct pgw_controller_options {
-    const struct pgw_config *config;  /* borrowed; must outlive the controller */
+    const struct pgw_config *config;   /* borrowed; must outlive the controller */
     const struct pgw_kubeconfig *kube; /* copied by the clients */
-    const char *identity;             /* leader identity; NULL → $POD_NAME or hostname_pid */
-    int workers;                      /* 0 → 4 */
-    const char *ca_file;              /* ca.crt for the caBundle; NULL: no webhook configuration upkeep */
-    const char *mutating_webhooks;    /* comma-separated names; NULL → "pgwarden-mutating,pgwarden-pods" */
-    const char *validating_webhooks;  /* NULL → "pgwarden-validating" */
-    const char *lease_name;           /* NULL → "pgwarden-controller" */
-    double ca_check_period;           /* seconds; 0 → 5 */
+    const char *identity;              /* leader identity; NULL → $POD_NAME or hostname_pid */
+    int workers;                       /* 0 → 4 */
+    const char *ca_file;               /* ca.crt for the caBundle; NULL: no webhook configuration upkeep */
+    const char *mutating_webhooks;     /* comma-separated names; NULL → "pgwarden-mutating,pgwarden-pods" */
+    const char *validating_webhooks;   /* NULL → "pgwarden-validating" */
+    const char *lease_name;            /* NULL → "pgwarden-controller" */
+    double ca_check_period;            /* seconds; 0 → 5 */
     void (*on_ready)(void *ctx, int ready);
     void *ready_ctx;
 };

@@ -113,8 +113,8 @@ static int set_finalizer(struct pgw_reconciler *r, const json_t *cluster, int pr
                           "replace", "path", "/metadata/finalizers", "value", list);
     } else {
         type = PGW_PATCH_MERGE;
-        patch = json_pack("{s:{s:o,s:s?}}", "metadata", "finalizers", list, "resourceVersion",
-                          meta_str(cluster, "resourceVersion"));
+        patch =
+            json_pack("{s:{s:o,s:s?}}", "metadata", "finalizers", list, "resourceVersion", meta_str(cluster, "resourceVersion"));
     }
     struct pgw_kresult res = {0};
     int o = pgw_kclient_patch(r->client, pgw_resource_find("PostgresCluster"), meta_str(cluster, "namespace"),
@@ -282,8 +282,8 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
     if (json_object_get(meta_of(cluster), "deletionTimestamp") != NULL) {
         if (!has_finalizer(cluster))
             goto done;
-        struct pgw_status_input in = {.cluster = cluster, .valid = invalid == NULL, .invalid_message = invalid,
-                                      .desired_instances = 0, .now = ts};
+        struct pgw_status_input in = {
+            .cluster = cluster, .valid = invalid == NULL, .invalid_message = invalid, .desired_instances = 0, .now = ts};
         status = pgw_cluster_status_compute(&in);
         if (write_status(r, cluster, status, &out->writes, &err) != 0 ||
             delete_patroni_endpoints(r, ns, name, &out->writes, &err) != 0 || set_finalizer(r, cluster, 0, &err) != 0)
@@ -334,7 +334,8 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
                                   .statefulset = sts,
                                   .pods = pods,
                                   .expected_injected = expected,
-                                  .desired_instances = json_integer_value(json_object_get(json_object_get(defaulted, "spec"), "instances")),
+                                  .desired_instances =
+                                      json_integer_value(json_object_get(json_object_get(defaulted, "spec"), "instances")),
                                   .children_written = st.writes,
                                   .apply_error = apply_err,
                                   .now = ts};

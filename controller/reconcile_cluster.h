@@ -43,8 +43,7 @@ struct pgw_reconcile_outcome {
 };
 
 /* 0 on success or invalid spec; -1 when the key should be retried with backoff. */
-int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *namespace_, const char *name,
-                          struct pgw_reconcile_outcome *out);
+int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *namespace_, const char *name, struct pgw_reconcile_outcome *out);
 
 /* "spec.instances: Invalid value: 0: must be ...; spec.storage.size: Required value" (caller frees), or NULL. */
 char *pgw_reconcile_guard(const json_t *cluster, const struct pgw_config *config, json_t **defaulted);

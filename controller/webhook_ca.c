@@ -31,8 +31,8 @@ json_t *pgw_webhook_ca_patch(const json_t *config, const char *ca_b64)
             json_array_append_new(ops, json_pack("{s:s,s:s,s:{s:s}}", "op", "add", "path", path, "value", "caBundle", ca_b64));
         } else {
             snprintf(path, sizeof(path), "/webhooks/%zu/clientConfig/caBundle", i);
-            json_array_append_new(ops, json_pack("{s:s,s:s,s:s}", "op", have != NULL ? "replace" : "add", "path", path,
-                                                 "value", ca_b64));
+            json_array_append_new(
+                ops, json_pack("{s:s,s:s,s:s}", "op", have != NULL ? "replace" : "add", "path", path, "value", ca_b64));
         }
     }
     if (json_array_size(ops) == 0) {
@@ -81,7 +81,8 @@ static void sync_kind(struct pgw_kclient *client, const char *kind, const char *
             int o = pgw_kclient_patch(client, r, NULL, name, NULL, PGW_PATCH_JSON, patch, &out);
             if (o == PGW_K_OK) {
                 res->correct++;
-                pgw_log(PGW_LOG_INFO, "patched the caBundle of a webhook configuration", json_pack("{s:s,s:s}", "kind", kind, "name", name));
+                pgw_log(PGW_LOG_INFO, "patched the caBundle of a webhook configuration",
+                        json_pack("{s:s,s:s}", "kind", kind, "name", name));
             } else {
                 pgw_log(PGW_LOG_WARN, "cannot patch the caBundle of a webhook configuration",
                         json_pack("{s:s,s:s,s:s?}", "kind", kind, "name", name, "error", out.message));
@@ -93,8 +94,8 @@ static void sync_kind(struct pgw_kclient *client, const char *kind, const char *
     free(list);
 }
 
-int pgw_webhook_ca_sync(struct pgw_kclient *client, const char *mutating, const char *validating, const char *ca_b64,
-                        int may_patch, struct pgw_webhook_ca_result *res)
+int pgw_webhook_ca_sync(struct pgw_kclient *client, const char *mutating, const char *validating, const char *ca_b64, int may_patch,
+                        struct pgw_webhook_ca_result *res)
 {
     memset(res, 0, sizeof(*res));
     sync_kind(client, "MutatingWebhookConfiguration", mutating, ca_b64, may_patch, res);

@@ -37,7 +37,7 @@ struct pgw_webhook_ca_result {
  * comma-separated `mutating` and `validating` names. Returns 1 when ready: at
  * least one configuration exists and all that exist carry the CA; else 0.
  */
-int pgw_webhook_ca_sync(struct pgw_kclient *client, const char *mutating, const char *validating, const char *ca_b64,
-                        int may_patch, struct pgw_webhook_ca_result *res);
+int pgw_webhook_ca_sync(struct pgw_kclient *client, const char *mutating, const char *validating, const char *ca_b64, int may_patch,
+                        struct pgw_webhook_ca_result *res);
 
 #endif

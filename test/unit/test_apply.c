@@ -13,7 +13,8 @@ START_TEST(hash_properties)
     char a[PGW_APPLY_HASH_LEN + 1], b[PGW_APPLY_HASH_LEN + 1], c[PGW_APPLY_HASH_LEN + 1], d[PGW_APPLY_HASH_LEN + 1];
     json_t *x = q("{'kind':'Service','metadata':{'name':'n','labels':{'a':'1','b':'2'}},'spec':{'ports':[1,2]}}");
     json_t *y = q("{'spec':{'ports':[1,2]},'metadata':{'labels':{'b':'2','a':'1'},'name':'n'},'kind':'Service'}");
-    json_t *z = q("{'kind':'Service','metadata':{'name':'n','labels':{'a':'1','b':'2'},'annotations':{'pgwarden.io/desired-hash':'0123456789abcdef'}},'spec':{'ports':[1,2]}}");
+    json_t *z = q("{'kind':'Service','metadata':{'name':'n','labels':{'a':'1','b':'2'},'annotations':{'pgwarden.io/"
+                  "desired-hash':'0123456789abcdef'}},'spec':{'ports':[1,2]}}");
     json_t *w = q("{'kind':'Service','metadata':{'name':'n','labels':{'a':'1','b':'2'}},'spec':{'ports':[2,1]}}");
     pgw_apply_hash(x, a);
     pgw_apply_hash(y, b);

@@ -7,10 +7,12 @@
 
 #include "controller/cluster_status.h"
 
-#define POD_READY(n, role, inj)                                                                                                \
-    "{'metadata':{'name':'" n "','labels':{'pgwarden.io/role':'" role "'},'annotations':{'pgwarden.io/injected':'" inj "'}},"  \
+#define POD_READY(n, role, inj)                                                                                                    \
+    "{'metadata':{'name':'" n "','labels':{'pgwarden.io/role':'" role "'},'annotations':{'pgwarden.io/injected':'" inj "'}},"      \
     "'status':{'conditions':[{'type':'Ready','status':'True'}]}}"
-#define POD_NOT_READY(n) "{'metadata':{'name':'" n "','annotations':{'pgwarden.io/injected':'H'}},'status':{'conditions':[{'type':'Ready','status':'False'}]}}"
+#define POD_NOT_READY(n)                                                                                                           \
+    "{'metadata':{'name':'" n                                                                                                      \
+    "','annotations':{'pgwarden.io/injected':'H'}},'status':{'conditions':[{'type':'Ready','status':'False'}]}}"
 
 static const struct {
     const char *name;
@@ -25,8 +27,8 @@ static const struct {
     long long ready_count;
 } cases[] = {
     {"no pods yet", "{'metadata':{'generation':1}}", 1, "[]", 1, 12, NULL, "Pending", "False", "True", "Unknown", NULL, 0},
-    {"pod not ready", "{'metadata':{'generation':1}}", 1, "[" POD_NOT_READY("c-0") "]", 1, 0, NULL, "Creating", "False",
-     "True", "True", NULL, 0},
+    {"pod not ready", "{'metadata':{'generation':1}}", 1, "[" POD_NOT_READY("c-0") "]", 1, 0, NULL, "Creating", "False", "True",
+     "True", NULL, 0},
     {"ready without primary", "{'metadata':{'generation':1}}", 1, "[" POD_READY("c-0", "", "H") "]", 1, 0, NULL, "Creating",
      "False", "False", "True", NULL, 1},
     {"running", "{'metadata':{'generation':2}}", 1, "[" POD_READY("c-0", "primary", "H") "]", 1, 0, NULL, "Running", "True",
@@ -34,8 +36,8 @@ static const struct {
     {"scaled up, replicas coming", "{'metadata':{'generation':3},'status':{'phase':'Running'}}", 1,
      "[" POD_READY("c-0", "primary", "H") "]", 3, 1, NULL, "Degraded", "False", "True", "True", "c-0", 1},
     {"three running", "{'metadata':{'generation':3},'status':{'phase':'Degraded'}}", 1,
-     "[" POD_READY("c-0", "primary", "H") "," POD_READY("c-1", "replica", "H") "," POD_READY("c-2", "replica", "H") "]", 3, 0,
-     NULL, "Running", "True", "False", "True", "c-0", 3},
+     "[" POD_READY("c-0", "primary", "H") "," POD_READY("c-1", "replica", "H") "," POD_READY("c-2", "replica", "H") "]", 3, 0, NULL,
+     "Running", "True", "False", "True", "c-0", 3},
     {"sidecars missing", "{'metadata':{'generation':1}}", 1, "[" POD_READY("c-0", "primary", "old") "]", 1, 0, NULL, "Running",
      "True", "False", "False", "c-0", 1},
     {"invalid", "{'metadata':{'generation':4}}", 0, "[]", 1, 0, NULL, "Failed", "False", "False", "Unknown", NULL, 0},
@@ -101,7 +103,11 @@ END_TEST
 START_TEST(recompute_is_stable)
 {
     json_t *cluster = q("{'metadata':{'generation':2}}"), *pods = q("[" POD_READY("c-0", "primary", "H") "]");
-    struct pgw_status_input in = {.cluster = cluster, .valid = 1, .pods = pods, .expected_injected = "H", .desired_instances = 1,
+    struct pgw_status_input in = {.cluster = cluster,
+                                  .valid = 1,
+                                  .pods = pods,
+                                  .expected_injected = "H",
+                                  .desired_instances = 1,
                                   .now = "2025-06-01T00:00:00Z"};
     json_t *first = pgw_cluster_status_compute(&in);
     json_object_set(cluster, "status", first);
@@ -135,7 +141,8 @@ END_TEST
 /* Conditions owned by other writers (BackupReady) and lastBackup survive. */
 START_TEST(foreign_conditions_kept)
 {
-    json_t *cluster = q("{'metadata':{'generation':1},'status':{'lastBackup':'b1','conditions':[{'type':'BackupReady','status':'True'}]}}");
+    json_t *cluster =
+        q("{'metadata':{'generation':1},'status':{'lastBackup':'b1','conditions':[{'type':'BackupReady','status':'True'}]}}");
     json_t *pods = q("[]");
     struct pgw_status_input in = {.cluster = cluster, .valid = 1, .pods = pods, .desired_instances = 1, .now = "t"};
     json_t *st = pgw_cluster_status_compute(&in);

@@ -7,14 +7,15 @@
 #include "controller/patroni_dcs.h"
 
 static const struct {
-    const char *current;  /* annotation text, single quotes; NULL: absent */
-    const char *desired;  /* parameters */
-    const char *want;     /* resulting annotation (single quotes), or NULL for "no write" */
+    const char *current; /* annotation text, single quotes; NULL: absent */
+    const char *desired; /* parameters */
+    const char *want;    /* resulting annotation (single quotes), or NULL for "no write" */
 } cases[] = {
     /* equal: no write */
     {"{'ttl':30,'postgresql':{'parameters':{'work_mem':'4MB'}}}", "{'work_mem':'4MB'}", NULL},
     /* numbers in Patroni's JSON equal the spec's strings */
-    {"{'postgresql':{'parameters':{'max_connections':100,'hot_standby':true}}}", "{'max_connections':'100','hot_standby':'on'}", NULL},
+    {"{'postgresql':{'parameters':{'max_connections':100,'hot_standby':true}}}", "{'max_connections':'100','hot_standby':'on'}",
+     NULL},
     /* changed value: replaced, other keys kept */
     {"{'ttl':30,'postgresql':{'use_slots':true,'parameters':{'work_mem':'4MB'}}}", "{'work_mem':'8MB'}",
      "{'postgresql':{'parameters':{'work_mem':'8MB'},'use_slots':true},'ttl':30}"},

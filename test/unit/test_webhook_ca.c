@@ -13,11 +13,12 @@ static const struct {
     {"{'webhooks':[{'name':'a','clientConfig':{'caBundle':'CA'}}]}", NULL},
     {"{'webhooks':[]}", NULL},
     {"{'webhooks':[{'name':'a','clientConfig':{'caBundle':'OLD'}}]}",
-     "[{'op':'test','path':'/webhooks/0/name','value':'a'},{'op':'replace','path':'/webhooks/0/clientConfig/caBundle','value':'CA'}]"},
+     "[{'op':'test','path':'/webhooks/0/name','value':'a'},{'op':'replace','path':'/webhooks/0/clientConfig/"
+     "caBundle','value':'CA'}]"},
     {"{'webhooks':[{'name':'a','clientConfig':{'caBundle':'CA'}},{'name':'b','clientConfig':{'service':{}}}]}",
      "[{'op':'test','path':'/webhooks/1/name','value':'b'},{'op':'add','path':'/webhooks/1/clientConfig/caBundle','value':'CA'}]"},
-    {"{'webhooks':[{'name':'c'}]}",
-     "[{'op':'test','path':'/webhooks/0/name','value':'c'},{'op':'add','path':'/webhooks/0/clientConfig','value':{'caBundle':'CA'}}]"},
+    {"{'webhooks':[{'name':'c'}]}", "[{'op':'test','path':'/webhooks/0/name','value':'c'},{'op':'add','path':'/webhooks/0/"
+                                    "clientConfig','value':{'caBundle':'CA'}}]"},
 };
 
 START_TEST(patch_table)
