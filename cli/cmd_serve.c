@@ -1,8 +1,8 @@
 /*
- * `pgwarden serve`: the webhook (and, later, the controller) in one process.
+ * `pgwarden serve`: the webhook and the controller in one process.
  *
  * The main thread owns signals and certificates: it blocks SIGTERM, SIGINT and
- * SIGHUP before any thread starts, then waits for them with a timeout equal to
+ * SIGHUP before any thread starts (the controller's threads included), then waits for them with a timeout equal to
  * the certificate poll period. A timeout polls (and, for self-managed
  * certificates, renews) the files; SIGHUP reloads at once; SIGTERM drains.
  */
@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/xalloc.h"
+#include "controller/controller.h"
 #include "webhook/server.h"
 #include "webhook/tls.h"
 
@@ -55,6 +56,12 @@ static int set_flag(struct pgw_config *cfg, const char *key, const char *value)
         return -1;
     }
     return 0;
+}
+
+/* The controller reports whether our webhook configurations carry our CA: that is readiness. */
+static void on_ready(void *ctx, int ready)
+{
+    pgw_server_set_ready(ctx, ready);
 }
 
 static int file_exists(const char *path)
@@ -146,7 +153,11 @@ int pgw_cmd_serve(int argc, char **argv)
             json_pack("{s:s,s:i,s:s,s:i,s:s,s:s}", "listen", cfg.listen, "port", pgw_server_port(server), "healthListen",
                       cfg.health_listen, "healthPort", pgw_server_health_port(server), "caFile",
                       self_managed ? ca_file : "(managed outside pgwarden)", "version", PGW_VERSION));
-    pgw_server_set_ready(server, 1);
+    struct pgw_controller *controller = NULL;
+    if (pgw_cli_controller_start(&cfg, file_exists(ca_file) ? ca_file : NULL, on_ready, server, &controller) != 0)
+        goto done;
+    if (controller == NULL)
+        pgw_server_set_ready(server, 1);
 
     for (;;) {
         struct timespec wait = {cfg.cert_poll_ms / 1000, (long)(cfg.cert_poll_ms % 1000) * 1000000L};
@@ -176,11 +187,15 @@ int pgw_cmd_serve(int argc, char **argv)
             pgw_log(PGW_LOG_INFO, "loaded new certificate", json_pack("{s:s}", "file", cert_file));
         }
     }
+    pgw_controller_stop(controller);
+    controller = NULL;
     pgw_server_stop(server);
     server = NULL;
     pgw_log(PGW_LOG_INFO, "stopped", NULL);
     rc = 0;
 done:
+    if (server != NULL)
+        pgw_server_stop(server);
     free(err);
     pgw_tls_store_free(store);
     free(cert_file);

@@ -57,6 +57,9 @@ static const struct setting settings[] = {
     {"clientCAFile", "PGWARDEN_CLIENT_CA_FILE", SETTING_STRING, FIELD(client_ca_file)},
     {"kubeconfig", "PGWARDEN_KUBECONFIG", SETTING_STRING, FIELD(kubeconfig)},
     {"controller", "PGWARDEN_CONTROLLER", SETTING_STRING, FIELD(controller_mode)},
+    {"mutatingWebhooks", "PGWARDEN_MUTATING_WEBHOOKS", SETTING_STRING, FIELD(mutating_webhooks)},
+    {"validatingWebhooks", "PGWARDEN_VALIDATING_WEBHOOKS", SETTING_STRING, FIELD(validating_webhooks)},
+    {"controllerWorkers", "PGWARDEN_CONTROLLER_WORKERS", SETTING_UINT, FIELD(controller_workers)},
     {"logLevel", "PGWARDEN_LOG_LEVEL", SETTING_LOG_LEVEL, FIELD(log_level)},
     {"threads", "PGWARDEN_THREADS", SETTING_UINT, FIELD(threads)},
     {"requestTimeoutMs", "PGWARDEN_REQUEST_TIMEOUT_MS", SETTING_UINT, FIELD(request_timeout_ms)},
@@ -96,6 +99,9 @@ void pgw_config_init_defaults(struct pgw_config *cfg)
     set_string(&cfg->health_listen, "0.0.0.0:8080");
     set_string(&cfg->cert_dir, "/var/run/pgwarden/certs");
     set_string(&cfg->controller_mode, "auto");
+    set_string(&cfg->mutating_webhooks, "pgwarden-mutating,pgwarden-pods");
+    set_string(&cfg->validating_webhooks, "pgwarden-validating");
+    cfg->controller_workers = 4;
     cfg->log_level = PGW_LOG_INFO;
     cfg->threads = 0;
     cfg->request_timeout_ms = 10000;

@@ -36,6 +36,9 @@ struct pgw_config {
     char *client_ca_file;     /* when set, kube-apiserver must present a client cert signed by it */
     char *kubeconfig;         /* NULL: in-cluster or none */
     char *controller_mode;    /* auto|on|off */
+    char *mutating_webhooks;  /* our MutatingWebhookConfigurations (comma-separated) whose caBundle we keep */
+    char *validating_webhooks; /* our ValidatingWebhookConfigurations */
+    unsigned controller_workers; /* reconcile workers; 0 = 4 */
     int log_level;            /* PGW_LOG_* */
     unsigned threads;         /* event loops; 0 = one per core */
     unsigned request_timeout_ms;  /* slow or half-sent requests are cut after this */

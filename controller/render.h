@@ -28,6 +28,9 @@ json_t *pgw_render_cluster(const json_t *cluster, const struct pgw_render_ctx *c
 /* Individual renderers (each returns a new object the caller decrefs). */
 json_t *pgw_render_statefulset(const json_t *cluster, const struct pgw_render_ctx *ctx);
 json_t *pgw_render_patroni_config(const json_t *cluster, const struct pgw_render_ctx *ctx);
+/* The PostgreSQL parameters Patroni keeps in its DCS (bootstrap.dcs, then the `<cluster>-config` annotation):
+ * spec.postgres.parameters plus the HA settings pgwarden adds when unset. */
+json_t *pgw_render_patroni_dcs_parameters(const json_t *cluster);
 /* Appends the five Services and the PodDisruptionBudget to `out`. */
 void pgw_render_services(const json_t *cluster, json_t *out);
 /* Appends ServiceAccount, Role and RoleBinding `<cluster>-instance` to `out`. */

@@ -78,7 +78,7 @@ static json_t *local_parameters(const json_t *cluster)
     return p;
 }
 
-static json_t *dcs_parameters(const json_t *cluster)
+json_t *pgw_render_patroni_dcs_parameters(const json_t *cluster)
 {
     json_t *params = json_object(), *user = pgw_cluster_spec(cluster, "postgres.parameters");
     if (json_is_object(user))
@@ -108,7 +108,7 @@ json_t *pgw_render_patroni_config(const json_t *cluster, const struct pgw_render
                                    1, "ports", ports);
     json_t *dcs = json_pack("{s:i,s:i,s:i,s:i,s:{s:b,s:b,s:o}}", "ttl", 30, "loop_wait", 10, "retry_timeout", 10,
                             "maximum_lag_on_failover", 1048576, "postgresql", "use_pg_rewind", 1, "use_slots", 1,
-                            "parameters", dcs_parameters(cluster));
+                            "parameters", pgw_render_patroni_dcs_parameters(cluster));
     /* Patroni's schema requires bootstrap.pg_hba; it is the same list as postgresql.pg_hba. */
     json_t *bootstrap = json_pack("{s:o,s:o,s:o,s:s}", "dcs", dcs, "initdb", initdb_options(cluster), "pg_hba",
                                   pg_hba(cluster), "post_bootstrap", "/etc/patroni/post-bootstrap.sh");

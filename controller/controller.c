@@ -1,0 +1,369 @@
+/*
+ * Controller wiring; see controller.h.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/xalloc.h"
+#include "controller/apply.h"
+#include "controller/controller.h"
+#include "controller/kclient.h"
+#include "controller/leader.h"
+#include "controller/lease.h"
+#include "controller/pod_layout.h"
+#include "controller/ratelimit.h"
+#include "controller/reconcile_cluster.h"
+#include "controller/store.h"
+#include "controller/watch.h"
+#include "controller/webhook_ca.h"
+#include "controller/workqueue.h"
+
+#define MAX_WATCHES 48
+
+enum watched_kind { W_CLUSTER, W_STATEFULSET, W_POD };
+
+struct st_watch_ctx_t {
+    struct pgw_controller *c;
+    enum watched_kind kind;
+};
+
+struct pgw_controller {
+    struct pgw_controller_options opts;
+    char *identity, *ca_file, *mutating, *validating, *lease_name;
+    struct pgw_kclient *client;       /* gated on leadership */
+    struct pgw_kclient *lease_client; /* not gated */
+    struct pgw_workqueue *queue;
+    struct pgw_apply_cache *cache;
+    struct pgw_store *clusters, *statefulsets, *pods;
+    struct pgw_reconciler reconciler;
+    struct st_watch_ctx_t watch_ctx[3];
+    struct pgw_watch *watches[MAX_WATCHES];
+    int nwatches;
+    struct pgw_lease_kube lease_kube;
+    struct pgw_leader *leader;
+    pthread_t *workers;
+    int nworkers;
+    pthread_t ca_thread;
+    int ca_started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stopping;
+};
+
+static char *ns_name_key(const char *ns, const char *name)
+{
+    return pgw_asprintf("%s/%s", ns != NULL ? ns : "", name);
+}
+
+static void enqueue(struct pgw_controller *c, const char *ns, const char *name)
+{
+    if (name == NULL)
+        return;
+    char *key = ns_name_key(ns, name);
+    pgw_workqueue_add(c->queue, key);
+    free(key);
+}
+
+static const char *owner_uid_of(const json_t *obj)
+{
+    size_t i;
+    json_t *ref;
+    json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref)
+    {
+        const char *kind = json_string_value(json_object_get(ref, "kind"));
+        if (kind != NULL && strcmp(kind, "PostgresCluster") == 0)
+            return json_string_value(json_object_get(ref, "uid"));
+    }
+    return NULL;
+}
+
+static void on_event(void *ctx, enum pgw_watch_type type, json_t *obj)
+{
+    struct st_watch_ctx_t *w = ctx;
+    struct pgw_controller *c = w->c;
+    const json_t *meta = json_object_get(obj, "metadata");
+    const char *ns = json_string_value(json_object_get(meta, "namespace"));
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    const char *cluster = json_string_value(json_object_get(json_object_get(meta, "labels"), PGW_POD_LABEL_CLUSTER));
+    struct pgw_store *store = w->kind == W_CLUSTER ? c->clusters : w->kind == W_STATEFULSET ? c->statefulsets : c->pods;
+    if (type == PGW_WATCH_DELETED)
+        pgw_store_delete(store, obj);
+    else
+        pgw_store_put(store, obj);
+    switch (w->kind) {
+    case W_CLUSTER:
+        if (type == PGW_WATCH_DELETED) {
+            const char *uid = json_string_value(json_object_get(meta, "uid"));
+            if (uid != NULL)
+                pgw_apply_cache_forget_owner(c->cache, uid);
+        }
+        enqueue(c, ns, name);
+        break;
+    case W_STATEFULSET:
+        if (type == PGW_WATCH_DELETED && owner_uid_of(obj) != NULL)
+            pgw_apply_cache_forget(c->cache, owner_uid_of(obj), "StatefulSet", ns, name);
+        enqueue(c, ns, cluster);
+        break;
+    case W_POD:
+        enqueue(c, ns, cluster);
+        break;
+    }
+}
+
+static void on_synced(void *ctx)
+{
+    (void)ctx;
+}
+
+static void enqueue_all(struct pgw_controller *c)
+{
+    json_t *keys = pgw_store_keys(c->clusters);
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k) pgw_workqueue_add(c->queue, json_string_value(k));
+    json_decref(keys);
+}
+
+static void on_started_leading(void *ctx)
+{
+    struct pgw_controller *c = ctx;
+    pgw_log(PGW_LOG_INFO, "started leading", json_pack("{s:s}", "identity", c->identity));
+    enqueue_all(c);
+    pthread_mutex_lock(&c->lock);
+    pthread_cond_broadcast(&c->cond); /* the caBundle check runs now */
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void on_stopped_leading(void *ctx)
+{
+    struct pgw_controller *c = ctx;
+    pgw_log(PGW_LOG_INFO, "stopped leading", json_pack("{s:s}", "identity", c->identity));
+}
+
+static void *worker_main(void *arg)
+{
+    struct pgw_controller *c = arg;
+    char *key;
+    while ((key = pgw_workqueue_get(c->queue)) != NULL) {
+        if (!pgw_leader_is_leading()) {
+            /* Not ours to act on; becoming leader queues everything again. */
+            pgw_workqueue_forget(c->queue, key);
+            pgw_workqueue_done(c->queue, key);
+            free(key);
+            continue;
+        }
+        char *slash = strchr(key, '/');
+        if (slash == NULL) {
+            pgw_workqueue_done(c->queue, key);
+            free(key);
+            continue;
+        }
+        *slash = '\0';
+        double t0 = pgw_monotonic_now(NULL);
+        struct pgw_reconcile_outcome out;
+        int rc = pgw_reconcile_cluster(&c->reconciler, key, slash + 1, &out);
+        double dt = pgw_monotonic_now(NULL) - t0;
+        pgw_metrics_observe_reconcile("PostgresCluster", out.result, dt);
+        if (rc != 0 || out.writes > 0 || pgw_log_enabled(PGW_LOG_DEBUG))
+            pgw_log(rc != 0          ? PGW_LOG_WARN
+                    : out.writes > 0 ? PGW_LOG_INFO
+                                     : PGW_LOG_DEBUG,
+                    "reconciled",
+                    json_pack("{s:s,s:s,s:s,s:i,s:f,s:s?}", "namespace", key, "name", slash + 1, "result", out.result, "writes",
+                              out.writes, "seconds", dt, "error", out.error));
+        *slash = '/';
+        if (rc != 0)
+            pgw_workqueue_add_rate_limited(c->queue, key);
+        else {
+            pgw_workqueue_forget(c->queue, key);
+            if (out.requeue_after > 0)
+                pgw_workqueue_add_after(c->queue, key, out.requeue_after);
+        }
+        free(out.error);
+        pgw_workqueue_done(c->queue, key);
+        free(key);
+    }
+    return NULL;
+}
+
+static void *ca_main(void *arg)
+{
+    struct pgw_controller *c = arg;
+    int last = -1;
+    pthread_mutex_lock(&c->lock);
+    while (!c->stopping) {
+        pthread_mutex_unlock(&c->lock);
+        char *ca = pgw_webhook_ca_read(c->ca_file);
+        int ready = 0;
+        if (ca == NULL) {
+            pgw_log(PGW_LOG_WARN, "cannot read the CA for the webhook configurations", json_pack("{s:s}", "file", c->ca_file));
+        } else {
+            struct pgw_webhook_ca_result res;
+            ready = pgw_webhook_ca_sync(c->lease_client, c->mutating, c->validating, ca, pgw_leader_is_leading(), &res);
+            free(ca);
+        }
+        if (ready != last) {
+            pgw_log(PGW_LOG_INFO, ready ? "webhook caBundle in place: ready" : "webhook caBundle not in place: not ready", NULL);
+            last = ready;
+        }
+        if (c->opts.on_ready != NULL)
+            c->opts.on_ready(c->opts.ready_ctx, ready);
+        pthread_mutex_lock(&c->lock);
+        if (c->stopping)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        double period = c->opts.ca_check_period > 0 ? c->opts.ca_check_period : 5.0;
+        until.tv_sec += (time_t)period;
+        until.tv_nsec += (long)((period - (double)(time_t)period) * 1e9);
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->cond, &c->lock, &until);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+static char *default_identity(void)
+{
+    const char *pod = getenv("POD_NAME");
+    if (pod != NULL && *pod != '\0')
+        return pgw_strdup(pod);
+    char host[256] = "pgwarden";
+    gethostname(host, sizeof(host) - 1);
+    return pgw_asprintf("%s_%ld", host, (long)getpid());
+}
+
+static int add_watch(struct pgw_controller *c, enum watched_kind kind, const char *resource, const char *ns, const char *selector)
+{
+    if (c->nwatches == MAX_WATCHES)
+        return -1;
+    struct pgw_watch_options wo = {.resource = pgw_resource_find(resource), .namespace_ = ns, .label_selector = selector};
+    struct pgw_watch_handlers h = {on_event, on_synced, &c->watch_ctx[kind]};
+    struct pgw_watch *w = pgw_watch_start(c->lease_client, &wo, &h);
+    if (w == NULL)
+        return -1;
+    c->watches[c->nwatches++] = w;
+    return 0;
+}
+
+struct pgw_controller *pgw_controller_start(const struct pgw_controller_options *opts, char **err)
+{
+    struct pgw_controller *c = pgw_calloc(1, sizeof(*c));
+    c->opts = *opts;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    c->identity = opts->identity != NULL ? pgw_strdup(opts->identity) : default_identity();
+    c->ca_file = opts->ca_file != NULL ? pgw_strdup(opts->ca_file) : NULL;
+    c->mutating = pgw_strdup(opts->mutating_webhooks != NULL ? opts->mutating_webhooks : "pgwarden-mutating,pgwarden-pods");
+    c->validating = pgw_strdup(opts->validating_webhooks != NULL ? opts->validating_webhooks : "pgwarden-validating");
+    c->lease_name = pgw_strdup(opts->lease_name != NULL ? opts->lease_name : "pgwarden-controller");
+
+    struct pgw_kclient_options ko = {.may_write = pgw_leader_is_leading};
+    if ((c->client = pgw_kclient_new(opts->kube, &ko, err)) == NULL ||
+        (c->lease_client = pgw_kclient_new(opts->kube, NULL, err)) == NULL) {
+        pgw_controller_stop(c);
+        return NULL;
+    }
+    struct pgw_workqueue_options qo = {.export_metrics = 1};
+    c->queue = pgw_workqueue_new(&qo);
+    c->cache = pgw_apply_cache_new();
+    c->clusters = pgw_store_new();
+    c->statefulsets = pgw_store_new();
+    c->pods = pgw_store_new();
+    c->reconciler = (struct pgw_reconciler){c->client, opts->config, c->cache, c->clusters, c->statefulsets, c->pods};
+    for (int k = 0; k < 3; ++k)
+        c->watch_ctx[k] = (struct st_watch_ctx_t){c, (enum watched_kind)k};
+
+    /* Leader election first, so is_leading() answers 0 (not "no elector") before any worker runs. */
+    struct pgw_lease_store store;
+    pgw_lease_kube_init(&c->lease_kube, c->lease_client, opts->config->operator_namespace, c->lease_name, &store);
+    struct pgw_leader_options lo = {.identity = c->identity,
+                                    .on_started_leading = on_started_leading,
+                                    .on_stopped_leading = on_stopped_leading,
+                                    .cb_ctx = c,
+                                    .global = 1};
+    c->leader = pgw_leader_new(&lo, &store);
+
+    /* Watches: one set across all namespaces, or one per watched namespace. */
+    char *namespaces = pgw_strdup(opts->config->watch_namespaces != NULL ? opts->config->watch_namespaces : "");
+    char *save = NULL, *ns = strtok_r(namespaces, ", ", &save);
+    int ok = 1;
+    do {
+        ok = ok && add_watch(c, W_CLUSTER, "PostgresCluster", ns, NULL) == 0 &&
+             add_watch(c, W_STATEFULSET, "StatefulSet", ns, PGW_POD_LABEL_CLUSTER) == 0 &&
+             add_watch(c, W_POD, "Pod", ns, PGW_POD_LABEL_CLUSTER) == 0;
+    } while (ok && ns != NULL && (ns = strtok_r(NULL, ", ", &save)) != NULL);
+    free(namespaces);
+    if (!ok) {
+        *err = pgw_strdup("cannot start the watches (too many namespaces?)");
+        pgw_controller_stop(c);
+        return NULL;
+    }
+
+    c->nworkers = opts->workers > 0 ? opts->workers : 4;
+    c->workers = pgw_calloc((size_t)c->nworkers, sizeof(pthread_t));
+    for (int i = 0; i < c->nworkers; ++i)
+        pthread_create(&c->workers[i], NULL, worker_main, c);
+    if (pgw_leader_start(c->leader) != 0) {
+        *err = pgw_strdup("cannot start leader election");
+        pgw_controller_stop(c);
+        return NULL;
+    }
+    if (c->ca_file != NULL)
+        c->ca_started = pthread_create(&c->ca_thread, NULL, ca_main, c) == 0;
+    else if (opts->on_ready != NULL)
+        opts->on_ready(opts->ready_ctx, 1);
+    pgw_log(PGW_LOG_INFO, "controller started",
+            json_pack("{s:s,s:i,s:s,s:s}", "identity", c->identity, "workers", c->nworkers, "lease", c->lease_name,
+                      "leaseNamespace", opts->config->operator_namespace));
+    return c;
+}
+
+void pgw_controller_stop(struct pgw_controller *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->stopping = 1;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    if (c->ca_started)
+        pthread_join(c->ca_thread, NULL);
+    if (c->queue != NULL)
+        pgw_workqueue_shutdown(c->queue);
+    for (int i = 0; i < c->nworkers; ++i)
+        pthread_join(c->workers[i], NULL);
+    for (int i = 0; i < c->nwatches; ++i)
+        pgw_watch_stop(c->watches[i]);
+    if (c->leader != NULL) {
+        pgw_leader_stop(c->leader); /* releases the Lease: the next replica takes over at once */
+        pgw_leader_free(c->leader);
+        pgw_lease_kube_dispose(&c->lease_kube);
+    }
+    pgw_workqueue_free(c->queue);
+    pgw_apply_cache_free(c->cache);
+    pgw_store_free(c->clusters);
+    pgw_store_free(c->statefulsets);
+    pgw_store_free(c->pods);
+    pgw_kclient_free(c->client);
+    pgw_kclient_free(c->lease_client);
+    free(c->workers);
+    free(c->identity);
+    free(c->ca_file);
+    free(c->mutating);
+    free(c->validating);
+    free(c->lease_name);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}

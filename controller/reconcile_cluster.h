@@ -1,0 +1,51 @@
+/*
+ * One reconcile of one PostgresCluster (DESIGN.md §2, §6).
+ *
+ *  1. Read the cluster (from the local store when there is one).
+ *  2. Deleting: delete Patroni's endpoints (label pgwarden.io/cluster=<name>)
+ *     so a re-created cluster does not inherit a stale system ID, keep the
+ *     PVCs, remove our finalizer. Deletion protection is the webhook's job.
+ *  3. Guard: run the same defaulting and validation as admission on a copy.
+ *     Invalid → Valid=False with the field errors, a Warning Event, nothing else.
+ *  4. Add the finalizer pgwarden.io/cleanup.
+ *  5. Render the children from the defaulted copy and apply them (apply.h:
+ *     unchanged children cost nothing).
+ *  6. After bootstrap, push parameter changes into Patroni's `<cluster>-config`
+ *     annotation (patroni_dcs.h).
+ *  7. Compute the status (cluster_status.h) and write it through /status only
+ *     when it changed. Events on phase transitions and errors.
+ * A steady-state reconcile makes no write.
+ */
+#ifndef PGW_CONTROLLER_RECONCILE_CLUSTER_H
+#define PGW_CONTROLLER_RECONCILE_CLUSTER_H
+
+#include "controller/apply.h"
+#include "controller/kclient.h"
+#include "controller/store.h"
+
+#define PGW_FINALIZER_CLEANUP "pgwarden.io/cleanup"
+
+struct pgw_config;
+
+struct pgw_reconciler {
+    struct pgw_kclient *client;      /* borrowed; writes gated on leadership */
+    const struct pgw_config *config; /* borrowed */
+    struct pgw_apply_cache *cache;   /* borrowed */
+    /* Local stores fed by watches (borrowed); NULL → read from the API server. */
+    struct pgw_store *clusters, *statefulsets, *pods;
+};
+
+struct pgw_reconcile_outcome {
+    const char *result;   /* "success", "error" or "invalid" (metrics label) */
+    int writes;           /* write requests made */
+    double requeue_after; /* > 0: look again after this many seconds */
+    char *error;          /* on "error": why (caller frees) */
+};
+
+/* 0 on success or invalid spec; -1 when the key should be retried with backoff. */
+int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *namespace_, const char *name, struct pgw_reconcile_outcome *out);
+
+/* "spec.instances: Invalid value: 0: must be ...; spec.storage.size: Required value" (caller frees), or NULL. */
+char *pgw_reconcile_guard(const json_t *cluster, const struct pgw_config *config, json_t **defaulted);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * Unit tests for controller/apply: the desired hash (stable under key order,
+ * blind to its own annotation, sensitive to any other change) and the
+ * per-child decision table (skip / read live / apply / create), including the
+ * rule that Secrets are never overwritten. The cache's owner scoping too.
+ */
+#include "helpers.h"
+
+#include "controller/apply.h"
+
+START_TEST(hash_properties)
+{
+    char a[PGW_APPLY_HASH_LEN + 1], b[PGW_APPLY_HASH_LEN + 1], c[PGW_APPLY_HASH_LEN + 1], d[PGW_APPLY_HASH_LEN + 1];
+    json_t *x = q("{'kind':'Service','metadata':{'name':'n','labels':{'a':'1','b':'2'}},'spec':{'ports':[1,2]}}");
+    json_t *y = q("{'spec':{'ports':[1,2]},'metadata':{'labels':{'b':'2','a':'1'},'name':'n'},'kind':'Service'}");
+    json_t *z = q("{'kind':'Service','metadata':{'name':'n','labels':{'a':'1','b':'2'},'annotations':{'pgwarden.io/"
+                  "desired-hash':'0123456789abcdef'}},'spec':{'ports':[1,2]}}");
+    json_t *w = q("{'kind':'Service','metadata':{'name':'n','labels':{'a':'1','b':'2'}},'spec':{'ports':[2,1]}}");
+    pgw_apply_hash(x, a);
+    pgw_apply_hash(y, b);
+    pgw_apply_hash(z, c);
+    pgw_apply_hash(w, d);
+    ck_assert_uint_eq(strlen(a), PGW_APPLY_HASH_LEN);
+    ck_assert_uint_eq(strspn(a, "0123456789abcdef"), PGW_APPLY_HASH_LEN);
+    ck_assert_str_eq(a, b); /* key order does not matter */
+    ck_assert_str_eq(a, c); /* our own annotation is not part of the hash */
+    ck_assert_str_ne(a, d); /* list order does */
+    json_decref(x);
+    json_decref(y);
+    json_decref(z);
+    json_decref(w);
+}
+END_TEST
+
+static const struct {
+    const char *kind, *desired, *cached;
+    enum pgw_live_state live;
+    const char *live_hash;
+    enum pgw_apply_action want;
+} decide_cases[] = {
+    /* steady state: the cache answers, no request */
+    {"StatefulSet", "h1", "h1", PGW_LIVE_UNKNOWN, NULL, PGW_APPLY_SKIP},
+    /* render changed since our last apply: apply without reading */
+    {"StatefulSet", "h2", "h1", PGW_LIVE_UNKNOWN, NULL, PGW_APPLY_PATCH},
+    /* cold cache: read first */
+    {"ConfigMap", "h1", NULL, PGW_LIVE_UNKNOWN, NULL, PGW_APPLY_READ_LIVE},
+    /* cold cache, live child already carries the hash: skip */
+    {"ConfigMap", "h1", NULL, PGW_LIVE_PRESENT, "h1", PGW_APPLY_SKIP},
+    /* cold cache, live child has another hash or none: apply */
+    {"ConfigMap", "h1", NULL, PGW_LIVE_PRESENT, "h0", PGW_APPLY_PATCH},
+    {"ConfigMap", "h1", NULL, PGW_LIVE_PRESENT, NULL, PGW_APPLY_PATCH},
+    {"ConfigMap", "h1", NULL, PGW_LIVE_ABSENT, NULL, PGW_APPLY_PATCH},
+    /* Secrets: created when absent, never overwritten */
+    {"Secret", "h1", NULL, PGW_LIVE_UNKNOWN, NULL, PGW_APPLY_READ_LIVE},
+    {"Secret", "h1", NULL, PGW_LIVE_ABSENT, NULL, PGW_APPLY_CREATE},
+    {"Secret", "h1", NULL, PGW_LIVE_PRESENT, "other", PGW_APPLY_SKIP},
+    {"Secret", "h1", NULL, PGW_LIVE_PRESENT, NULL, PGW_APPLY_SKIP},
+    {"Secret", "h2", "h1", PGW_LIVE_UNKNOWN, NULL, PGW_APPLY_SKIP},
+};
+
+START_TEST(decide_table)
+{
+    for (size_t i = 0; i < sizeof(decide_cases) / sizeof(decide_cases[0]); ++i) {
+        enum pgw_apply_action got = pgw_apply_decide(decide_cases[i].kind, decide_cases[i].desired, decide_cases[i].cached,
+                                                     decide_cases[i].live, decide_cases[i].live_hash);
+        ck_assert_msg(got == decide_cases[i].want, "row %zu: got %d, want %d", i, (int)got, (int)decide_cases[i].want);
+    }
+}
+END_TEST
+
+START_TEST(cache_forget_owner)
+{
+    struct pgw_apply_cache *c = pgw_apply_cache_new();
+    /* Fill through the public API: forget on an empty cache is harmless. */
+    pgw_apply_cache_forget_owner(c, "uid-1");
+    pgw_apply_cache_forget(c, "uid-1", "Secret", "db", "x");
+    ck_assert_int_eq(pgw_apply_cache_size(c), 0);
+    pgw_apply_cache_free(c);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("apply");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, hash_properties);
+    tcase_add_test(tc, decide_table);
+    tcase_add_test(tc, cache_forget_owner);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

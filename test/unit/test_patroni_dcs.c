@@ -1,0 +1,92 @@
+/*
+ * Unit tests for controller/patroni_dcs: when the `<cluster>-config`
+ * annotation needs rewriting, and that only postgresql.parameters changes.
+ */
+#include "helpers.h"
+
+#include "controller/patroni_dcs.h"
+
+static const struct {
+    const char *current; /* annotation text, single quotes; NULL: absent */
+    const char *desired; /* parameters */
+    const char *want;    /* resulting annotation (single quotes), or NULL for "no write" */
+} cases[] = {
+    /* equal: no write */
+    {"{'ttl':30,'postgresql':{'parameters':{'work_mem':'4MB'}}}", "{'work_mem':'4MB'}", NULL},
+    /* numbers in Patroni's JSON equal the spec's strings */
+    {"{'postgresql':{'parameters':{'max_connections':100,'hot_standby':true}}}", "{'max_connections':'100','hot_standby':'on'}",
+     NULL},
+    /* changed value: replaced, other keys kept */
+    {"{'ttl':30,'postgresql':{'use_slots':true,'parameters':{'work_mem':'4MB'}}}", "{'work_mem':'8MB'}",
+     "{'postgresql':{'parameters':{'work_mem':'8MB'},'use_slots':true},'ttl':30}"},
+    /* added parameter */
+    {"{'postgresql':{'parameters':{'work_mem':'4MB'}}}", "{'work_mem':'4MB','jit':'off'}",
+     "{'postgresql':{'parameters':{'jit':'off','work_mem':'4MB'}}}"},
+    /* removed parameter: dropped from the DCS too */
+    {"{'postgresql':{'parameters':{'work_mem':'4MB','jit':'off'}}}", "{'work_mem':'4MB'}",
+     "{'postgresql':{'parameters':{'work_mem':'4MB'}}}"},
+    /* no postgresql section yet */
+    {"{'ttl':30}", "{'jit':'off'}", "{'postgresql':{'parameters':{'jit':'off'}},'ttl':30}"},
+    /* unreadable annotation: replaced */
+    {"not json", "{'jit':'off'}", "{'postgresql':{'parameters':{'jit':'off'}}}"},
+};
+
+START_TEST(update_table)
+{
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        char *current = pgw_strdup(cases[i].current);
+        for (char *p = current; *p; ++p)
+            if (*p == '\'')
+                *p = '"';
+        json_t *desired = q(cases[i].desired);
+        char *got = pgw_patroni_dcs_update(current, desired);
+        if (cases[i].want == NULL) {
+            ck_assert_msg(got == NULL, "row %zu: expected no write, got %s", i, got);
+        } else {
+            ck_assert_msg(got != NULL, "row %zu: expected a write", i);
+            json_t *g = json_loads(got, 0, NULL), *w = q(cases[i].want);
+            ck_assert_msg(json_equal(g, w), "row %zu: got %s", i, got);
+            json_decref(g);
+            json_decref(w);
+        }
+        free(got);
+        free(current);
+        json_decref(desired);
+    }
+}
+END_TEST
+
+START_TEST(params_equal_table)
+{
+    static const struct {
+        const char *a, *b;
+        int want;
+    } rows[] = {
+        {"{}", "{}", 1},
+        {"{'a':'1'}", "{'a':1}", 1},
+        {"{'a':'1'}", "{'a':'2'}", 0},
+        {"{'a':'1'}", "{'a':'1','b':'2'}", 0},
+        {"{'a':{'x':1}}", "{'a':{'x':1}}", 0}, /* not a scalar: never equal, rewritten */
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); ++i) {
+        json_t *a = q(rows[i].a), *b = q(rows[i].b);
+        ck_assert_msg(pgw_patroni_params_equal(a, b) == rows[i].want, "row %zu", i);
+        json_decref(a);
+        json_decref(b);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("patroni_dcs");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, update_table);
+    tcase_add_test(tc, params_equal_table);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
