@@ -29,7 +29,9 @@ static json_t *params_from_lines(const char *text, size_t len)
         const char *eq = memchr(text, '=', line);
         if (eq != NULL) {
             size_t klen = (size_t)(eq - text);
-            char *key = strndup(text, klen);
+            char *key = malloc(klen + 1); /* not strndup: ASan's strict_string_checks reads past the '=' */
+            memcpy(key, text, klen);
+            key[klen] = '\0';
             json_t *value = json_stringn(eq + 1, line - klen - 1), *key_utf8 = json_stringn(text, klen);
             if (key != NULL && value != NULL && key_utf8 != NULL && strlen(key) == klen)
                 json_object_set(params, key, value);
