@@ -18,21 +18,45 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "controller/controller.h"
+#include "controller/kclient.h"
 #include "controller/kubeconfig.h"
+
+int pgw_cli_controller_wanted(const struct pgw_config *cfg)
+{
+    const char *mode = cfg->controller_mode != NULL ? cfg->controller_mode : "auto";
+    if (strcmp(mode, "off") == 0)
+        return 0;
+    if (strcmp(mode, "auto") == 0)
+        return cfg->kubeconfig != NULL || getenv("KUBERNETES_SERVICE_HOST") != NULL;
+    if (strcmp(mode, "on") == 0)
+        return 1;
+    fprintf(stderr, "pgwarden: --controller must be auto, on or off (got \"%s\")\n", mode);
+    return -1;
+}
+
+struct pgw_kclient *pgw_cli_kube_client(const struct pgw_config *cfg)
+{
+    struct pgw_kubeconfig kc;
+    char *err = NULL;
+    struct pgw_kclient *client = NULL;
+    if (pgw_kubeconfig_load(&kc, cfg->kubeconfig, &err) == 0)
+        client = pgw_kclient_new(&kc, NULL, &err);
+    if (client == NULL) {
+        pgw_log(PGW_LOG_ERROR, "no Kubernetes client",
+                json_pack("{s:s}", "error", err != NULL ? err : "no in-cluster environment, --kubeconfig or $KUBECONFIG"));
+        free(err);
+    }
+    pgw_kubeconfig_dispose(&kc);
+    return client;
+}
 
 int pgw_cli_controller_start(const struct pgw_config *cfg, const char *ca_file, void (*on_ready)(void *, int), void *ready_ctx,
                              struct pgw_controller **out)
 {
     *out = NULL;
-    const char *mode = cfg->controller_mode != NULL ? cfg->controller_mode : "auto";
-    if (strcmp(mode, "off") == 0)
-        return 0;
-    if (strcmp(mode, "auto") == 0 && cfg->kubeconfig == NULL && getenv("KUBERNETES_SERVICE_HOST") == NULL)
-        return 0;
-    if (strcmp(mode, "auto") != 0 && strcmp(mode, "on") != 0) {
-        fprintf(stderr, "pgwarden: --controller must be auto, on or off (got \"%s\")\n", mode);
-        return -1;
-    }
+    int wanted = pgw_cli_controller_wanted(cfg);
+    if (wanted <= 0)
+        return wanted;
     struct pgw_kubeconfig kc;
     char *err = NULL;
     int rc = pgw_kubeconfig_load(&kc, cfg->kubeconfig, &err);

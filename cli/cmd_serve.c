@@ -23,6 +23,8 @@
 #include "common/metrics.h"
 #include "common/xalloc.h"
 #include "controller/controller.h"
+#include "controller/kclient.h"
+#include "controller/shared_ca.h"
 #include "webhook/server.h"
 #include "webhook/tls.h"
 
@@ -62,6 +64,21 @@ static int set_flag(struct pgw_config *cfg, const char *key, const char *value)
 static void on_ready(void *ctx, int ready)
 {
     pgw_server_set_ready(ctx, ready);
+}
+
+/* Adopts (or publishes) the shared webhook CA; logs the outcome. Returns what pgw_shared_ca_sync returns. */
+static int sync_shared_ca(struct pgw_kclient *client, const struct pgw_config *cfg, const struct pgw_certs_options *opts)
+{
+    char *name = pgw_asprintf("%s-ca", cfg->service_name), *err = NULL;
+    int rc = pgw_shared_ca_sync(client, cfg->operator_namespace, name, cfg->cert_dir, opts, &err);
+    if (rc < 0)
+        pgw_log(PGW_LOG_ERROR, "cannot share the webhook CA", json_pack("{s:s,s:s}", "secret", name, "error", err));
+    else if (rc > 0)
+        pgw_log(PGW_LOG_INFO, "adopted the shared webhook CA", json_pack("{s:s,s:s}", "secret", name, "namespace",
+                                                                      cfg->operator_namespace));
+    free(err);
+    free(name);
+    return rc;
 }
 
 static int file_exists(const char *path)
@@ -128,10 +145,19 @@ int pgw_cmd_serve(int argc, char **argv)
     struct pgw_certs_options cert_opts = {.service = cfg.service_name, .namespace = cfg.operator_namespace, .ca_days = 3650, .leaf_days = 365};
     struct pgw_tls_store *store = NULL;
     struct pgw_server *server = NULL;
+    struct pgw_kclient *ca_client = NULL;
     char *err = NULL;
     int changed = 0;
+    /* With a Kubernetes API, replicas share one CA through a Secret so one caBundle trusts them all. */
+    int wanted = pgw_cli_controller_wanted(&cfg);
+    if (wanted < 0)
+        goto done;
+    if (self_managed && wanted && (ca_client = pgw_cli_kube_client(&cfg)) == NULL)
+        goto done;
     if (self_managed) {
         mkdir(cfg.cert_dir, 0700);
+        if (ca_client != NULL && sync_shared_ca(ca_client, &cfg, &cert_opts) < 0)
+            goto done;
         if (pgw_certs_ensure(cfg.cert_dir, &cert_opts, &changed, &err) != 0) {
             pgw_log(PGW_LOG_ERROR, "cannot prepare certificates", json_pack("{s:s,s:s}", "dir", cfg.cert_dir, "error", err));
             goto done;
@@ -169,6 +195,8 @@ int pgw_cmd_serve(int argc, char **argv)
         if (sig < 0 && errno != EAGAIN && errno != EINTR)
             break;
         if (self_managed && sig < 0) {
+            if (ca_client != NULL)
+                sync_shared_ca(ca_client, &cfg, &cert_opts);
             if (pgw_certs_ensure(cfg.cert_dir, &cert_opts, &changed, &err) != 0) {
                 pgw_log(PGW_LOG_ERROR, "certificate renewal failed", json_pack("{s:s}", "error", err));
                 free(err);
@@ -197,6 +225,7 @@ done:
     if (server != NULL)
         pgw_server_stop(server);
     free(err);
+    pgw_kclient_free(ca_client);
     pgw_tls_store_free(store);
     free(cert_file);
     free(key_file);

@@ -99,7 +99,7 @@ void pgw_config_init_defaults(struct pgw_config *cfg)
     set_string(&cfg->health_listen, "0.0.0.0:8080");
     set_string(&cfg->cert_dir, "/var/run/pgwarden/certs");
     set_string(&cfg->controller_mode, "auto");
-    set_string(&cfg->mutating_webhooks, "pgwarden-mutating,pgwarden-pods");
+    set_string(&cfg->mutating_webhooks, "pgwarden-mutating");
     set_string(&cfg->validating_webhooks, "pgwarden-validating");
     cfg->controller_workers = 4;
     cfg->log_level = PGW_LOG_INFO;

@@ -164,16 +164,40 @@ static char *go_float(double d)
     return pgw_strdup(out);
 }
 
+/* Longest prefix of s (at least max bytes long) of at most max bytes that ends on a UTF-8 character boundary. */
+static size_t utf8_prefix(const char *s, size_t max)
+{
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        --n;
+    return n;
+}
+
 char *pgw_render_value(const json_t *value)
 {
     if (value == NULL || json_is_null(value))
         return pgw_strdup("null");
-    if (json_is_string(value)) /* %q */
-        return go_quote(json_string_value(value), json_string_length(value));
+    if (json_is_string(value)) { /* %q */
+        size_t len = json_string_length(value);
+        if (len <= PGW_MAX_RENDERED_VALUE)
+            return go_quote(json_string_value(value), len);
+        /* Never echo megabytes back: quote a prefix and say how long the value was. */
+        char *head = go_quote(json_string_value(value), utf8_prefix(json_string_value(value), PGW_MAX_RENDERED_VALUE));
+        char *out = pgw_asprintf("%s... (%zu bytes)", head, len);
+        free(head);
+        return out;
+    }
     if (json_is_real(value)) /* %v */
         return go_float(json_real_value(value));
     /* Integers and booleans as %v; objects and arrays as json.Marshal prints maps (sorted keys). */
-    return json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS);
+    char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS);
+    size_t len = text != NULL ? strlen(text) : 0;
+    if (len > PGW_MAX_RENDERED_VALUE) {
+        char *cut = pgw_asprintf("%.*s...", (int)utf8_prefix(text, PGW_MAX_RENDERED_VALUE), text);
+        free(text);
+        text = cut;
+    }
+    return text;
 }
 
 void pgw_errors_add(struct pgw_errors *errs, pgw_error_type_t type, const char *path, const json_t *value,

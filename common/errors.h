@@ -60,7 +60,12 @@ char *pgw_field_error_body(const struct pgw_field_error *e);
 /* "path: body", malloc'd; the caller frees it. */
 char *pgw_field_error_format(const struct pgw_field_error *e);
 
-/* Renders a JSON value the way apimachinery prints a BadValue: strings quoted, numbers bare. malloc'd. */
+/*
+ * Renders a JSON value the way apimachinery prints a BadValue: strings quoted, numbers bare.
+ * Values longer than PGW_MAX_RENDERED_VALUE bytes are cut there (strings end with
+ * `... (N bytes)`, objects with `...`), so a hostile object cannot make the denial huge. malloc'd.
+ */
+#define PGW_MAX_RENDERED_VALUE 256
 char *pgw_render_value(const json_t *value);
 
 #endif

@@ -264,7 +264,7 @@ struct pgw_controller *pgw_controller_start(const struct pgw_controller_options 
     pthread_cond_init(&c->cond, NULL);
     c->identity = opts->identity != NULL ? pgw_strdup(opts->identity) : default_identity();
     c->ca_file = opts->ca_file != NULL ? pgw_strdup(opts->ca_file) : NULL;
-    c->mutating = pgw_strdup(opts->mutating_webhooks != NULL ? opts->mutating_webhooks : "pgwarden-mutating,pgwarden-pods");
+    c->mutating = pgw_strdup(opts->mutating_webhooks != NULL ? opts->mutating_webhooks : "pgwarden-mutating");
     c->validating = pgw_strdup(opts->validating_webhooks != NULL ? opts->validating_webhooks : "pgwarden-validating");
     c->lease_name = pgw_strdup(opts->lease_name != NULL ? opts->lease_name : "pgwarden-controller");
 

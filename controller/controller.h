@@ -30,7 +30,7 @@ struct pgw_controller_options {
     const char *identity;              /* leader identity; NULL → $POD_NAME or hostname_pid */
     int workers;                       /* 0 → 4 */
     const char *ca_file;               /* ca.crt for the caBundle; NULL: no webhook configuration upkeep */
-    const char *mutating_webhooks;     /* comma-separated names; NULL → "pgwarden-mutating,pgwarden-pods" */
+    const char *mutating_webhooks;     /* comma-separated names; NULL → "pgwarden-mutating" */
     const char *validating_webhooks;   /* NULL → "pgwarden-validating" */
     const char *lease_name;            /* NULL → "pgwarden-controller" */
     double ca_check_period;            /* seconds; 0 → 5 */

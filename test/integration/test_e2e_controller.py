@@ -27,29 +27,8 @@ SOURCE = os.environ.get("PGW_SOURCE_DIR") or os.path.join(os.path.dirname(os.pat
 PGWARDEN = os.environ.get("PGWARDEN_BIN") or os.path.join(SOURCE, "build", "pgwarden")
 NS = "db"
 
-HOOK_COMMON = {"admissionReviewVersions": ["v1"], "sideEffects": "None", "timeoutSeconds": 5, "failurePolicy": "Fail",
-               "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn",
-                                                           "values": ["pgwarden-system", "kube-system"]}]}}
-
-
-def client_config(path):
-    return {"service": {"name": "pgwarden-webhook", "namespace": "pgwarden-system", "path": path, "port": 443}}
-
-
-def cr_rule(ops):
-    return [{"apiGroups": ["pgwarden.io"], "apiVersions": ["v1"], "operations": ops, "resources": ["postgresclusters"],
-             "scope": "Namespaced"}]
-
-
-MUTATING = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-            "metadata": {"name": "pgwarden-mutating"},
-            "webhooks": [dict(HOOK_COMMON, name="postgresclusters.mutate.pgwarden.io",
-                              clientConfig=client_config("/mutate/postgresclusters"), rules=cr_rule(["CREATE", "UPDATE"]))]}
-VALIDATING = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
-              "metadata": {"name": "pgwarden-validating"},
-              "webhooks": [dict(HOOK_COMMON, name="postgresclusters.validate.pgwarden.io",
-                                clientConfig=client_config("/validate/postgresclusters"),
-                                rules=cr_rule(["CREATE", "UPDATE", "DELETE"]))]}
+# The operator's own webhook configurations, exactly as shipped.
+HOOK_FILES = [os.path.join(SOURCE, "manifests", "webhooks", f) for f in ("mutating-pods.yaml", "validating.yaml")]
 WRITE = re.compile(r'"(POST|PUT|PATCH|DELETE) (/[^ ]*) HTTP')
 
 
@@ -116,15 +95,14 @@ class E2EBase(unittest.TestCase):
         cls.k.kubectl("apply", "-f", crds)
         wait_for(lambda: cls.k.kubectl("get", "pgc", "-A", check=False).returncode == 0, 20, what="CRDs served")
         cls.install_hooks()
-        cls.k.kubectl("apply", "-f", os.path.join(SOURCE, "manifests", "webhooks", "mutating-pods.yaml"))
         cls.serve = Serve(cls.k.kubeconfig, cls.tmp, cls.hook_port, "replica-a")
         wait_for(cls.serve.ready, 30, 0.2, what="/readyz 200 (caBundle in place)")
         cls.extra = []
 
     @classmethod
     def install_hooks(cls):
-        for obj in (MUTATING, VALIDATING):
-            cls.k.kubectl("apply", "-f", "-", stdin=json.dumps(obj))
+        for path in HOOK_FILES:
+            cls.k.kubectl("apply", "-f", path)
 
     @classmethod
     def tearDownClass(cls):
@@ -204,8 +182,7 @@ class ControllerEndToEnd(E2EBase):
     def bundles(self):
         out = {}
         for kind, name in (("mutatingwebhookconfiguration", "pgwarden-mutating"),
-                           ("validatingwebhookconfiguration", "pgwarden-validating"),
-                           ("mutatingwebhookconfiguration", "pgwarden-pods")):
+                           ("validatingwebhookconfiguration", "pgwarden-validating")):
             obj = json.loads(self.kubectl("get", kind, name, "-o", "json").stdout)
             out[name] = {h["clientConfig"].get("caBundle") for h in obj["webhooks"]}
         return out
@@ -218,7 +195,7 @@ class ControllerEndToEnd(E2EBase):
 
     def test_01_cabundle_filled_by_controller(self):
         want = self.ca_b64()
-        self.assertEqual(self.bundles(), {n: {want} for n in ("pgwarden-mutating", "pgwarden-validating", "pgwarden-pods")})
+        self.assertEqual(self.bundles(), {n: {want} for n in ("pgwarden-mutating", "pgwarden-validating")})
         # Drift (a GitOps tool re-applies an old bundle) is repaired, and /readyz follows.
         self.kubectl("patch", "validatingwebhookconfiguration", "pgwarden-validating", "--type=json", "-p",
                      json.dumps([{"op": "replace", "path": "/webhooks/0/clientConfig/caBundle",

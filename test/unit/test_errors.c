@@ -156,6 +156,40 @@ START_TEST(test_warnings)
 }
 END_TEST
 
+/* Long bad values are cut so a hostile object cannot make a denial huge. */
+START_TEST(test_long_values_are_cut)
+{
+    char *big = malloc(300001);
+    memset(big, 'x', 300000);
+    big[300000] = '\0';
+    memcpy(big + 255, "\xc3\xa9", 2); /* a 2-byte character straddling the cut */
+    json_t *v = json_string(big);
+    char *r = pgw_render_value(v);
+    ck_assert_uint_lt(strlen(r), PGW_MAX_RENDERED_VALUE + 40);
+    ck_assert_msg(strstr(r, "... (300000 bytes)") != NULL, "no length note: %.300s", r);
+    ck_assert_msg(strstr(r, "\xc3\"") == NULL, "cut inside a UTF-8 character: %.300s", r);
+    free(r);
+    json_decref(v);
+
+    json_t *arr = json_array();
+    for (int i = 0; i != 1000; ++i)
+        json_array_append_new(arr, json_integer(i));
+    r = pgw_render_value(arr);
+    ck_assert_uint_eq(strlen(r), PGW_MAX_RENDERED_VALUE + 3);
+    ck_assert_str_eq(r + PGW_MAX_RENDERED_VALUE, "...");
+    ck_assert(strncmp(r, "[0,1,2,3", 8) == 0);
+    free(r);
+    json_decref(arr);
+
+    json_t *small = json_string("exactly fits");
+    r = pgw_render_value(small);
+    ck_assert_str_eq(r, "\"exactly fits\"");
+    free(r);
+    json_decref(small);
+    free(big);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -164,6 +198,7 @@ static Suite *errors_suite(void)
     tcase_add_loop_test(tc, test_type_strings_and_reasons, 0, sizeof(types) / sizeof(types[0]));
     tcase_add_test(tc, test_collects_all_in_order);
     tcase_add_test(tc, test_warnings);
+    tcase_add_test(tc, test_long_values_are_cut);
     suite_add_tcase(s, tc);
     return s;
 }
