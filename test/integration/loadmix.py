@@ -8,7 +8,9 @@ StatefulSet pod grown to about 400 KB.
 """
 import json
 import os
+import signal
 import subprocess
+import time
 
 import yaml
 
@@ -132,3 +134,51 @@ def check_statuses(requests):
         if str(got) != status:
             wrong.append((file, status, got))
     return wrong
+
+
+class Load:
+    """loadgen running in the background until stop(); progress read from its stats file."""
+
+    def __init__(self, directory, targets, cafile, connections=6, rate=200, reconnect_every=None, requests=None):
+        self.stats_file = os.path.join(directory, "loadgen-stats.json")
+        self.stderr_path = os.path.join(directory, "loadgen.stderr")
+        requests = requests or write(os.path.join(directory, "requests"))
+        cmd = loadgen_command(targets, cafile, requests, connections=connections, duration=3600, rate=rate,
+                              reconnect_every=reconnect_every, stats_file=self.stats_file)
+        self.stderr = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+        self.report = None
+
+    def stats(self):
+        return read_stats(self.stats_file) or {"sent": 0, "ok": 0, "failed": 0, "connections": 0, "ca_loads": 0}
+
+    def wait_for(self, key, at_least, timeout=60):
+        """Waits until stats()[key] >= at_least; returns the stats. Raises AssertionError if loadgen is gone or too slow."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = self.stats()
+            if s.get(key, 0) >= at_least:
+                return s
+            if self.proc.poll() is not None:
+                raise AssertionError(f"loadgen exited with {self.proc.returncode}: {self.errors()}")
+            time.sleep(0.05)
+        raise AssertionError(f"loadgen {key} did not reach {at_least} within {timeout} s: {self.stats()}")
+
+    def advance(self, key, by, timeout=60):
+        """Waits until stats()[key] grows by `by` from now."""
+        return self.wait_for(key, self.stats().get(key, 0) + by, timeout)
+
+    def stop(self):
+        """SIGTERM; returns the final report (dict)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=120)
+        self.stderr.close()
+        self.report = json.loads(out.strip().splitlines()[-1])
+        return self.report
+
+    def errors(self):
+        if not self.stderr.closed:
+            self.stderr.flush()
+        with open(self.stderr_path) as f:
+            return f.read()
