@@ -285,6 +285,12 @@ static void close_listener(h2o_socket_t **sock)
     *sock = NULL;
 }
 
+/* TLS handshakes accepted but not finished: each holds an entry in the context's handshake timeout. */
+static int handshakes_pending(struct st_pgw_server_thread_t *t)
+{
+    return !h2o_linklist_is_empty(&t->ctx.handshake_timeout._entries);
+}
+
 static void *thread_main(void *arg)
 {
     struct st_pgw_server_thread_t *t = arg;
@@ -295,10 +301,18 @@ static void *thread_main(void *arg)
     close_listener(&t->listener);
     h2o_context_request_shutdown(&t->ctx);
     double deadline = monotonic_seconds() + server->cfg->shutdown_grace_ms / 1e3;
-    while (!h2o_linklist_is_empty(&t->ctx.http1._conns) && monotonic_seconds() < deadline)
+    while ((!h2o_linklist_is_empty(&t->ctx.http1._conns) || handshakes_pending(t)) && monotonic_seconds() < deadline)
         h2o_evloop_run(t->loop, 10);
-    if (!h2o_linklist_is_empty(&t->ctx.http1._conns))
+    if (!h2o_linklist_is_empty(&t->ctx.http1._conns) || handshakes_pending(t))
         pgw_log(PGW_LOG_WARN, "grace period over with connections still open", NULL);
+    /*
+     * A TLS handshake accepted before the listener closed is not an HTTP/1
+     * connection yet; h2o cannot cancel it, and disposing of the context while
+     * its timeout is armed aborts. It ends by itself within the handshake
+     * timeout (completed, failed or timed out), so let it.
+     */
+    while (handshakes_pending(t))
+        h2o_evloop_run(t->loop, 10);
     close_listener(&t->health_listener);
     return NULL;
 }

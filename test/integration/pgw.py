@@ -49,10 +49,10 @@ def cluster_review(uid="uid-c", operation="CREATE", obj=None, old=None):
 class Server:
     """A `pgwarden serve` process with its own ports and certificate directory."""
 
-    def __init__(self, cert_dir=None, extra_args=(), env=None, threads=None):
+    def __init__(self, cert_dir=None, extra_args=(), env=None, threads=None, port=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="pgw-")
         self.cert_dir = cert_dir or os.path.join(self.tmp.name, "certs")
-        self.port = free_port()
+        self.port = port or free_port()
         self.health_port = free_port()
         self.log_path = os.path.join(self.tmp.name, "serve.log")
         args = [BIN, "serve", "--listen", f"127.0.0.1:{self.port}",
@@ -102,7 +102,8 @@ class Server:
             return e.code, e.read().decode()
 
     def logs(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
