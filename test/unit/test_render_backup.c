@@ -194,9 +194,23 @@ START_TEST(backup_job)
     json_t *c = check_pod(pod_spec_of_job_spec(spec));
     json_t *cmd = json_object_get(c, "command");
     ck_assert_str_eq(json_string_value(json_array_get(cmd, 0)), "/bin/sh");
-    ck_assert_str_eq(json_string_value(json_array_get(cmd, 2)),
-                     "pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db --type=diff backup && exec "
-                     "pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db --output=json info");
+    char *script = pgw_render_backup_script("/etc/pgbackrest/pgbackrest.conf", "diff", PGW_BACKUP_TERMINATION_PATH);
+    ck_assert_str_eq(json_string_value(json_array_get(cmd, 2)), script);
+    static const char *const parts[] = {
+        "set -e\n",
+        "pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db --type=diff backup\n",
+        "label=$(pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db --output=json info | sed ",
+        "pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db --output=json --set=\"$label\" info)\n",
+        "> /dev/termination-log\n"};
+    for (size_t k = 0; k != sizeof(parts) / sizeof(parts[0]); ++k)
+        ck_assert_msg(strstr(script, parts[k]) != NULL, "missing %s in %s", parts[k], script);
+    free(script);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "terminationMessagePath")), "/dev/termination-log");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "terminationMessagePolicy")), "FallbackToLogsOnError");
+    /* The Job carries the cluster label, its pods do not (it selects database pods). */
+    json_t *tlabels = json_object_get(json_object_get(json_object_get(spec, "template"), "metadata"), "labels");
+    ck_assert_ptr_null(json_object_get(tlabels, PGW_POD_LABEL_CLUSTER));
+    ck_assert_str_eq(json_string_value(json_object_get(tlabels, "app.kubernetes.io/instance")), "demo");
     json_decref(job);
     json_decref(backup);
     json_decref(cluster);
