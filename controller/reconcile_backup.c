@@ -267,6 +267,8 @@ int pgw_reconcile_backup(struct pgw_reconciler *r, const char *ns, const char *n
 
     const char *cluster_name = json_string_value(json_object_get(json_object_get(defaulted, "spec"), "cluster"));
     job = pgw_reconcile_fetch(r, r->jobs, "Job", ns, name, &failed);
+    if (job == NULL && !failed && r->jobs != NULL && old_phase != NULL && strcmp(old_phase, "Running") == 0)
+        job = pgw_reconcile_fetch(r, NULL, "Job", ns, name, &failed); /* the store may not have caught up yet */
     if (failed) {
         err = pgw_strdup("cannot read the backup's Job");
         goto fail;
@@ -339,6 +341,15 @@ int pgw_reconcile_backup(struct pgw_reconciler *r, const char *ns, const char *n
         status = simple_status("Pending", why, old);
         out->requeue_after = WAIT_REQUEUE_SECONDS;
         goto write;
+    }
+    /* Last look at the API itself before creating: the store may lag (a fresh start). */
+    if (r->jobs != NULL && (job = pgw_reconcile_fetch(r, NULL, "Job", ns, name, &failed)) != NULL) {
+        out->requeue_after = POD_REQUEUE_SECONDS; /* there after all: follow it from the next look */
+        goto done;
+    }
+    if (failed) {
+        err = pgw_strdup("cannot read the backup's Job");
+        goto fail;
     }
     if (start_job(r, backup, defaulted, cluster, &out->writes, &err) != 0)
         goto fail;

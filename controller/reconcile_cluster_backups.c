@@ -147,6 +147,10 @@ int pgw_reconcile_cluster_backups(struct pgw_reconciler *r, const json_t *cluste
     const char *reason = NULL, *jmsg = NULL;
     enum pgw_job_state state = pgw_backup_decide_job_state(job, &reason, &jmsg);
     char *msg = NULL;
+    if (state == PGW_JOB_ABSENT && !failed && running && rc == 0 && r->jobs != NULL) {
+        job = pgw_reconcile_fetch(r, NULL, "Job", ns, job_name, &failed); /* the store may lag (a fresh start) */
+        state = pgw_backup_decide_job_state(job, &reason, &jmsg);
+    }
     if (state == PGW_JOB_ABSENT && !failed && running && rc == 0) {
         char *create_err = NULL;
         if (create_stanza_job(r, cluster, defaulted, writes, &create_err) != 0) {

@@ -160,7 +160,21 @@ int pgw_reconcile_restore(struct pgw_reconciler *r, const char *ns, const char *
         goto fail;
     }
     restored_to = pgw_backup_decide_restored_to(defaulted);
-    switch (pgw_backup_decide_restore(defaulted, source, backup, existing, &why)) {
+    enum pgw_restore_action action = pgw_backup_decide_restore(defaulted, source, backup, existing, &why);
+    if (action == PGW_RESTORE_CREATE && r->clusters != NULL) {
+        /* Last look at the API itself before creating: the store may lag (a fresh start). */
+        existing = pgw_reconcile_fetch(r, NULL, "PostgresCluster", ns, new_name, &failed);
+        if (failed) {
+            err = pgw_strdup("cannot read the new cluster");
+            goto fail;
+        }
+        if (existing != NULL) {
+            free(why);
+            why = NULL;
+            action = pgw_backup_decide_restore(defaulted, source, backup, existing, &why);
+        }
+    }
+    switch (action) {
     case PGW_RESTORE_CREATE: {
         free(why);
         why = NULL;
