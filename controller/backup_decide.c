@@ -208,14 +208,12 @@ json_t *pgw_backup_decide_status(const json_t *old_status, const json_t *job, co
     case PGW_JOB_SUCCEEDED: {
         struct pgw_backup_info info;
         char *err = NULL;
-        if (message != NULL &&
-            pgw_backup_info_parse(message, strlen(message), PGW_PGBACKREST_STANZA, NULL, &info, &err) == 0) {
+        if (message != NULL && pgw_backup_info_parse(message, strlen(message), PGW_PGBACKREST_STANZA, NULL, &info, &err) == 0) {
             json_decref(s);
             s = pgw_backup_info_status(&info);
             json_object_del(s, "type"); /* the spec says it; not a status field */
             json_object_set_new(s, "phase", json_string("Succeeded"));
-            text = info.error ? pgw_asprintf("backup %s completed, but pgBackRest found page checksum errors in it",
-                                             info.label)
+            text = info.error ? pgw_asprintf("backup %s completed, but pgBackRest found page checksum errors in it", info.label)
                               : pgw_asprintf("backup %s completed", info.label);
             pgw_backup_info_dispose(&info);
         } else {

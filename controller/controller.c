@@ -274,8 +274,8 @@ static void *worker_main(void *arg)
                     : out.writes > 0 ? PGW_LOG_INFO
                                      : PGW_LOG_DEBUG,
                     "reconciled",
-                    json_pack("{s:s,s:s,s:s,s:s,s:i,s:f,s:s?}", "kind", kind, "namespace", ns, "name", name, "result",
-                              out.result, "writes", out.writes, "seconds", dt, "error", out.error));
+                    json_pack("{s:s,s:s,s:s,s:s,s:i,s:f,s:s?}", "kind", kind, "namespace", ns, "name", name, "result", out.result,
+                              "writes", out.writes, "seconds", dt, "error", out.error));
         *slash = *slash2 = '/';
         if (rc != 0)
             pgw_workqueue_add_rate_limited(c->queue, key);
@@ -381,8 +381,8 @@ struct pgw_controller *pgw_controller_start(const struct pgw_controller_options 
     c->backups = pgw_store_new();
     c->restores = pgw_store_new();
     c->jobs = pgw_store_new();
-    c->reconciler = (struct pgw_reconciler){c->client,      opts->config, c->cache,    c->clusters, c->statefulsets,
-                                            c->pods,        c->backups,   c->restores, c->jobs};
+    c->reconciler = (struct pgw_reconciler){c->client, opts->config, c->cache,    c->clusters, c->statefulsets,
+                                            c->pods,   c->backups,   c->restores, c->jobs};
     for (int k = 0; k < W_COUNT; ++k)
         c->watch_ctx[k] = (struct st_watch_ctx_t){c, (enum watched_kind)k};
 
@@ -404,8 +404,7 @@ struct pgw_controller *pgw_controller_start(const struct pgw_controller_options 
         ok = ok && add_watch(c, W_CLUSTER, "PostgresCluster", ns, NULL) == 0 &&
              add_watch(c, W_STATEFULSET, "StatefulSet", ns, PGW_POD_LABEL_CLUSTER) == 0 &&
              add_watch(c, W_POD, "Pod", ns, PGW_POD_LABEL_CLUSTER) == 0 &&
-             add_watch(c, W_BACKUP, "PostgresBackup", ns, NULL) == 0 &&
-             add_watch(c, W_RESTORE, "PostgresRestore", ns, NULL) == 0 &&
+             add_watch(c, W_BACKUP, "PostgresBackup", ns, NULL) == 0 && add_watch(c, W_RESTORE, "PostgresRestore", ns, NULL) == 0 &&
              add_watch(c, W_JOB, "Job", ns, PGW_POD_LABEL_CLUSTER) == 0;
     } while (ok && ns != NULL && (ns = strtok_r(NULL, ", ", &save)) != NULL);
     free(namespaces);

@@ -135,8 +135,8 @@ int pgw_reconcile_write_status(struct pgw_reconciler *r, const char *kind, const
         return 0;
     struct pgw_kresult res = {0};
     (*writes)++;
-    int o = pgw_kclient_patch(r->client, pgw_resource_find(kind), meta_str(obj, "namespace"),
-                              meta_str(obj, "name"), "status", PGW_PATCH_MERGE, patch, &res);
+    int o = pgw_kclient_patch(r->client, pgw_resource_find(kind), meta_str(obj, "namespace"), meta_str(obj, "name"), "status",
+                              PGW_PATCH_MERGE, patch, &res);
     json_decref(patch);
     int rc = o == PGW_K_OK || o == PGW_K_NOT_FOUND ? 0 : -1;
     if (rc != 0)
@@ -209,8 +209,8 @@ json_t *pgw_reconcile_fetch(struct pgw_reconciler *r, struct pgw_store *store, c
     return obj;
 }
 
-json_t *pgw_reconcile_select(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *ns,
-                             const char *key, const char *value, int *failed)
+json_t *pgw_reconcile_select(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *ns, const char *key,
+                             const char *value, int *failed)
 {
     if (store != NULL)
         return value != NULL ? pgw_store_select(store, ns, key, value) : pgw_store_list(store, ns);
@@ -263,8 +263,8 @@ static int sync_patroni_parameters(struct pgw_reconciler *r, const json_t *clust
             struct pgw_kresult p = {0};
             (*writes)++;
             if (pgw_kclient_patch(r->client, ep, ns, epname, NULL, PGW_PATCH_MERGE, patch, &p) == PGW_K_OK) {
-                pgw_reconcile_event(r, cluster, "Normal", "ParametersUpdated", "PostgreSQL parameters pushed to Patroni's dynamic configuration",
-                      writes);
+                pgw_reconcile_event(r, cluster, "Normal", "ParametersUpdated",
+                                    "PostgreSQL parameters pushed to Patroni's dynamic configuration", writes);
             } else {
                 *err = pgw_asprintf("updating Patroni's configuration: %s", p.message ? p.message : "failed");
                 rc = -1;

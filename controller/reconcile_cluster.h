@@ -63,8 +63,8 @@ int pgw_reconcile_write_status(struct pgw_reconciler *r, const char *kind, const
                                char **err);
 /* Every object of `kind` in ns whose label `key` equals `value` (value NULL: every object), from
  * `store` or the API. New array (empty on failure, with *failed set). */
-json_t *pgw_reconcile_select(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *ns,
-                             const char *key, const char *value, int *failed);
+json_t *pgw_reconcile_select(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *ns, const char *key,
+                             const char *value, int *failed);
 
 /*
  * The backup side of a cluster reconcile (reconcile_cluster_backups.c): deletes

@@ -95,10 +95,10 @@ static int create_cluster(struct pgw_reconciler *r, const json_t *restore, const
     int o = pgw_kclient_create(r->client, pgw_resource_find("PostgresCluster"), meta_str(restore, "namespace"), cluster, &res);
     int rc = 0;
     if (o == PGW_K_OK) {
-        char *msg = pgw_asprintf("created cluster %s from the backups of %s", meta_str(cluster, "name"),
-                                 json_string_value(json_object_get(
-                                     json_object_get(json_object_get(json_object_get(cluster, "spec"), "bootstrap"), "restore"),
-                                     "fromCluster")));
+        char *msg = pgw_asprintf(
+            "created cluster %s from the backups of %s", meta_str(cluster, "name"),
+            json_string_value(json_object_get(
+                json_object_get(json_object_get(json_object_get(cluster, "spec"), "bootstrap"), "restore"), "fromCluster")));
         pgw_reconcile_event(r, restore, "Normal", "ClusterCreated", msg, writes);
         free(msg);
     } else if (o == PGW_K_CONFLICT && res.reason != NULL && strcmp(res.reason, "AlreadyExists") == 0) {
@@ -201,8 +201,7 @@ int pgw_reconcile_restore(struct pgw_reconciler *r, const char *ns, const char *
             if (phase_changed(old, status))
                 pgw_reconcile_event(r, restore, "Normal", "RestoreSucceeded", why, &out->writes);
         } else if (cphase != NULL && strcmp(cphase, "Failed") == 0) {
-            const char *detail =
-                json_string_value(json_object_get(pgw_cluster_status_condition(cst, "Valid"), "message"));
+            const char *detail = json_string_value(json_object_get(pgw_cluster_status_condition(cst, "Valid"), "message"));
             why = pgw_asprintf("cluster %s Failed: %s", new_name, detail != NULL ? detail : "see its status");
             status = make_status("Failed", new_name, NULL, why);
             if (phase_changed(old, status))

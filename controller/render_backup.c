@@ -341,9 +341,9 @@ json_t *pgw_render_backup_job(const json_t *backup, const json_t *cluster, const
                         json_pack("[{s:s,s:s,s:s,s:s,s:b,s:b}]", "apiVersion", "pgwarden.io/v1", "kind", "PostgresBackup", "name",
                                   name, "uid", uid != NULL ? uid : "", "controller", 1, "blockOwnerDeletion", 1));
     json_t *argv = pgw_render_backup_args(JOB_CONFIG, type != NULL ? type : "full");
-    json_object_set_new(job, "spec",
-                        job_spec(pod_labels(labels), job_pod_spec(cluster, ctx, argv, type != NULL ? type : "full"),
-                                 PGW_BACKUP_BACKOFF_LIMIT));
+    json_object_set_new(
+        job, "spec",
+        job_spec(pod_labels(labels), job_pod_spec(cluster, ctx, argv, type != NULL ? type : "full"), PGW_BACKUP_BACKOFF_LIMIT));
     return job;
 }
 
@@ -379,8 +379,8 @@ void pgw_render_backup_cronjobs(const json_t *cluster, const struct pgw_render_c
         json_t *labels = json_object_get(json_object_get(cj, "metadata"), "labels");
         json_object_set_new(labels, PGW_LABEL_SCHEDULE, json_string(sname));
         json_t *argv = pgw_render_backup_args(JOB_CONFIG, type != NULL ? type : "full");
-        json_t *spec = job_spec(pod_labels(labels), job_pod_spec(cluster, ctx, argv, type != NULL ? type : "full"),
-                               PGW_BACKUP_BACKOFF_LIMIT);
+        json_t *spec =
+            job_spec(pod_labels(labels), job_pod_spec(cluster, ctx, argv, type != NULL ? type : "full"), PGW_BACKUP_BACKOFF_LIMIT);
         /* Forbid: never two backups of one stanza at once; a missed run is skipped, not queued. */
         json_object_set_new(cj, "spec",
                             json_pack("{s:s,s:s,s:i,s:i,s:i,s:b,s:{s:{s:o},s:o}}", "schedule", schedule, "concurrencyPolicy",
