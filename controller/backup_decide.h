@@ -52,7 +52,7 @@ int pgw_backup_decide_gate(const json_t *backup, const json_t *backups, const js
  * sizeBytes, startedAt, completedAt from `message` (the termination message,
  * may be NULL); Failed with the Job's reason and the message (pgBackRest's
  * error, via FallbackToLogsOnError). old_status: the current status (may be
- * NULL), whose startedAt is kept. job_name names the Job in messages.
+ * NULL), whose startedAt is kept while the Job runs.
  */
 json_t *pgw_backup_decide_status(const json_t *old_status, const json_t *job, const char *message, const char *now);
 
