@@ -130,6 +130,25 @@ long pgw_apply_cache_size(struct pgw_apply_cache *c)
     return n;
 }
 
+int pgw_apply_cache_seen(struct pgw_apply_cache *c, const char *owner_uid, const char *kind, const char *namespace_,
+                         const char *name, const char *hash)
+{
+    char *key = cache_key(owner_uid, kind, namespace_, name);
+    char *cached = cache_get(c, key);
+    int seen = cached != NULL && strcmp(cached, hash) == 0;
+    free(cached);
+    free(key);
+    return seen;
+}
+
+void pgw_apply_cache_remember(struct pgw_apply_cache *c, const char *owner_uid, const char *kind, const char *namespace_,
+                              const char *name, const char *hash)
+{
+    char *key = cache_key(owner_uid, kind, namespace_, name);
+    cache_put(c, key, hash);
+    free(key);
+}
+
 static const char *live_hash_of(const json_t *live)
 {
     return json_string_value(

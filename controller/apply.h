@@ -65,6 +65,12 @@ void pgw_apply_cache_forget_owner(struct pgw_apply_cache *c, const char *owner_u
 void pgw_apply_cache_forget(struct pgw_apply_cache *c, const char *owner_uid, const char *kind, const char *namespace_,
                             const char *name);
 long pgw_apply_cache_size(struct pgw_apply_cache *c);
+/* Free-form entries for other once-per-change work (the CronJob prune): 1 when
+ * `hash` is what was remembered under owner/kind/namespace/name. */
+int pgw_apply_cache_seen(struct pgw_apply_cache *c, const char *owner_uid, const char *kind, const char *namespace_,
+                         const char *name, const char *hash);
+void pgw_apply_cache_remember(struct pgw_apply_cache *c, const char *owner_uid, const char *kind, const char *namespace_,
+                              const char *name, const char *hash);
 
 struct pgw_apply_stats {
     int writes;  /* requests that write (apply, create) */

@@ -66,6 +66,22 @@ static void add_condition(json_t *conds, const json_t *old_status, const char *t
                                     message != NULL ? message : "", "lastTransitionTime", when, "observedGeneration", generation));
 }
 
+void pgw_cluster_status_set_condition(json_t *status, const json_t *old_status, const char *type, const char *cond_status,
+                                      const char *reason, const char *message, long long generation, const char *now)
+{
+    json_t *conds = json_object_get(status, "conditions");
+    if (!json_is_array(conds)) {
+        conds = json_array();
+        json_object_set_new(status, "conditions", conds);
+    }
+    for (size_t i = json_array_size(conds); i-- > 0;) {
+        const char *t = json_string_value(json_object_get(json_array_get(conds, i), "type"));
+        if (t != NULL && strcmp(t, type) == 0)
+            json_array_remove(conds, i);
+    }
+    add_condition(conds, old_status, type, cond_status, reason, message, (json_int_t)generation, now);
+}
+
 json_t *pgw_cluster_status_compute(const struct pgw_status_input *in)
 {
     const json_t *meta = metadata(in->cluster);

@@ -43,6 +43,15 @@ json_t *pgw_cluster_status_compute(const struct pgw_status_input *in);
 int pgw_pod_is_ready(const json_t *pod);
 int pgw_pod_is_primary(const json_t *pod);
 
+/*
+ * Sets condition `type` in status.conditions (replacing one of that type),
+ * keeping the lastTransitionTime of old_status's condition while its status
+ * is unchanged. For writers of conditions other than the computed four
+ * (BackupReady).
+ */
+void pgw_cluster_status_set_condition(json_t *status, const json_t *old_status, const char *type, const char *cond_status,
+                                      const char *reason, const char *message, long long generation, const char *now);
+
 /* The condition of `type` in a status object, borrowed, or NULL. */
 const json_t *pgw_cluster_status_condition(const json_t *status, const char *type);
 

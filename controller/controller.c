@@ -20,14 +20,19 @@
 #include "controller/pod_layout.h"
 #include "controller/ratelimit.h"
 #include "controller/reconcile_cluster.h"
+#include "controller/render_backup.h"
 #include "controller/store.h"
 #include "controller/watch.h"
 #include "controller/webhook_ca.h"
 #include "controller/workqueue.h"
 
-#define MAX_WATCHES 48
+#define MAX_WATCHES 96 /* six per watched namespace */
 
-enum watched_kind { W_CLUSTER, W_STATEFULSET, W_POD };
+enum watched_kind { W_CLUSTER, W_STATEFULSET, W_POD, W_BACKUP, W_RESTORE, W_JOB, W_COUNT };
+
+#define KIND_CLUSTER "PostgresCluster"
+#define KIND_BACKUP "PostgresBackup"
+#define KIND_RESTORE "PostgresRestore"
 
 struct st_watch_ctx_t {
     struct pgw_controller *c;
@@ -41,9 +46,9 @@ struct pgw_controller {
     struct pgw_kclient *lease_client; /* not gated */
     struct pgw_workqueue *queue;
     struct pgw_apply_cache *cache;
-    struct pgw_store *clusters, *statefulsets, *pods;
+    struct pgw_store *clusters, *statefulsets, *pods, *backups, *restores, *jobs;
     struct pgw_reconciler reconciler;
-    struct st_watch_ctx_t watch_ctx[3];
+    struct st_watch_ctx_t watch_ctx[W_COUNT];
     struct pgw_watch *watches[MAX_WATCHES];
     int nwatches;
     struct pgw_lease_kube lease_kube;
@@ -57,16 +62,11 @@ struct pgw_controller {
     int stopping;
 };
 
-static char *ns_name_key(const char *ns, const char *name)
-{
-    return pgw_asprintf("%s/%s", ns != NULL ? ns : "", name);
-}
-
-static void enqueue(struct pgw_controller *c, const char *ns, const char *name)
+static void enqueue(struct pgw_controller *c, const char *kind, const char *ns, const char *name)
 {
     if (name == NULL)
         return;
-    char *key = ns_name_key(ns, name);
+    char *key = pgw_workqueue_key(kind, ns, name);
     pgw_workqueue_add(c->queue, key);
     free(key);
 }
@@ -84,15 +84,63 @@ static const char *owner_uid_of(const json_t *obj)
     return NULL;
 }
 
+static const char *spec_str(const json_t *obj, const char *a, const char *b)
+{
+    const json_t *v = json_object_get(json_object_get(obj, "spec"), a);
+    return json_string_value(b != NULL ? json_object_get(v, b) : v);
+}
+
+static int finished(const json_t *obj)
+{
+    const char *phase = json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
+    return phase != NULL && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
+}
+
+/*
+ * A cluster or a backup Job changed: the unfinished backups of that cluster
+ * (their checks and the gate depend on it) and the unfinished restores that
+ * read it (as source, or as the cluster they created) are looked at again.
+ */
+static void enqueue_dependents(struct pgw_controller *c, const char *ns, const char *cluster, int restores)
+{
+    if (cluster == NULL)
+        return;
+    json_t *list = pgw_store_list(c->backups, ns);
+    size_t i;
+    json_t *b;
+    json_array_foreach(list, i, b)
+    {
+        const char *of = spec_str(b, "cluster", NULL);
+        if (of != NULL && strcmp(of, cluster) == 0 && !finished(b))
+            enqueue(c, KIND_BACKUP, ns, json_string_value(json_object_get(json_object_get(b, "metadata"), "name")));
+    }
+    json_decref(list);
+    if (!restores)
+        return;
+    list = pgw_store_list(c->restores, ns);
+    json_array_foreach(list, i, b)
+    {
+        const char *rname = json_string_value(json_object_get(json_object_get(b, "metadata"), "name"));
+        const char *from = spec_str(b, "source", "cluster"), *to = spec_str(b, "newCluster", "name");
+        if (to == NULL)
+            to = rname;
+        if (!finished(b) && ((from != NULL && strcmp(from, cluster) == 0) || (to != NULL && strcmp(to, cluster) == 0)))
+            enqueue(c, KIND_RESTORE, ns, rname);
+    }
+    json_decref(list);
+}
+
 static void on_event(void *ctx, enum pgw_watch_type type, json_t *obj)
 {
     struct st_watch_ctx_t *w = ctx;
     struct pgw_controller *c = w->c;
     const json_t *meta = json_object_get(obj, "metadata");
+    const json_t *labels = json_object_get(meta, "labels");
     const char *ns = json_string_value(json_object_get(meta, "namespace"));
     const char *name = json_string_value(json_object_get(meta, "name"));
-    const char *cluster = json_string_value(json_object_get(json_object_get(meta, "labels"), PGW_POD_LABEL_CLUSTER));
-    struct pgw_store *store = w->kind == W_CLUSTER ? c->clusters : w->kind == W_STATEFULSET ? c->statefulsets : c->pods;
+    const char *cluster = json_string_value(json_object_get(labels, PGW_POD_LABEL_CLUSTER));
+    struct pgw_store *stores[W_COUNT] = {c->clusters, c->statefulsets, c->pods, c->backups, c->restores, c->jobs};
+    struct pgw_store *store = stores[w->kind];
     if (type == PGW_WATCH_DELETED)
         pgw_store_delete(store, obj);
     else
@@ -104,15 +152,45 @@ static void on_event(void *ctx, enum pgw_watch_type type, json_t *obj)
             if (uid != NULL)
                 pgw_apply_cache_forget_owner(c->cache, uid);
         }
-        enqueue(c, ns, name);
+        enqueue(c, KIND_CLUSTER, ns, name);
+        enqueue_dependents(c, ns, name, 1);
         break;
     case W_STATEFULSET:
         if (type == PGW_WATCH_DELETED && owner_uid_of(obj) != NULL)
             pgw_apply_cache_forget(c->cache, owner_uid_of(obj), "StatefulSet", ns, name);
-        enqueue(c, ns, cluster);
+        enqueue(c, KIND_CLUSTER, ns, cluster);
         break;
     case W_POD:
-        enqueue(c, ns, cluster);
+        enqueue(c, KIND_CLUSTER, ns, cluster);
+        break;
+    case W_BACKUP:
+        enqueue(c, KIND_BACKUP, ns, name);
+        if (finished(obj) || type == PGW_WATCH_DELETED) /* the next one in line may start */
+            enqueue_dependents(c, ns, spec_str(obj, "cluster", NULL), 0);
+        /* a restore may be waiting for this backup */
+        {
+            json_t *list = pgw_store_list(c->restores, ns);
+            size_t i;
+            json_t *rs;
+            json_array_foreach(list, i, rs)
+            {
+                const char *b = spec_str(rs, "source", "backup");
+                if (b != NULL && name != NULL && strcmp(b, name) == 0 && !finished(rs))
+                    enqueue(c, KIND_RESTORE, ns, json_string_value(json_object_get(json_object_get(rs, "metadata"), "name")));
+            }
+            json_decref(list);
+        }
+        break;
+    case W_RESTORE:
+        enqueue(c, KIND_RESTORE, ns, name);
+        break;
+    case W_JOB:
+        /* The stanza Job decides BackupReady; any backup Job gates the others. */
+        enqueue(c, KIND_CLUSTER, ns, cluster);
+        enqueue(c, KIND_BACKUP, ns, json_string_value(json_object_get(labels, PGW_LABEL_BACKUP)));
+        enqueue_dependents(c, ns, cluster, 0);
+        break;
+    case W_COUNT:
         break;
     }
 }
@@ -122,13 +200,25 @@ static void on_synced(void *ctx)
     (void)ctx;
 }
 
-static void enqueue_all(struct pgw_controller *c)
+static void enqueue_store(struct pgw_controller *c, struct pgw_store *store, const char *kind)
 {
-    json_t *keys = pgw_store_keys(c->clusters);
+    json_t *keys = pgw_store_keys(store);
     size_t i;
     json_t *k;
-    json_array_foreach(keys, i, k) pgw_workqueue_add(c->queue, json_string_value(k));
+    json_array_foreach(keys, i, k)
+    {
+        char *key = pgw_asprintf("%s/%s", kind, json_string_value(k)); /* store keys are "namespace/name" */
+        pgw_workqueue_add(c->queue, key);
+        free(key);
+    }
     json_decref(keys);
+}
+
+static void enqueue_all(struct pgw_controller *c)
+{
+    enqueue_store(c, c->clusters, KIND_CLUSTER);
+    enqueue_store(c, c->backups, KIND_BACKUP);
+    enqueue_store(c, c->restores, KIND_RESTORE);
 }
 
 static void on_started_leading(void *ctx)
@@ -159,26 +249,34 @@ static void *worker_main(void *arg)
             free(key);
             continue;
         }
-        char *slash = strchr(key, '/');
-        if (slash == NULL) {
+        /* "Kind/namespace/name" */
+        char *slash = strchr(key, '/'), *slash2 = slash != NULL ? strchr(slash + 1, '/') : NULL;
+        if (slash2 == NULL) {
             pgw_workqueue_done(c->queue, key);
             free(key);
             continue;
         }
-        *slash = '\0';
+        *slash = *slash2 = '\0';
+        const char *kind = key, *ns = slash + 1, *name = slash2 + 1;
         double t0 = pgw_monotonic_now(NULL);
         struct pgw_reconcile_outcome out;
-        int rc = pgw_reconcile_cluster(&c->reconciler, key, slash + 1, &out);
+        int rc;
+        if (strcmp(kind, KIND_BACKUP) == 0)
+            rc = pgw_reconcile_backup(&c->reconciler, ns, name, &out);
+        else if (strcmp(kind, KIND_RESTORE) == 0)
+            rc = pgw_reconcile_restore(&c->reconciler, ns, name, &out);
+        else
+            rc = pgw_reconcile_cluster(&c->reconciler, ns, name, &out);
         double dt = pgw_monotonic_now(NULL) - t0;
-        pgw_metrics_observe_reconcile("PostgresCluster", out.result, dt);
+        pgw_metrics_observe_reconcile(kind, out.result, dt);
         if (rc != 0 || out.writes > 0 || pgw_log_enabled(PGW_LOG_DEBUG))
             pgw_log(rc != 0          ? PGW_LOG_WARN
                     : out.writes > 0 ? PGW_LOG_INFO
                                      : PGW_LOG_DEBUG,
                     "reconciled",
-                    json_pack("{s:s,s:s,s:s,s:i,s:f,s:s?}", "namespace", key, "name", slash + 1, "result", out.result, "writes",
-                              out.writes, "seconds", dt, "error", out.error));
-        *slash = '/';
+                    json_pack("{s:s,s:s,s:s,s:s,s:i,s:f,s:s?}", "kind", kind, "namespace", ns, "name", name, "result", out.result,
+                              "writes", out.writes, "seconds", dt, "error", out.error));
+        *slash = *slash2 = '/';
         if (rc != 0)
             pgw_workqueue_add_rate_limited(c->queue, key);
         else {
@@ -280,8 +378,12 @@ struct pgw_controller *pgw_controller_start(const struct pgw_controller_options 
     c->clusters = pgw_store_new();
     c->statefulsets = pgw_store_new();
     c->pods = pgw_store_new();
-    c->reconciler = (struct pgw_reconciler){c->client, opts->config, c->cache, c->clusters, c->statefulsets, c->pods};
-    for (int k = 0; k < 3; ++k)
+    c->backups = pgw_store_new();
+    c->restores = pgw_store_new();
+    c->jobs = pgw_store_new();
+    c->reconciler = (struct pgw_reconciler){c->client, opts->config, c->cache,    c->clusters, c->statefulsets,
+                                            c->pods,   c->backups,   c->restores, c->jobs};
+    for (int k = 0; k < W_COUNT; ++k)
         c->watch_ctx[k] = (struct st_watch_ctx_t){c, (enum watched_kind)k};
 
     /* Leader election first, so is_leading() answers 0 (not "no elector") before any worker runs. */
@@ -301,7 +403,9 @@ struct pgw_controller *pgw_controller_start(const struct pgw_controller_options 
     do {
         ok = ok && add_watch(c, W_CLUSTER, "PostgresCluster", ns, NULL) == 0 &&
              add_watch(c, W_STATEFULSET, "StatefulSet", ns, PGW_POD_LABEL_CLUSTER) == 0 &&
-             add_watch(c, W_POD, "Pod", ns, PGW_POD_LABEL_CLUSTER) == 0;
+             add_watch(c, W_POD, "Pod", ns, PGW_POD_LABEL_CLUSTER) == 0 &&
+             add_watch(c, W_BACKUP, "PostgresBackup", ns, NULL) == 0 && add_watch(c, W_RESTORE, "PostgresRestore", ns, NULL) == 0 &&
+             add_watch(c, W_JOB, "Job", ns, PGW_POD_LABEL_CLUSTER) == 0;
     } while (ok && ns != NULL && (ns = strtok_r(NULL, ", ", &save)) != NULL);
     free(namespaces);
     if (!ok) {
@@ -355,6 +459,9 @@ void pgw_controller_stop(struct pgw_controller *c)
     pgw_store_free(c->clusters);
     pgw_store_free(c->statefulsets);
     pgw_store_free(c->pods);
+    pgw_store_free(c->backups);
+    pgw_store_free(c->restores);
+    pgw_store_free(c->jobs);
     pgw_kclient_free(c->client);
     pgw_kclient_free(c->lease_client);
     free(c->workers);

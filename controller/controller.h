@@ -2,16 +2,20 @@
  * The controller process part (DESIGN.md §6): watches, work queue, workers,
  * leader election and webhook caBundle upkeep, wired together.
  *
- *   watches (every replica)   PostgresClusters, and StatefulSets and Pods
+ *   watches (every replica)   PostgresClusters, PostgresBackups,
+ *                             PostgresRestores, and StatefulSets, Pods and Jobs
  *                             labelled pgwarden.io/cluster; each event updates
- *                             a local store and queues "namespace/name" of the
- *                             cluster concerned.
+ *                             a local store and queues "Kind/namespace/name" of
+ *                             the objects concerned (a Job: its cluster and its
+ *                             backup; a cluster: also the unfinished backups
+ *                             and restores that depend on it).
  *   leader election           a Lease in the operator namespace; only the
  *                             leader's workers reconcile, and the kube client
  *                             refuses writes when not leading. Becoming leader
- *                             queues every known cluster.
- *   workers (N threads)       pgw_reconcile_cluster per key; failures retry
- *                             with per-key exponential backoff.
+ *                             queues every known object.
+ *   workers (N threads)       pgw_reconcile_cluster / _backup / _restore per
+ *                             key; failures retry with per-key exponential
+ *                             backoff. pgwarden_reconcile_total{kind=...}.
  *   caBundle upkeep           every replica checks the webhook configurations
  *                             every few seconds; the leader repairs drift; the
  *                             result drives /readyz through on_ready.

@@ -64,12 +64,12 @@ char *pgw_reconcile_guard(const json_t *cluster, const struct pgw_config *config
     return message;
 }
 
-static void event(struct pgw_reconciler *r, const json_t *cluster, const char *type, const char *reason, const char *message,
-                  int *writes)
+void pgw_reconcile_event(struct pgw_reconciler *r, const json_t *obj, const char *type, const char *reason, const char *message,
+                         int *writes)
 {
     struct pgw_kresult res = {0};
     (*writes)++;
-    if (pgw_kclient_event(r->client, cluster, type, reason, message, &res) != PGW_K_OK)
+    if (pgw_kclient_event(r->client, obj, type, reason, message, &res) != PGW_K_OK)
         pgw_log(PGW_LOG_DEBUG, "cannot record an event", json_pack("{s:s,s:s?}", "reason", reason, "error", res.message));
     pgw_kresult_dispose(&res);
 }
@@ -127,20 +127,39 @@ static int set_finalizer(struct pgw_reconciler *r, const json_t *cluster, int pr
     return rc;
 }
 
-static int write_status(struct pgw_reconciler *r, const json_t *cluster, const json_t *status, int *writes, char **err)
+int pgw_reconcile_write_status(struct pgw_reconciler *r, const char *kind, const json_t *obj, const json_t *status, int *writes,
+                               char **err)
 {
-    json_t *patch = pgw_cluster_status_patch(json_object_get(cluster, "status"), status);
+    json_t *patch = pgw_cluster_status_patch(json_object_get(obj, "status"), status);
     if (patch == NULL)
         return 0;
     struct pgw_kresult res = {0};
     (*writes)++;
-    int o = pgw_kclient_patch(r->client, pgw_resource_find("PostgresCluster"), meta_str(cluster, "namespace"),
-                              meta_str(cluster, "name"), "status", PGW_PATCH_MERGE, patch, &res);
+    int o = pgw_kclient_patch(r->client, pgw_resource_find(kind), meta_str(obj, "namespace"), meta_str(obj, "name"), "status",
+                              PGW_PATCH_MERGE, patch, &res);
     json_decref(patch);
     int rc = o == PGW_K_OK || o == PGW_K_NOT_FOUND ? 0 : -1;
     if (rc != 0)
         *err = pgw_asprintf("writing the status: %s", res.message ? res.message : "failed");
     pgw_kresult_dispose(&res);
+    return rc;
+}
+
+/*
+ * The cluster's status, without lastBackup: the backup reconcile owns it, and
+ * the copy this reconcile read may be older than the one it wrote.
+ */
+static int write_status(struct pgw_reconciler *r, const json_t *cluster, const json_t *status, int *writes, char **err)
+{
+    json_t *old = json_deep_copy(json_object_get(cluster, "status")), *now = json_deep_copy(status);
+    json_object_del(old, "lastBackup");
+    json_object_del(now, "lastBackup");
+    json_t *view = json_deep_copy(cluster);
+    if (old != NULL)
+        json_object_set_new(view, "status", old);
+    int rc = pgw_reconcile_write_status(r, "PostgresCluster", view, now, writes, err);
+    json_decref(view);
+    json_decref(now);
     return rc;
 }
 
@@ -176,8 +195,8 @@ static int delete_patroni_endpoints(struct pgw_reconciler *r, const char *ns, co
     return rc;
 }
 
-static json_t *fetch(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *ns, const char *name,
-                     int *failed)
+json_t *pgw_reconcile_fetch(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *ns, const char *name,
+                            int *failed)
 {
     if (store != NULL)
         return pgw_store_get(store, ns, name);
@@ -188,6 +207,24 @@ static json_t *fetch(struct pgw_reconciler *r, struct pgw_store *store, const ch
         *failed = 1;
     pgw_kresult_dispose(&res);
     return obj;
+}
+
+json_t *pgw_reconcile_select(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *ns, const char *key,
+                             const char *value, int *failed)
+{
+    if (store != NULL)
+        return value != NULL ? pgw_store_select(store, ns, key, value) : pgw_store_list(store, ns);
+    char *selector = value != NULL ? pgw_asprintf("%s=%s", key, value) : NULL;
+    struct pgw_klist_options lo = {.label_selector = selector};
+    struct pgw_kresult res = {0};
+    json_t *items = NULL;
+    if (pgw_kclient_list_all(r->client, pgw_resource_find(kind), ns, &lo, &res) == PGW_K_OK)
+        items = json_incref(json_object_get(res.body, "items"));
+    else
+        *failed = 1;
+    pgw_kresult_dispose(&res);
+    free(selector);
+    return json_is_array(items) ? items : (json_decref(items), json_array());
 }
 
 static json_t *cluster_pods(struct pgw_reconciler *r, const char *ns, const char *name)
@@ -226,8 +263,8 @@ static int sync_patroni_parameters(struct pgw_reconciler *r, const json_t *clust
             struct pgw_kresult p = {0};
             (*writes)++;
             if (pgw_kclient_patch(r->client, ep, ns, epname, NULL, PGW_PATCH_MERGE, patch, &p) == PGW_K_OK) {
-                event(r, cluster, "Normal", "ParametersUpdated", "PostgreSQL parameters pushed to Patroni's dynamic configuration",
-                      writes);
+                pgw_reconcile_event(r, cluster, "Normal", "ParametersUpdated",
+                                    "PostgreSQL parameters pushed to Patroni's dynamic configuration", writes);
             } else {
                 *err = pgw_asprintf("updating Patroni's configuration: %s", p.message ? p.message : "failed");
                 rc = -1;
@@ -254,7 +291,7 @@ static void phase_event(struct pgw_reconciler *r, const json_t *cluster, const j
     char msg[128];
     snprintf(msg, sizeof(msg), "phase %s → %s", old != NULL ? old : "(none)", now);
     int warn = strcmp(now, "Degraded") == 0 || strcmp(now, "Failed") == 0;
-    event(r, cluster, warn ? "Warning" : "Normal", "PhaseChanged", msg, writes);
+    pgw_reconcile_event(r, cluster, warn ? "Warning" : "Normal", "PhaseChanged", msg, writes);
 }
 
 int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *name, struct pgw_reconcile_outcome *out)
@@ -262,7 +299,7 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
     memset(out, 0, sizeof(*out));
     out->result = "success";
     int failed = 0;
-    json_t *cluster = fetch(r, r->clusters, "PostgresCluster", ns, name, &failed);
+    json_t *cluster = pgw_reconcile_fetch(r, r->clusters, "PostgresCluster", ns, name, &failed);
     if (cluster == NULL) {
         if (failed) {
             out->result = "error";
@@ -289,7 +326,7 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
             delete_patroni_endpoints(r, ns, name, &out->writes, &err) != 0 || set_finalizer(r, cluster, 0, &err) != 0)
             goto fail;
         out->writes++;
-        event(r, cluster, "Normal", "CleanedUp", "deleted Patroni's endpoints; volumes are kept", &out->writes);
+        pgw_reconcile_event(r, cluster, "Normal", "CleanedUp", "deleted Patroni's endpoints; volumes are kept", &out->writes);
         if (uid != NULL)
             pgw_apply_cache_forget_owner(r->cache, uid);
         goto done;
@@ -300,7 +337,7 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
         const json_t *valid = pgw_cluster_status_condition(json_object_get(cluster, "status"), "Valid");
         const char *was = json_string_value(json_object_get(valid, "message"));
         if (was == NULL || strcmp(was, invalid) != 0)
-            event(r, cluster, "Warning", "InvalidSpec", invalid, &out->writes);
+            pgw_reconcile_event(r, cluster, "Warning", "InvalidSpec", invalid, &out->writes);
         struct pgw_status_input in = {.cluster = cluster, .valid = 0, .invalid_message = invalid, .pods = pods, .now = ts};
         status = pgw_cluster_status_compute(&in);
         if (write_status(r, cluster, status, &out->writes, &err) != 0)
@@ -320,14 +357,14 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
     struct pgw_apply_stats st = {0};
     char *apply_err = NULL;
     if (pgw_apply_children(r->client, r->cache, uid != NULL ? uid : "", children, &st, &apply_err) != 0) {
-        event(r, cluster, "Warning", "ApplyFailed", apply_err, &out->writes);
+        pgw_reconcile_event(r, cluster, "Warning", "ApplyFailed", apply_err, &out->writes);
         rc = -1;
     }
     out->writes += st.writes;
     if (rc == 0 && json_array_size(pods) > 0 && sync_patroni_parameters(r, cluster, defaulted, &out->writes, &err) != 0)
         rc = -1;
 
-    sts = fetch(r, r->statefulsets, "StatefulSet", ns, name, &failed);
+    sts = pgw_reconcile_fetch(r, r->statefulsets, "StatefulSet", ns, name, &failed);
     char *expected = pgw_inject_expected_hash(pgw_inject_sidecars_for_cluster(defaulted), r->config);
     struct pgw_status_input in = {.cluster = cluster,
                                   .valid = 1,
@@ -341,6 +378,8 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
                                   .now = ts};
     status = pgw_cluster_status_compute(&in);
     free(expected);
+    if (rc == 0 && pgw_reconcile_cluster_backups(r, cluster, defaulted, status, ts, &out->writes, &err) != 0)
+        rc = -1;
     phase_event(r, cluster, status, &out->writes);
     char *status_err = NULL;
     if (write_status(r, cluster, status, &out->writes, &status_err) != 0)

@@ -33,6 +33,7 @@ struct pgw_reconciler {
     struct pgw_apply_cache *cache;   /* borrowed */
     /* Local stores fed by watches (borrowed); NULL → read from the API server. */
     struct pgw_store *clusters, *statefulsets, *pods;
+    struct pgw_store *backups, *restores, *jobs; /* jobs: those labelled pgwarden.io/cluster */
 };
 
 struct pgw_reconcile_outcome {
@@ -47,5 +48,34 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *namespace_, cons
 
 /* "spec.instances: Invalid value: 0: must be ...; spec.storage.size: Required value" (caller frees), or NULL. */
 char *pgw_reconcile_guard(const json_t *cluster, const struct pgw_config *config, json_t **defaulted);
+
+/* Helpers shared by the reconciles of the three kinds (reconcile_backup.c, reconcile_restore.c). */
+
+/* Records an Event about obj (borrowed; failures are logged, not returned). Counts a write. */
+void pgw_reconcile_event(struct pgw_reconciler *r, const json_t *obj, const char *type, const char *reason, const char *message,
+                         int *writes);
+/* obj of kind from `store` when there is one, else from the API server. New reference or NULL;
+ * *failed is set when the API could not answer (not for 404). */
+json_t *pgw_reconcile_fetch(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *ns, const char *name,
+                            int *failed);
+/* Writes `status` (borrowed) through /status as a merge patch when it differs from obj's. 0 or -1 with *err. */
+int pgw_reconcile_write_status(struct pgw_reconciler *r, const char *kind, const json_t *obj, const json_t *status, int *writes,
+                               char **err);
+/* Every object of `kind` in ns whose label `key` equals `value` (value NULL: every object), from
+ * `store` or the API. New array (empty on failure, with *failed set). */
+json_t *pgw_reconcile_select(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *ns, const char *key,
+                             const char *value, int *failed);
+
+/*
+ * The backup side of a cluster reconcile (reconcile_cluster_backups.c): deletes
+ * the CronJobs of schedules no longer in the spec, creates the stanza-create
+ * Job once `status` (being written) says Running, and sets the BackupReady
+ * condition on `status`. 0, or -1 with *err.
+ */
+int pgw_reconcile_cluster_backups(struct pgw_reconciler *r, const json_t *cluster, const json_t *defaulted, json_t *status,
+                                  const char *now, int *writes, char **err);
+
+int pgw_reconcile_backup(struct pgw_reconciler *r, const char *namespace_, const char *name, struct pgw_reconcile_outcome *out);
+int pgw_reconcile_restore(struct pgw_reconciler *r, const char *namespace_, const char *name, struct pgw_reconcile_outcome *out);
 
 #endif

@@ -2,6 +2,7 @@
  * All children of a cluster, in the order the controller applies them.
  */
 #include "controller/render.h"
+#include "controller/render_backup.h"
 #include "controller/render_pgbackrest.h"
 
 json_t *pgw_render_cluster(const json_t *cluster, const struct pgw_render_ctx *ctx)
@@ -15,6 +16,7 @@ json_t *pgw_render_cluster(const json_t *cluster, const struct pgw_render_ctx *c
         json_array_append_new(out, repo_claim);
     pgw_render_services(cluster, out);
     json_array_append_new(out, pgw_render_statefulset(cluster, ctx));
+    pgw_render_backup_cronjobs(cluster, ctx, out);
     return out;
 }
 

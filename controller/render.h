@@ -22,7 +22,8 @@ struct pgw_render_ctx {
     void (*random_bytes)(unsigned char *buf, size_t len);
 };
 
-/* All children, in apply order (RBAC, Secrets, ConfigMaps, Services, PDB, StatefulSet). Caller decrefs. */
+/* All children, in apply order (RBAC, Secrets, ConfigMaps, repository PVC, Services, PDB, StatefulSet,
+ * backup CronJobs). The stanza-create Job is not among them: it runs once the cluster is Running. Caller decrefs. */
 json_t *pgw_render_cluster(const json_t *cluster, const struct pgw_render_ctx *ctx);
 
 /* Individual renderers (each returns a new object the caller decrefs). */

@@ -246,22 +246,48 @@ static char *shell_join(const json_t *argv)
     return out;
 }
 
+char *pgw_render_backup_script(const char *config_path, const char *type, const char *termination_path)
+{
+    json_t *backup = pgw_render_backup_args(config_path, type != NULL ? type : "full");
+    json_t *info = pgw_render_info_args(config_path);
+    char *run = shell_join(backup), *show = shell_join(info);
+    /* `info` ends with "--output=json info"; the one-set form slips --set=... before the command. */
+    size_t n = strlen(show) - strlen(" info");
+    char *script = pgw_asprintf("set -e\n"
+                                "%s\n"
+                                "label=$(%s | sed -n 's/.*\"label\":\"\\([^\"]*\\)\".*/\\1/p')\n"
+                                "test -n \"$label\"\n"
+                                "set_info=$(%.*s --set=\"$label\" info)\n"
+                                "printf '%%s' \"$set_info\" > %s\n"
+                                "printf '%%s\\n' \"$set_info\"\n",
+                                run, show, (int)n, show, termination_path);
+    free(run);
+    free(show);
+    json_decref(backup);
+    json_decref(info);
+    return script;
+}
+
+/* A Job pod's labels: the Job's, minus pgwarden.io/cluster, which selects the
+ * cluster's database pods (Services, PDB, StatefulSet, sidecar injection). */
+static json_t *pod_labels(const json_t *job_labels)
+{
+    json_t *labels = json_deep_copy(job_labels);
+    json_object_del(labels, PGW_POD_LABEL_CLUSTER);
+    return labels;
+}
+
 /*
- * The Job's pod template spec running `argv`; with `print_info`, the container
- * prints `pgbackrest info --output=json` after a successful run, as its last line.
+ * The Job's pod template spec running `argv`, or with `backup_type` the backup
+ * script (pgw_render_backup_script) instead.
  */
-static json_t *job_pod_spec(const json_t *cluster, const struct pgw_render_ctx *ctx, json_t *argv, int print_info)
+static json_t *job_pod_spec(const json_t *cluster, const struct pgw_render_ctx *ctx, json_t *argv, const char *backup_type)
 {
     json_t *command;
-    if (print_info) {
-        json_t *info = pgw_render_info_args(JOB_CONFIG);
-        char *run = shell_join(argv), *show = shell_join(info);
-        char *script = pgw_asprintf("%s && exec %s", run, show);
+    if (backup_type != NULL) {
+        char *script = pgw_render_backup_script(JOB_CONFIG, backup_type, PGW_BACKUP_TERMINATION_PATH);
         command = json_pack("[s,s,s]", "/bin/sh", "-c", script);
-        free(run);
-        free(show);
         free(script);
-        json_decref(info);
         json_decref(argv);
     } else {
         command = argv;
@@ -284,6 +310,10 @@ static json_t *job_pod_spec(const json_t *cluster, const struct pgw_render_ctx *
                                   ctx->config->image_pull_policy ? ctx->config->image_pull_policy : "IfNotPresent", "command",
                                   command, "env", pgw_render_pgbackrest_env(cluster), "volumeMounts", mounts, "resources",
                                   resources(&ctx->config->pgbackrest), "securityContext", restricted_security_context());
+    /* The info JSON of the new backup set goes to the termination message; on a
+     * failure with no message the last log lines (pgBackRest's error) go there. */
+    json_object_set_new(container, "terminationMessagePath", json_string(PGW_BACKUP_TERMINATION_PATH));
+    json_object_set_new(container, "terminationMessagePolicy", json_string("FallbackToLogsOnError"));
     return json_pack("{s:s,s:b,s:{s:b,s:i,s:i,s:i,s:{s:s}},s:[o],s:o}", "restartPolicy", "Never", "automountServiceAccountToken", 0,
                      "securityContext", "runAsNonRoot", 1, "runAsUser", JOB_UID, "runAsGroup", JOB_UID, "fsGroup", JOB_UID,
                      "seccompProfile", "type", "RuntimeDefault", "containers", container, "volumes", volumes);
@@ -311,8 +341,9 @@ json_t *pgw_render_backup_job(const json_t *backup, const json_t *cluster, const
                         json_pack("[{s:s,s:s,s:s,s:s,s:b,s:b}]", "apiVersion", "pgwarden.io/v1", "kind", "PostgresBackup", "name",
                                   name, "uid", uid != NULL ? uid : "", "controller", 1, "blockOwnerDeletion", 1));
     json_t *argv = pgw_render_backup_args(JOB_CONFIG, type != NULL ? type : "full");
-    json_object_set_new(job, "spec",
-                        job_spec(json_deep_copy(labels), job_pod_spec(cluster, ctx, argv, 1), PGW_BACKUP_BACKOFF_LIMIT));
+    json_object_set_new(
+        job, "spec",
+        job_spec(pod_labels(labels), job_pod_spec(cluster, ctx, argv, type != NULL ? type : "full"), PGW_BACKUP_BACKOFF_LIMIT));
     return job;
 }
 
@@ -325,7 +356,7 @@ json_t *pgw_render_stanza_job(const json_t *cluster, const struct pgw_render_ctx
     free(name);
     json_t *labels = json_object_get(json_object_get(job, "metadata"), "labels");
     json_object_set_new(job, "spec",
-                        job_spec(json_deep_copy(labels), job_pod_spec(cluster, ctx, pgw_render_stanza_create_args(JOB_CONFIG), 0),
+                        job_spec(pod_labels(labels), job_pod_spec(cluster, ctx, pgw_render_stanza_create_args(JOB_CONFIG), NULL),
                                  PGW_STANZA_BACKOFF_LIMIT));
     return job;
 }
@@ -348,7 +379,8 @@ void pgw_render_backup_cronjobs(const json_t *cluster, const struct pgw_render_c
         json_t *labels = json_object_get(json_object_get(cj, "metadata"), "labels");
         json_object_set_new(labels, PGW_LABEL_SCHEDULE, json_string(sname));
         json_t *argv = pgw_render_backup_args(JOB_CONFIG, type != NULL ? type : "full");
-        json_t *spec = job_spec(json_deep_copy(labels), job_pod_spec(cluster, ctx, argv, 1), PGW_BACKUP_BACKOFF_LIMIT);
+        json_t *spec =
+            job_spec(pod_labels(labels), job_pod_spec(cluster, ctx, argv, type != NULL ? type : "full"), PGW_BACKUP_BACKOFF_LIMIT);
         /* Forbid: never two backups of one stanza at once; a missed run is skipped, not queued. */
         json_object_set_new(cj, "spec",
                             json_pack("{s:s,s:s,s:i,s:i,s:i,s:b,s:{s:{s:o},s:o}}", "schedule", schedule, "concurrencyPolicy",

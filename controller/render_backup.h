@@ -7,9 +7,15 @@
  * Every Job is a pgBackRest repository host: it reads the job side of ConfigMap
  * <cluster>-pgbackrest and reaches the instances' `pgbackrest server` sidecars
  * over TLS with the client pair from Secret <cluster>-pgbackrest-tls, so no exec
- * into a database pod is ever needed. After the backup the container prints
- * `pgbackrest info --output=json` as its last log line; the controller reads it
- * with pgw_backup_info_from_log (controller/backup_info.h) for the status.
+ * into a database pod is ever needed. After the backup the container writes
+ * `pgbackrest info --output=json --set=<new label>` (one backup set, well under
+ * the 4 KiB Kubernetes keeps) to its termination message, and prints it as its
+ * last log line for people; the controller reads the message from the Job's
+ * pod status (no logs, no exec) and parses it with controller/backup_info.h.
+ *
+ * Job pods do not carry pgwarden.io/cluster: that label selects the cluster's
+ * database pods (Services, PDB, StatefulSet, sidecar injection). The Jobs
+ * themselves do, so the controller's Job watch sees them.
  *
  * Command lines are JSON arrays of argv strings (new references, caller decrefs).
  */
@@ -30,6 +36,15 @@
 #define PGW_LABEL_RESTORE "pgwarden.io/restore"
 #define PGW_ANNOTATION_RESTORED_FROM "pgwarden.io/restored-from"
 
+#define PGW_BACKUP_TERMINATION_PATH "/dev/termination-log"
+
+/*
+ * The backup container's /bin/sh script: the backup, then the new set's label
+ * (the last "label" of `info --output=json`: sets are listed oldest first),
+ * then `info --output=json --set=<label>` written to termination_path and
+ * printed. Fails when any step fails. Caller frees.
+ */
+char *pgw_render_backup_script(const char *config_path, const char *type, const char *termination_path);
 /* pgbackrest --config=<config> --stanza=db --type=<type> backup. type: full|diff|incr. */
 json_t *pgw_render_backup_args(const char *config_path, const char *type);
 /* pgbackrest --config=<config> --stanza=db stanza-create. */

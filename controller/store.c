@@ -92,6 +92,22 @@ json_t *pgw_store_select(struct pgw_store *s, const char *namespace_, const char
     return out;
 }
 
+json_t *pgw_store_list(struct pgw_store *s, const char *namespace_)
+{
+    json_t *out = json_array();
+    const char *k;
+    json_t *obj;
+    pthread_mutex_lock(&s->lock);
+    json_object_foreach(s->objects, k, obj)
+    {
+        const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
+        if (strcmp(ns != NULL ? ns : "", namespace_ != NULL ? namespace_ : "") == 0)
+            json_array_append(out, obj);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return out;
+}
+
 json_t *pgw_store_keys(struct pgw_store *s)
 {
     json_t *out = json_array();

@@ -25,6 +25,8 @@ void pgw_store_delete(struct pgw_store *s, const json_t *obj);
 json_t *pgw_store_get(struct pgw_store *s, const char *namespace_, const char *name);
 /* New array of the objects in namespace_ whose label `key` equals `value`. */
 json_t *pgw_store_select(struct pgw_store *s, const char *namespace_, const char *key, const char *value);
+/* New array of every object in namespace_. */
+json_t *pgw_store_list(struct pgw_store *s, const char *namespace_);
 /* New array of "namespace/name" strings. */
 json_t *pgw_store_keys(struct pgw_store *s);
 long pgw_store_size(struct pgw_store *s);

@@ -15,6 +15,11 @@
   - Job: startTime and active=1 at once; after --job-delay seconds, Complete
     (or Failed) per --job-mode succeed|fail|pending, overridable per Job with
     the annotation stand-in.pgwarden.io/job-result: Succeeded|Failed|Pending.
+    Just before, the Job's one pod appears, already finished (phase Succeeded
+    or Failed, labels job-name / batch.kubernetes.io/job-name / controller-uid,
+    owned by the Job), with each container terminated; the Job's annotation
+    stand-in.pgwarden.io/termination-message becomes the first container's
+    state.terminated.message, as the kubelet reports terminationMessagePath.
   - Garbage collection and finalization (gc.py).
 """
 import hashlib
@@ -33,6 +38,7 @@ JOB_USER = {"username": "system:serviceaccount:kube-system:job-controller",
             "groups": ["system:serviceaccounts", "system:authenticated"]}
 READY_ANN = "stand-in.pgwarden.io/ready"
 JOB_ANN = "stand-in.pgwarden.io/job-result"
+TERM_ANN = "stand-in.pgwarden.io/termination-message"
 
 
 class Controllers:
@@ -205,7 +211,7 @@ class Controllers:
         pod_res = self.res("", "pods")
         for p in self.api.list(pod_res, None, {})["items"]:
             meta = p["metadata"]
-            if meta.get("deletionTimestamp") or (p.get("status") or {}).get("phase") == "Running":
+            if meta.get("deletionTimestamp") or (p.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed"):
                 continue
             if (meta.get("annotations") or {}).get(READY_ANN) == "false":
                 continue
@@ -245,6 +251,7 @@ class Controllers:
             if mode == "Pending" or time.monotonic() - started < float(self.cfg.get("jobDelay", 0)):
                 continue
             t = now()
+            self._job_pod(j, mode == "Succeeded", t)
             if mode == "Succeeded":
                 status = {"active": None, "ready": 0, "succeeded": 1, "completionTime": t, "conditions": [
                     {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": t, "lastTransitionTime": t},
@@ -255,3 +262,34 @@ class Controllers:
                     {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastProbeTime": t, "lastTransitionTime": t}]}
             self.api.patch(job_res, meta["namespace"], meta["name"], "application/merge-patch+json",
                            {"status": status}, JOB_USER, manager="kube-controller-manager", sub="status")
+
+    def _job_pod(self, job, succeeded, t):
+        """The Job's finished pod (created once), carrying the termination message."""
+        meta, pod_res = job["metadata"], self.res("", "pods")
+        ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+        pname = f"{name}-{hashlib.sha256(uid.encode()).hexdigest()[:5]}"
+        if self.api.store.get(pod_res.gr, ns, pname) is not None:
+            return
+        tmpl = json.loads(json.dumps(((job.get("spec") or {}).get("template")) or {}))
+        labels = dict((tmpl.get("metadata") or {}).get("labels") or {})
+        labels.update({"job-name": name, "batch.kubernetes.io/job-name": name, "controller-uid": uid,
+                       "batch.kubernetes.io/controller-uid": uid})
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": pname, "namespace": ns, "labels": labels,
+                            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": uid,
+                                                 "controller": True, "blockOwnerDeletion": True}]},
+               "spec": tmpl.get("spec") or {}}
+        self.api.create(pod_res, ns, pod, JOB_USER, manager="kube-controller-manager")
+        message = (meta.get("annotations") or {}).get(TERM_ANN)
+        statuses = []
+        for i, c in enumerate((pod["spec"].get("containers") or [])):
+            term = {"exitCode": 0 if succeeded else 1, "reason": "Completed" if succeeded else "Error",
+                    "startedAt": t, "finishedAt": t, "containerID": f"stand-in://{uid}/{c.get('name')}"}
+            if i == 0 and message is not None:
+                term["message"] = message
+            statuses.append({"name": c.get("name"), "ready": False, "started": False, "restartCount": 0,
+                             "image": c.get("image", ""), "imageID": "", "state": {"terminated": term}})
+        self.api.patch(pod_res, ns, pname, "application/merge-patch+json",
+                       {"status": {"phase": "Succeeded" if succeeded else "Failed", "startTime": t,
+                                   "containerStatuses": statuses, "hostIP": "127.0.0.1"}},
+                       NODE_USER, manager="kubelet", sub="status")

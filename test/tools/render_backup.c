@@ -11,6 +11,7 @@
  *   render_backup repo-path CLUSTER.json [key=value...]
  *   render_backup archive-command CONFIG
  *   render_backup backup-args CONFIG TYPE | stanza-args CONFIG | info-args CONFIG    (JSON argv)
+ *   render_backup backup-script CONFIG TYPE TERMINATION_PATH                         (the Job's sh script)
  *   render_backup restore-args CONFIG REPO_PATH|- LABEL|- TARGET_JSON|-              (JSON argv)
  *   render_backup restore-cluster RESTORE.json SOURCE.json                           (JSON)
  *   render_backup info-status INFO.json LABEL|-                                      (JSON status)
@@ -166,6 +167,8 @@ int main(int argc, char **argv)
     }
     if (argc == 4 && strcmp(argv[1], "backup-args") == 0)
         return print_json(pgw_render_backup_args(argv[2], argv[3]));
+    if (argc == 5 && strcmp(argv[1], "backup-script") == 0)
+        return print_owned(pgw_render_backup_script(argv[2], argv[3], argv[4]));
     if (argc == 3 && strcmp(argv[1], "stanza-args") == 0)
         return print_json(pgw_render_stanza_create_args(argv[2]));
     if (argc == 3 && strcmp(argv[1], "info-args") == 0)

@@ -154,6 +154,33 @@ START_TEST(foreign_conditions_kept)
 }
 END_TEST
 
+/* BackupReady written by the backup side: replaced in place, its lastTransitionTime kept while its status holds. */
+static const struct {
+    const char *old_status; /* the stored status */
+    const char *set_status, *reason;
+    const char *want_time;
+} set_cases[] = {
+    {"{}", "False", "NoRepository", "NOW"},
+    {"{'conditions':[{'type':'BackupReady','status':'False','lastTransitionTime':'T0'}]}", "False", "StanzaCreating", "T0"},
+    {"{'conditions':[{'type':'BackupReady','status':'False','lastTransitionTime':'T0'}]}", "True", "StanzaCreated", "NOW"},
+};
+
+START_TEST(set_condition_table)
+{
+    json_t *old = q(set_cases[_i].old_status);
+    json_t *status = json_deep_copy(old);
+    pgw_cluster_status_set_condition(status, old, "BackupReady", set_cases[_i].set_status, set_cases[_i].reason, "m", 3, "NOW");
+    ck_assert_uint_eq(json_array_size(json_object_get(status, "conditions")), 1);
+    const json_t *c = pgw_cluster_status_condition(status, "BackupReady");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "status")), set_cases[_i].set_status);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "reason")), set_cases[_i].reason);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "lastTransitionTime")), set_cases[_i].want_time);
+    ck_assert_int_eq(json_integer_value(json_object_get(c, "observedGeneration")), 3);
+    json_decref(status);
+    json_decref(old);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cluster_status");
@@ -161,6 +188,7 @@ int main(void)
     tcase_add_test(tc, compute_table);
     tcase_add_test(tc, recompute_is_stable);
     tcase_add_test(tc, foreign_conditions_kept);
+    tcase_add_loop_test(tc, set_condition_table, 0, (int)(sizeof(set_cases) / sizeof(set_cases[0])));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

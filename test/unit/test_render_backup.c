@@ -69,10 +69,8 @@ static const struct {
 START_TEST(restore_command_lines)
 {
     json_t *target = restore_cases[_i].target ? q(restore_cases[_i].target) : NULL;
-    struct pgw_restore_params p = {.config_path = "/c",
-                                   .repo_path = restore_cases[_i].repo_path,
-                                   .backup_label = restore_cases[_i].label,
-                                   .target = target};
+    struct pgw_restore_params p = {
+        .config_path = "/c", .repo_path = restore_cases[_i].repo_path, .backup_label = restore_cases[_i].label, .target = target};
     char *err = NULL;
     json_t *args = pgw_render_restore_args(&p, &err);
     if (restore_cases[_i].expected == NULL) {
@@ -135,10 +133,8 @@ static json_t *check_pod(json_t *pod)
     ck_assert(json_is_false(json_object_get(sc, "allowPrivilegeEscalation")));
     ck_assert(json_is_true(json_object_get(sc, "readOnlyRootFilesystem")));
     ck_assert(json_is_true(json_object_get(sc, "runAsNonRoot")));
-    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(json_object_get(sc, "capabilities"), "drop"), 0)),
-                     "ALL");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(sc, "seccompProfile"), "type")),
-                     "RuntimeDefault");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(json_object_get(sc, "capabilities"), "drop"), 0)), "ALL");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(sc, "seccompProfile"), "type")), "RuntimeDefault");
     ck_assert_str_eq(json_string_value(json_object_get(c, "image")), cfg.pgbackrest.image);
     /* Credentials by secretKeyRef only. */
     json_t *env = json_object_get(c, "env");
@@ -148,8 +144,8 @@ static json_t *check_pod(json_t *pod)
     json_array_foreach(env, i, e)
     {
         ck_assert_ptr_null(json_object_get(e, "value"));
-        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(e, "valueFrom"),
-                                                                           "secretKeyRef"), "name")), "s3c");
+        ck_assert_str_eq(
+            json_string_value(json_object_get(json_object_get(json_object_get(e, "valueFrom"), "secretKeyRef"), "name")), "s3c");
     }
     /* The job side of the ConfigMap, mounted as pgbackrest.conf, and the client pair. */
     json_t *vol = json_array_get(json_object_get(pod, "volumes"), 0);
@@ -189,14 +185,26 @@ START_TEST(backup_job)
     ck_assert_str_eq(str_at(job, pod_label), "before-upgrade");
     json_t *spec = json_object_get(job, "spec");
     ck_assert_int_eq(json_integer_value(json_object_get(spec, "backoffLimit")), PGW_BACKUP_BACKOFF_LIMIT);
-    ck_assert_int_eq(json_integer_value(json_object_get(spec, "activeDeadlineSeconds")),
-                     PGW_BACKUP_ACTIVE_DEADLINE_SECONDS);
+    ck_assert_int_eq(json_integer_value(json_object_get(spec, "activeDeadlineSeconds")), PGW_BACKUP_ACTIVE_DEADLINE_SECONDS);
     json_t *c = check_pod(pod_spec_of_job_spec(spec));
     json_t *cmd = json_object_get(c, "command");
     ck_assert_str_eq(json_string_value(json_array_get(cmd, 0)), "/bin/sh");
-    ck_assert_str_eq(json_string_value(json_array_get(cmd, 2)),
-                     "pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db --type=diff backup && exec "
-                     "pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db --output=json info");
+    char *script = pgw_render_backup_script("/etc/pgbackrest/pgbackrest.conf", "diff", PGW_BACKUP_TERMINATION_PATH);
+    ck_assert_str_eq(json_string_value(json_array_get(cmd, 2)), script);
+    static const char *const parts[] = {
+        "set -e\n", "pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db --type=diff backup\n",
+        "label=$(pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db --output=json info | sed ",
+        "pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db --output=json --set=\"$label\" info)\n",
+        "> /dev/termination-log\n"};
+    for (size_t k = 0; k != sizeof(parts) / sizeof(parts[0]); ++k)
+        ck_assert_msg(strstr(script, parts[k]) != NULL, "missing %s in %s", parts[k], script);
+    free(script);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "terminationMessagePath")), "/dev/termination-log");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "terminationMessagePolicy")), "FallbackToLogsOnError");
+    /* The Job carries the cluster label, its pods do not (it selects database pods). */
+    json_t *tlabels = json_object_get(json_object_get(json_object_get(spec, "template"), "metadata"), "labels");
+    ck_assert_ptr_null(json_object_get(tlabels, PGW_POD_LABEL_CLUSTER));
+    ck_assert_str_eq(json_string_value(json_object_get(tlabels, "app.kubernetes.io/instance")), "demo");
     json_decref(job);
     json_decref(backup);
     json_decref(cluster);
@@ -267,7 +275,8 @@ START_TEST(restore_cluster)
 {
     json_t *source = q(cluster_text);
     char *rtext = pgw_asprintf("{'apiVersion':'pgwarden.io/v1','kind':'PostgresRestore','metadata':{'name':'r1',"
-                               "'namespace':'db'},'spec':%s}", restore_cluster_cases[_i].restore_spec);
+                               "'namespace':'db'},'spec':%s}",
+                               restore_cluster_cases[_i].restore_spec);
     json_t *restore = q(rtext);
     free(rtext);
     json_t *c = pgw_render_restore_cluster(restore, source);
