@@ -447,6 +447,11 @@ json_t *pgw_render_restore_cluster(const json_t *restore, const json_t *source_c
 
     json_t *labels = json_pack("{s:s}", PGW_LABEL_RESTORE, rname);
     json_t *annotations = json_pack("{s:s}", PGW_ANNOTATION_RESTORED_FROM, from);
+    const char *source_path = json_string_value(json_object_get(json_object_get(sspec, "backup"), "path"));
+    char *default_path = pgw_asprintf("/%s/%s", pgw_cluster_namespace(source_cluster), from);
+    json_object_set_new(annotations, PGW_ANNOTATION_RESTORE_REPO_PATH,
+                        json_string(source_path != NULL ? source_path : default_path));
+    free(default_path);
     return json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:o},s:o}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster", "metadata",
                      "name", name, "namespace", ns, "labels", labels, "annotations", annotations, "spec", spec);
 }

@@ -35,6 +35,8 @@
 #define PGW_LABEL_SCHEDULE "pgwarden.io/backup-schedule"
 #define PGW_LABEL_RESTORE "pgwarden.io/restore"
 #define PGW_ANNOTATION_RESTORED_FROM "pgwarden.io/restored-from"
+/* The source cluster's repo1-path, which the restored cluster's first instance restores from. */
+#define PGW_ANNOTATION_RESTORE_REPO_PATH "pgwarden.io/restore-repo-path"
 
 #define PGW_BACKUP_TERMINATION_PATH "/dev/termination-log"
 

@@ -46,14 +46,25 @@ static char *bootstrap_sql(const json_t *cluster)
     const char *db = json_string_value(json_object_get(initdb, "database"));
     const char *owner = json_string_value(json_object_get(initdb, "owner"));
     char *pooler = pgw_render_pgbouncer_sql(cluster, NULL), *exporter = pgw_render_exporter_sql(cluster, NULL);
-    /* Identifiers are validated as plain lowercase SQL names at admission; quote them anyway. */
-    char *sql = pgw_asprintf("-- Written by pgwarden: roles and databases of the cluster.\n"
+    /*
+     * Idempotent: a cluster restored from a backup already has these roles and
+     * database (with the source's passwords), so they are created only when
+     * missing and the passwords are always reset to this cluster's Secrets.
+     * Identifiers are validated as plain lowercase SQL names at admission; quote them anyway.
+     */
+    const char *o = owner ? owner : "app", *d = db ? db : "app";
+    char *sql = pgw_asprintf("-- Written by pgwarden: roles and databases of the cluster. Idempotent.\n"
                              "%s"
                              "\\connect template1\n%s"
                              "\\connect postgres\n%s"
-                             "CREATE ROLE \"%s\" LOGIN PASSWORD :'app_password';\n"
-                             "CREATE DATABASE \"%s\" OWNER \"%s\";\n",
-                             exporter, pooler, pooler, owner ? owner : "app", db ? db : "app", owner ? owner : "app");
+                             "DO $pgw$\nBEGIN\n"
+                             "  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '%s') THEN\n"
+                             "    CREATE ROLE \"%s\";\n"
+                             "  END IF;\nEND\n$pgw$;\n"
+                             "ALTER ROLE \"%s\" WITH LOGIN PASSWORD :'app_password';\n"
+                             "SELECT 'CREATE DATABASE \"%s\" OWNER \"%s\"'\n"
+                             " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = '%s')\\gexec\n",
+                             exporter, pooler, pooler, o, o, o, d, o, d);
     free(pooler);
     free(exporter);
     return sql;

@@ -14,12 +14,14 @@
  *  - postgresql.pg_hba: local socket and replication rules, then the user's
  *    lines, then TLS-only password access for everyone else.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/xalloc.h"
 #include "controller/pod_layout.h"
 #include "controller/render.h"
+#include "controller/render_backup.h"
 #include "controller/render_meta.h"
 #include "controller/render_pgbackrest.h"
 
@@ -95,6 +97,63 @@ json_t *pgw_render_patroni_dcs_parameters(const json_t *cluster)
     return params;
 }
 
+/* Appends `arg` to `out`, single-quoted for /bin/sh. */
+static void shell_quote(FILE *out, const char *arg)
+{
+    fputc('\'', out);
+    for (const char *p = arg; *p != '\0'; ++p) {
+        if (*p == '\'')
+            fputs("'\\''", out);
+        else
+            fputc(*p, out);
+    }
+    fputc('\'', out);
+}
+
+/*
+ * A cluster bootstrapped from a backup: Patroni's custom bootstrap method runs
+ * `pgbackrest restore` with the requested target (and --target-action=promote)
+ * instead of initdb, and keeps the recovery settings pgBackRest writes. The
+ * repository is the source cluster's, named by the annotation that
+ * pgw_render_restore_cluster() sets.
+ */
+static void add_restore_method(const json_t *cluster, json_t *bootstrap)
+{
+    const json_t *restore = pgw_cluster_spec(cluster, "bootstrap.restore");
+    if (!json_is_object(restore))
+        return;
+    const json_t *annotations = json_object_get(json_object_get(cluster, "metadata"), "annotations");
+    struct pgw_restore_params params = {
+        .config_path = PGW_POD_PGBACKREST_DIR "/" PGW_KEY_PGBACKREST_CONF,
+        .repo_path = json_string_value(json_object_get(annotations, PGW_ANNOTATION_RESTORE_REPO_PATH)),
+        .backup_label = NULL,
+        .target = json_object_get(restore, "target"),
+    };
+    char *err = NULL;
+    json_t *args = pgw_render_restore_args(&params, &err);
+    if (args == NULL) { /* validation refuses such targets before we get here */
+        free(err);
+        return;
+    }
+    char *command = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&command, &len);
+    size_t i;
+    json_t *arg;
+    json_array_foreach(args, i, arg)
+    {
+        if (i != 0)
+            fputc(' ', fp);
+        shell_quote(fp, json_string_value(arg));
+    }
+    fclose(fp);
+    json_decref(args);
+    json_object_set_new(bootstrap, "method", json_string("pgbackrest"));
+    json_object_set_new(bootstrap, "pgbackrest",
+                        json_pack("{s:s,s:b,s:b}", "command", command, "keep_existing_recovery_conf", 1, "no_params", 1));
+    free(command);
+}
+
 json_t *pgw_render_patroni_config(const json_t *cluster, const struct pgw_render_ctx *ctx)
 {
     (void)ctx;
@@ -112,6 +171,7 @@ json_t *pgw_render_patroni_config(const json_t *cluster, const struct pgw_render
     /* Patroni's schema requires bootstrap.pg_hba; it is the same list as postgresql.pg_hba. */
     json_t *bootstrap = json_pack("{s:o,s:o,s:o,s:s}", "dcs", dcs, "initdb", initdb_options(cluster), "pg_hba",
                                   pg_hba(cluster), "post_bootstrap", "/etc/patroni/post-bootstrap.sh");
+    add_restore_method(cluster, bootstrap);
     json_t *postgresql = json_pack(
         "{s:s,s:s,s:s,s:s,s:{s:{s:s},s:{s:s},s:{s:s}},s:o,s:o,s:b}", "listen", "0.0.0.0:5432", "data_dir",
         PGW_POD_PGDATA_DIR, "pgpass", "/tmp/pgpass", "bin_dir", "", "authentication", "superuser", "username",

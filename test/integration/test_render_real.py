@@ -84,6 +84,15 @@ class PatroniConfigTest(unittest.TestCase):
         env = container_env(items)
         out = self.validate(text, env)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        # A cluster restored from a backup bootstraps with pgBackRest; Patroni accepts that method too.
+        restored = json.loads(json.dumps(CLUSTER))
+        restored["metadata"]["annotations"] = {"pgwarden.io/restore-repo-path": "/db/source"}
+        restored["spec"]["bootstrap"] = {"restore": {"fromCluster": "source", "target": {"time": "2026-11-21T10:00:00Z"}}}
+        r_items = render(restored)
+        r_text = child(r_items, "ConfigMap", "demo-patroni")["data"]["patroni.yml"]
+        self.assertEqual(json.loads(r_text)["bootstrap"]["method"], "pgbackrest")
+        out = self.validate(r_text, container_env(r_items))
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         # The validator can fail: drop the address Patroni needs and it refuses.
         env.pop("PATRONI_RESTAPI_CONNECT_ADDRESS")
         self.assertNotEqual(self.validate(text, env).returncode, 0)
@@ -154,6 +163,17 @@ class BootstrapSqlTest(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
 
         app = child(self.items, "Secret", "demo-app")["stringData"]
+        old_password = app["password"]
+        # Run it again with new passwords, as on a cluster restored from another cluster's backup: the roles and
+        # database exist already, the script still succeeds, and the passwords become this cluster's.
+        app = dict(app, password="restored-cluster-password")
+        env["PGW_APP_PASSWORD"] = app["password"]
+        out = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True, env=env,
+                             timeout=120)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        with self.assertRaises(AssertionError):
+            self.psql("SELECT 1", user=app["username"], password=old_password, db=app["dbname"])
+
         self.assertEqual(self.psql("SELECT current_user || '@' || current_database()", user=app["username"],
                                    password=app["password"], db=app["dbname"]), "shopper@shop")
         with self.assertRaises(AssertionError):

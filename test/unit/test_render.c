@@ -218,6 +218,49 @@ START_TEST(patroni_configuration)
 }
 END_TEST
 
+/* A cluster bootstrapped from a backup restores with pgBackRest instead of initdb. */
+START_TEST(restore_bootstrap_method)
+{
+    static const struct {
+        const char *target, *want[4];
+    } rows[] = {
+        {"{\"time\":\"2026-11-21T10:00:00Z\"}", {"'--type=time'", "'--target=2026-11-21 10:00:00+00'", "'--target-action=promote'", NULL}},
+        {"{\"lsn\":\"0/16B3748\"}", {"'--type=lsn'", "'--target=0/16B3748'", "'--target-action=promote'", NULL}},
+        {"{\"immediate\":true}", {"'--type=immediate'", "'--target-action=promote'", NULL, NULL}},
+        {NULL, {"'restore'", NULL, NULL, NULL}}, /* latest: the end of the archived WAL */
+    };
+    struct pgw_render_ctx ctx = {&cfg, counting_bytes};
+    for (size_t r = 0; r != sizeof(rows) / sizeof(rows[0]); ++r) {
+        json_t *cluster = load(minimal);
+        json_t *how = json_pack("{s:s}", "fromCluster", "orders");
+        if (rows[r].target != NULL)
+            json_object_set_new(how, "target", load(rows[r].target));
+        json_object_set_new(json_object_get(cluster, "spec"), "bootstrap", json_pack("{s:o}", "restore", how));
+        json_object_set_new(json_object_get(cluster, "metadata"), "annotations",
+                            json_pack("{s:s}", "pgwarden.io/restore-repo-path", "/db/orders"));
+        json_t *p = pgw_render_patroni_config(cluster, &ctx);
+        ck_assert_str_eq(str_at(p, "bootstrap.method"), "pgbackrest");
+        ck_assert(json_is_true(node_at(p, "bootstrap.pgbackrest.keep_existing_recovery_conf")));
+        const char *command = str_at(p, "bootstrap.pgbackrest.command");
+        ck_assert_ptr_nonnull(command);
+        ck_assert_msg(strstr(command, "'--repo1-path=/db/orders'") != NULL, "row %zu: %s", r, command);
+        ck_assert_msg(strstr(command, "'--stanza=db'") != NULL, "row %zu: %s", r, command);
+        for (size_t k = 0; rows[r].want[k] != NULL; ++k)
+            ck_assert_msg(strstr(command, rows[r].want[k]) != NULL, "row %zu: %s lacks %s", r, command, rows[r].want[k]);
+        if (rows[r].target == NULL)
+            ck_assert_ptr_null(strstr(command, "--type="));
+        json_decref(p);
+        json_decref(cluster);
+    }
+    /* A cluster created by initdb has no custom method. */
+    json_t *cluster = load(minimal);
+    json_t *p = pgw_render_patroni_config(cluster, &ctx);
+    ck_assert_ptr_null(node_at(p, "bootstrap.method"));
+    json_decref(p);
+    json_decref(cluster);
+}
+END_TEST
+
 START_TEST(secrets_have_distinct_random_passwords)
 {
     json_t *cluster = load(minimal);
@@ -265,6 +308,7 @@ int main(void)
     tcase_add_test(tc, services_and_pdb);
     tcase_add_test(tc, patroni_configuration);
     tcase_add_test(tc, secrets_have_distinct_random_passwords);
+    tcase_add_test(tc, restore_bootstrap_method);
     tcase_add_test(tc, rbac_is_what_patroni_needs);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
