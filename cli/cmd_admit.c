@@ -13,7 +13,6 @@
  * Exit: 0 all allowed, 1 any denied, 2 usage or I/O error.
  */
 #include <getopt.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include "cli/options.h"
 #include "common/config.h"
 #include "common/jsonpatch_apply.h"
+#include "common/base64.h"
 #include "common/xalloc.h"
 #include "common/yaml.h"
 #include "common/yaml_emit.h"
@@ -96,21 +96,6 @@ static json_t *run_review(struct st_admit_t *a, const pgw_admission_route_t *rou
     return response;
 }
 
-/* Standard base64 with padding. Returns the decoded length, or -1. */
-static int base64_decode(unsigned char *out, const char *in, size_t n)
-{
-    if (n % 4 != 0)
-        return -1;
-    int len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-    if (len < 0)
-        return -1;
-    if (n >= 1 && in[n - 1] == '=')
-        --len;
-    if (n >= 2 && in[n - 2] == '=')
-        --len;
-    return len;
-}
-
 static void print_warnings(const json_t *response)
 {
     size_t i;
@@ -154,11 +139,9 @@ static json_t *default_object(struct st_admit_t *a, const json_t *doc, const cha
     } else if (json_object_get(response, "patch") == NULL) {
         result = json_deep_copy(doc);
     } else {
-        const char *b64 = str(response, "patch");
-        size_t n = strlen(b64);
-        unsigned char *raw = pgw_malloc(n / 4 * 3 + 4);
-        int decoded = base64_decode(raw, b64, n);
-        json_t *patch = decoded < 0 ? NULL : json_loadb((const char *)raw, (size_t)decoded, 0, NULL);
+        size_t decoded = 0;
+        char *raw = pgw_base64_decode(str(response, "patch"), &decoded);
+        json_t *patch = raw == NULL ? NULL : json_loadb(raw, decoded, 0, NULL);
         char *err = NULL;
         result = patch ? pgw_jsonpatch_apply(doc, patch, &err) : NULL;
         if (result == NULL)

@@ -9,13 +9,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "certs/certs.h"
 #include "cli/commands.h"
+#include "common/base64.h"
 #include "common/xalloc.h"
 
 static void usage(FILE *fp)
@@ -111,9 +111,8 @@ static int generate(int argc, char **argv)
         return 2;
     }
     size_t len = strlen(pem);
-    unsigned char *b64 = pgw_malloc(4 * ((len + 2) / 3) + 1);
-    EVP_EncodeBlock(b64, (const unsigned char *)pem, (int)len); /* one line, NUL-terminated */
-    int rc = printf("%s\n", (const char *)b64) < 0 || fflush(stdout) != 0 ? 2 : 0;
+    char *b64 = pgw_base64_encode(pem, len);
+    int rc = printf("%s\n", b64) < 0 || fflush(stdout) != 0 ? 2 : 0;
     if (rc != 0)
         fprintf(stderr, "pgwarden certs generate: cannot write the caBundle to stdout\n");
     free(b64);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/xalloc.h"
 #include "common/yaml.h"
 
@@ -32,52 +33,6 @@ void pgw_kubeconfig_dispose(struct pgw_kubeconfig *kc)
     free(kc->token_file);
     free(kc->namespace_);
     memset(kc, 0, sizeof(*kc));
-}
-
-char *pgw_base64_decode(const char *in, size_t *out_len)
-{
-    size_t n = strlen(in);
-    char *out = pgw_malloc(n / 4 * 3 + 4);
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0, pad = 0;
-    for (size_t i = 0; i != n; ++i) {
-        unsigned char c = (unsigned char)in[i];
-        int v;
-        if (c >= 'A' && c <= 'Z')
-            v = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            v = c - '0' + 52;
-        else if (c == '+')
-            v = 62;
-        else if (c == '/')
-            v = 63;
-        else if (c == '=') {
-            ++pad;
-            continue;
-        } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-            continue;
-        else
-            goto bad;
-        if (pad != 0)
-            goto bad; /* data after padding */
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    if (bits >= 6 || pad > 2)
-        goto bad;
-    out[o] = '\0';
-    *out_len = o;
-    return out;
-bad:
-    free(out);
-    return NULL;
 }
 
 /* Whole file, NUL-terminated (caller frees), or NULL with *err. */

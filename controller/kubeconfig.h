@@ -55,7 +55,5 @@ int pgw_kubeconfig_parse(struct pgw_kubeconfig *kc, const char *text, size_t len
  */
 int pgw_kubeconfig_load(struct pgw_kubeconfig *kc, const char *path, char **err);
 
-/* Standard base64 (whitespace ignored). Returns a malloc'd NUL-terminated buffer and its length, or NULL. */
-char *pgw_base64_decode(const char *in, size_t *out_len);
 
 #endif

@@ -5,11 +5,11 @@
  * The controller creates a Secret only when it does not exist, so what is
  * rendered here is used once; rendering twice gives different passwords.
  */
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/xalloc.h"
 #include "controller/pod_layout.h"
 #include "controller/render.h"
@@ -25,9 +25,9 @@ static char *new_password(const struct pgw_render_ctx *ctx)
         ctx->random_bytes(raw, sizeof(raw));
     else if (RAND_bytes(raw, sizeof(raw)) != 1)
         abort(); /* no entropy: never fall back to a weak password */
-    char *out = pgw_malloc(4 * ((sizeof(raw) + 2) / 3) + 1);
-    int n = EVP_EncodeBlock((unsigned char *)out, raw, sizeof(raw));
-    for (int i = 0; i < n; ++i) /* base64url */
+    char *out = pgw_base64_encode(raw, sizeof(raw));
+    size_t n = strlen(out);
+    for (size_t i = 0; i < n; ++i) /* base64url */
         out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
     while (n > 0 && out[n - 1] == '=')
         out[--n] = '\0';

@@ -3,21 +3,13 @@
  */
 #include "controller/shared_ca.h"
 
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "certs/internal.h"
+#include "common/base64.h"
 #include "common/xalloc.h"
 #include "controller/kclient.h"
-#include "controller/kubeconfig.h"
-
-static char *base64(const char *data, size_t len)
-{
-    char *out = pgw_malloc(4 * ((len + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)data, (int)len);
-    return out;
-}
 
 /* Reads dir/name, or NULL (no error message needed: the caller generates). */
 static char *read_local(const char *dir, const char *name)
@@ -66,7 +58,7 @@ static json_t *secret_from_local(const char *ns, const char *name, const char *c
     char *crt = read_local(cert_dir, "ca.crt"), *key = read_local(cert_dir, "ca.key");
     json_t *secret = NULL;
     if (crt != NULL && key != NULL) {
-        char *crt64 = base64(crt, strlen(crt)), *key64 = base64(key, strlen(key));
+        char *crt64 = pgw_base64_encode(crt, strlen(crt)), *key64 = pgw_base64_encode(key, strlen(key));
         secret = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s}},s:s,s:{s:s,s:s}}", "apiVersion", "v1", "kind", "Secret",
                            "metadata", "name", name, "namespace", ns, "labels", "app.kubernetes.io/name", "pgwarden",
                            "app.kubernetes.io/component", "webhook-ca", "type", "Opaque", "data", "ca.crt", crt64,

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
 #include "common/log.h"
+#include "common/base64.h"
 #include "common/xalloc.h"
 #include "controller/webhook_ca.h"
 
@@ -53,9 +53,7 @@ char *pgw_webhook_ca_read(const char *path)
     fclose(f);
     if (n == 0 || too_big)
         return NULL;
-    char *out = pgw_malloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, buf, (int)n);
-    return out;
+    return pgw_base64_encode(buf, n);
 }
 
 static void sync_kind(struct pgw_kclient *client, const char *kind, const char *names, const char *ca_b64, int may_patch,

@@ -10,11 +10,11 @@
  */
 #include "webhook/admission.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/config.h"
 #include "common/jsonpatch.h"
 #include "common/xalloc.h"
@@ -83,13 +83,6 @@ static json_t *warning_string(const char *w)
     while (n > 0 && ((unsigned char)w[n] & 0xC0) == 0x80)
         --n;
     return json_stringn(w, n);
-}
-
-static char *base64(const char *data, size_t len)
-{
-    char *out = pgw_malloc(4 * ((len + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)data, (int)len);
-    return out;
 }
 
 /* The Kubernetes Invalid status for a denial. */
@@ -272,7 +265,7 @@ void pgw_admission_handle(const pgw_admission_route_t *route, const char *body, 
         size_t plen;
         char *ptext = dump(patch, &plen);
         json_object_set_new(response, "patchType", json_string("JSONPatch"));
-        char *b64 = base64(ptext, plen);
+        char *b64 = pgw_base64_encode(ptext, plen);
         json_object_set_new(response, "patch", json_string(b64));
         free(b64);
         free(ptext);

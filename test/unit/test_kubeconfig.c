@@ -12,6 +12,7 @@
 
 #include "common/xalloc.h"
 #include "controller/kclient.h"
+#include "common/base64.h"
 #include "controller/kubeconfig.h"
 
 static void put(const char *dir, const char *name, const char *content)
