@@ -231,18 +231,11 @@ static int start_job(struct pgw_reconciler *r, const json_t *backup, const json_
 
 int pgw_reconcile_backup(struct pgw_reconciler *r, const char *ns, const char *name, struct pgw_reconcile_outcome *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->result = "success";
+    int fetch_rc;
+    json_t *backup = pgw_reconcile_begin(r, r->backups, "PostgresBackup", "backup", ns, name, out, &fetch_rc);
+    if (backup == NULL)
+        return fetch_rc; /* gone: the owner GC removes its Job (the backup data stays in the repository) */
     int failed = 0;
-    json_t *backup = pgw_reconcile_fetch(r, r->backups, "PostgresBackup", ns, name, &failed);
-    if (backup == NULL) {
-        if (failed) {
-            out->result = "error";
-            out->error = pgw_strdup("cannot read the backup");
-            return -1;
-        }
-        return 0; /* gone: the owner GC removes its Job (the backup data stays in the repository) */
-    }
     const json_t *old = json_object_get(backup, "status");
     const char *old_phase = phase_of(old);
     char ts[32];

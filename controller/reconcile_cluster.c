@@ -209,6 +209,22 @@ json_t *pgw_reconcile_fetch(struct pgw_reconciler *r, struct pgw_store *store, c
     return obj;
 }
 
+json_t *pgw_reconcile_begin(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *what,
+                            const char *ns, const char *name, struct pgw_reconcile_outcome *out, int *rc)
+{
+    memset(out, 0, sizeof(*out));
+    out->result = "success";
+    int failed = 0;
+    json_t *obj = pgw_reconcile_fetch(r, store, kind, ns, name, &failed);
+    *rc = 0;
+    if (obj == NULL && failed) {
+        out->result = "error";
+        out->error = pgw_asprintf("cannot read the %s", what);
+        *rc = -1;
+    }
+    return obj;
+}
+
 json_t *pgw_reconcile_select(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *ns, const char *key,
                              const char *value, int *failed)
 {
@@ -296,18 +312,11 @@ static void phase_event(struct pgw_reconciler *r, const json_t *cluster, const j
 
 int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *name, struct pgw_reconcile_outcome *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->result = "success";
+    int fetch_rc;
+    json_t *cluster = pgw_reconcile_begin(r, r->clusters, "PostgresCluster", "cluster", ns, name, out, &fetch_rc);
+    if (cluster == NULL)
+        return fetch_rc; /* gone: the owner GC removes the children */
     int failed = 0;
-    json_t *cluster = pgw_reconcile_fetch(r, r->clusters, "PostgresCluster", ns, name, &failed);
-    if (cluster == NULL) {
-        if (failed) {
-            out->result = "error";
-            out->error = pgw_strdup("cannot read the cluster");
-            return -1;
-        }
-        return 0; /* gone: the owner GC removes the children */
-    }
     char ts[32];
     pgw_rfc3339_format(time(NULL), ts, sizeof(ts));
     char *err = NULL;

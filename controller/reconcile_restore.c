@@ -118,18 +118,11 @@ static int create_cluster(struct pgw_reconciler *r, const json_t *restore, const
 
 int pgw_reconcile_restore(struct pgw_reconciler *r, const char *ns, const char *name, struct pgw_reconcile_outcome *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->result = "success";
+    int fetch_rc;
+    json_t *restore = pgw_reconcile_begin(r, r->restores, "PostgresRestore", "restore", ns, name, out, &fetch_rc);
+    if (restore == NULL)
+        return fetch_rc;
     int failed = 0;
-    json_t *restore = pgw_reconcile_fetch(r, r->restores, "PostgresRestore", ns, name, &failed);
-    if (restore == NULL) {
-        if (failed) {
-            out->result = "error";
-            out->error = pgw_strdup("cannot read the restore");
-            return -1;
-        }
-        return 0;
-    }
     const json_t *old = json_object_get(restore, "status");
     const char *old_phase = json_string_value(json_object_get(old, "phase"));
     char *err = NULL, *why = NULL, *restored_to = NULL;
