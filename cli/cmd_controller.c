@@ -107,37 +107,14 @@ int pgw_cmd_controller(int argc, char **argv)
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     static const char *const keys[] = {"kubeconfig", NULL, "operatorNamespace", "controllerWorkers", "logLevel"};
-    const char *config_file = NULL;
-    for (int i = 1; i < argc; ++i) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage();
-            return 0;
-        }
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-            config_file = argv[i + 1];
-        else if (strncmp(argv[i], "--config=", 9) == 0)
-            config_file = argv[i] + 9;
-    }
     struct pgw_config cfg;
-    if (pgw_cli_load_config(&cfg, config_file) != 0)
-        return 2;
-    int c, index, rc = 2;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, &index)) != -1) {
-        if (c != 0)
-            goto out;
-        char *err = NULL;
-        if (keys[index] != NULL && pgw_config_set(&cfg, keys[index], optarg, &err) != 0) {
-            fprintf(stderr, "pgwarden controller: %s\n", err);
-            free(err);
-            goto out;
-        }
+    int parsed = pgw_cli_parse_settings("controller", argc, argv, longopts, keys, &cfg);
+    if (parsed != 0) {
+        if (parsed > 0)
+            usage();
+        return parsed > 0 ? 0 : 2;
     }
-    if (optind != argc) {
-        fprintf(stderr, "pgwarden controller: unexpected argument \"%s\" (see -h)\n", argv[optind]);
-        goto out;
-    }
-    pgw_log_set_level(cfg.log_level);
+    int rc = 1;
     char *ignored = NULL;
     pgw_config_set(&cfg, "controller", "on", &ignored);
     free(ignored);
@@ -148,7 +125,6 @@ int pgw_cmd_controller(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     struct pgw_controller *ctrl = NULL;
-    rc = 1;
     if (pgw_cli_controller_start(&cfg, NULL, NULL, NULL, &ctrl) != 0)
         goto out;
     int sig = 0;

@@ -48,18 +48,6 @@ static void usage(void)
            "\nEvery setting can also come from PGWARDEN_* variables or the config file; flags win.\n");
 }
 
-/* Applies one flag as a config setting; prints the error. */
-static int set_flag(struct pgw_config *cfg, const char *key, const char *value)
-{
-    char *err = NULL;
-    if (pgw_config_set(cfg, key, value, &err) != 0) {
-        fprintf(stderr, "pgwarden serve: %s\n", err);
-        free(err);
-        return -1;
-    }
-    return 0;
-}
-
 /* The controller reports whether our webhook configurations carry our CA: that is readiness. */
 static void on_ready(void *ctx, int ready)
 {
@@ -100,34 +88,14 @@ int pgw_cmd_serve(int argc, char **argv)
     static const char *const keys[] = {"listen",     "healthListen", "certDir",     NULL,       "controller",
                                        "kubeconfig", "clientCAFile", "serviceName", "operatorNamespace",
                                        "threads",    "logLevel"};
-    /* First pass: only --config and -h, so the file applies below the environment and flags. */
-    const char *config_file = NULL;
-    for (int i = 1; i < argc; ++i) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage();
-            return 0;
-        }
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-            config_file = argv[i + 1];
-        else if (strncmp(argv[i], "--config=", 9) == 0)
-            config_file = argv[i] + 9;
-    }
     struct pgw_config cfg;
-    if (pgw_cli_load_config(&cfg, config_file) != 0)
-        return 2;
-    int c, index, rc = 2;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, &index)) != -1) {
-        if (c != 0)
-            goto out;
-        if (keys[index] != NULL && set_flag(&cfg, keys[index], optarg) != 0)
-            goto out;
+    int parsed = pgw_cli_parse_settings("serve", argc, argv, longopts, keys, &cfg);
+    if (parsed != 0) {
+        if (parsed > 0)
+            usage();
+        return parsed > 0 ? 0 : 2;
     }
-    if (optind != argc) {
-        fprintf(stderr, "pgwarden serve: unexpected argument \"%s\" (see -h)\n", argv[optind]);
-        goto out;
-    }
-    pgw_log_set_level(cfg.log_level);
+    int rc = 2;
 
     sigset_t signals;
     sigemptyset(&signals);
@@ -231,7 +199,6 @@ done:
     free(key_file);
     free(ca_key_file);
     free(ca_file);
-out:
     pgw_config_dispose(&cfg);
     return rc;
 }
