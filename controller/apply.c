@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
+#include "common/sha256.h"
 #include "common/xalloc.h"
 #include "controller/apply.h"
 
@@ -26,16 +25,8 @@ void pgw_apply_hash(const json_t *obj, char *out)
     }
     char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     json_decref(copy);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(text != NULL ? text : "", text != NULL ? strlen(text) : 0, md, &mdlen, EVP_sha256(), NULL);
+    pgw_sha256_hex(text != NULL ? text : "", text != NULL ? strlen(text) : 0, PGW_APPLY_HASH_LEN / 2, out);
     free(text);
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < PGW_APPLY_HASH_LEN / 2; ++i) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[PGW_APPLY_HASH_LEN] = '\0';
 }
 
 enum pgw_apply_action pgw_apply_decide(const char *kind, const char *desired_hash, const char *cached, enum pgw_live_state live,
