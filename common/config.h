@@ -39,6 +39,9 @@ struct pgw_config {
     char *mutating_webhooks;  /* our MutatingWebhookConfigurations (comma-separated) whose caBundle we keep */
     char *validating_webhooks; /* our ValidatingWebhookConfigurations */
     unsigned controller_workers; /* reconcile workers; 0 = 4 */
+    unsigned kube_api_qps;       /* controller's client-side request rate limit; 0 = none (API Priority and Fairness only) */
+    unsigned kube_api_burst;     /* requests allowed at once above the rate */
+    unsigned resync_seconds;     /* re-read every child and reconcile every object this often; 0 = never */
     int log_level;            /* PGW_LOG_* */
     unsigned threads;         /* event loops; 0 = one per core */
     unsigned request_timeout_ms;  /* slow or half-sent requests are cut after this */

@@ -12,6 +12,7 @@
 struct pgw_apply_cache {
     pthread_mutex_t lock;
     json_t *entries; /* key → json string hash */
+    int primed;      /* entries hold every child we applied (see pgw_apply_cache_prime) */
 };
 
 void pgw_apply_hash(const json_t *obj, char *out)
@@ -113,6 +114,29 @@ void pgw_apply_cache_forget_owner(struct pgw_apply_cache *c, const char *owner_u
     pthread_mutex_unlock(&c->lock);
 }
 
+void pgw_apply_cache_reset(struct pgw_apply_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    json_object_clear(c->entries);
+    c->primed = 0;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void pgw_apply_cache_set_primed(struct pgw_apply_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->primed = 1;
+    pthread_mutex_unlock(&c->lock);
+}
+
+int pgw_apply_cache_primed(struct pgw_apply_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    int primed = c->primed;
+    pthread_mutex_unlock(&c->lock);
+    return primed;
+}
+
 long pgw_apply_cache_size(struct pgw_apply_cache *c)
 {
     pthread_mutex_lock(&c->lock);
@@ -140,7 +164,7 @@ void pgw_apply_cache_remember(struct pgw_apply_cache *c, const char *owner_uid, 
     free(key);
 }
 
-static const char *live_hash_of(const json_t *live)
+const char *pgw_apply_live_hash(const json_t *live)
 {
     return json_string_value(
         json_object_get(json_object_get(json_object_get(live, "metadata"), "annotations"), PGW_ANNOTATION_DESIRED_HASH));
@@ -182,7 +206,8 @@ static int apply_one(struct pgw_kclient *client, struct pgw_apply_cache *cache, 
     pgw_apply_hash(child, hash);
     char *key = cache_key(owner_uid, kind, ns, name);
     char *cached = cache_get(cache, key);
-    enum pgw_live_state live = PGW_LIVE_UNKNOWN;
+    /* Primed, a miss means no child of ours is there: write without reading first. */
+    enum pgw_live_state live = pgw_apply_cache_primed(cache) ? PGW_LIVE_ABSENT : PGW_LIVE_UNKNOWN;
     struct pgw_kresult r = {0};
     enum pgw_apply_action action = pgw_apply_decide(kind, hash, cached, live, NULL);
     int rc = 0;
@@ -198,7 +223,7 @@ static int apply_one(struct pgw_kclient *client, struct pgw_apply_cache *cache, 
             rc = -1;
             goto out;
         }
-        action = pgw_apply_decide(kind, hash, cached, live, live == PGW_LIVE_PRESENT ? live_hash_of(r.body) : NULL);
+        action = pgw_apply_decide(kind, hash, cached, live, live == PGW_LIVE_PRESENT ? pgw_apply_live_hash(r.body) : NULL);
         pgw_kresult_dispose(&r);
     }
     if (action == PGW_APPLY_SKIP) {

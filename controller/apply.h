@@ -16,11 +16,14 @@
  *     carries the hash we skip the write and fill the cache;
  *   - the owner uid in the key means a cluster deleted and re-created under the
  *     same name never inherits the old entries.
+ *   - priming fills the cache from one LIST per child kind, so a cold start
+ *     (restart, new leader, periodic resync) costs a handful of LISTs instead
+ *     of one GET per child, and a miss in a primed cache is written at once.
  * A child changed by someone else keeps our annotation, so the cache does not
- * notice such drift; owned StatefulSets are watched, and a deleted child
- * (forget) or a controller restart re-applies. Trade-off accepted: drift on
- * fields we own is repaired when our desired state changes or on restart, not
- * continuously, and steady state stays at zero writes.
+ * notice such drift; owned StatefulSets are watched, and a deleted child is
+ * re-applied after the next priming (leader change or resync). Trade-off
+ * accepted: drift on fields we own is repaired when our desired state changes
+ * or on restart, not continuously, and steady state stays at zero writes.
  *
  * The decision for one child is pure (pgw_apply_decide) and unit-tested; the
  * loop around it does the I/O.
@@ -65,6 +68,29 @@ void pgw_apply_cache_forget_owner(struct pgw_apply_cache *c, const char *owner_u
 void pgw_apply_cache_forget(struct pgw_apply_cache *c, const char *owner_uid, const char *kind, const char *namespace_,
                             const char *name);
 long pgw_apply_cache_size(struct pgw_apply_cache *c);
+/* Empties the cache and marks it unprimed: every miss is read before it is written. */
+void pgw_apply_cache_reset(struct pgw_apply_cache *c);
+/* The entries now cover every child we applied: a miss is written without a read. */
+void pgw_apply_cache_set_primed(struct pgw_apply_cache *c);
+int pgw_apply_cache_primed(struct pgw_apply_cache *c);
+/* A live object's pgwarden.io/desired-hash annotation (borrowed), or NULL. */
+const char *pgw_apply_live_hash(const json_t *live);
+
+/* The kinds pgw_render_cluster() emits, NULL-terminated: what priming lists. */
+extern const char *const pgw_apply_child_kinds[];
+
+/*
+ * Priming (apply_prime.c): resets the cache, then lists every child kind with
+ * label app.kubernetes.io/managed-by=pgwarden in each of `namespaces`
+ * (comma-separated; "" or NULL: all namespaces) and remembers each object that
+ * a PostgresCluster controls and that carries our desired-hash annotation.
+ * Only when every LIST succeeded is the cache marked primed; otherwise it
+ * keeps what it found but stays unprimed (misses are read first), and -1 is
+ * returned with *err. *children: the entries remembered.
+ * Callers keep reconciles out while it runs.
+ */
+int pgw_apply_cache_prime(struct pgw_apply_cache *c, struct pgw_kclient *client, const char *namespaces, long *children,
+                          char **err);
 /* Free-form entries for other once-per-change work (the CronJob prune): 1 when
  * `hash` is what was remembered under owner/kind/namespace/name. */
 int pgw_apply_cache_seen(struct pgw_apply_cache *c, const char *owner_uid, const char *kind, const char *namespace_,

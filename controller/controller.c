@@ -22,6 +22,7 @@
 #include "controller/reconcile_cluster.h"
 #include "controller/render_backup.h"
 #include "controller/store.h"
+#include "controller/trim.h"
 #include "controller/watch.h"
 #include "controller/webhook_ca.h"
 #include "controller/workqueue.h"
@@ -33,6 +34,8 @@ enum watched_kind { W_CLUSTER, W_STATEFULSET, W_POD, W_BACKUP, W_RESTORE, W_JOB,
 #define KIND_CLUSTER "PostgresCluster"
 #define KIND_BACKUP "PostgresBackup"
 #define KIND_RESTORE "PostgresRestore"
+/* Not a kind: the periodic resync, a work item so that it needs no thread of its own. */
+#define KEY_RESYNC "Resync/-/-"
 
 struct st_watch_ctx_t {
     struct pgw_controller *c;
@@ -60,6 +63,8 @@ struct pgw_controller {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stopping;
+    int need_prime;               /* under lock: the apply cache must be primed before the next reconcile */
+    pthread_rwlock_t prime_lock;  /* reconciles read-hold it; priming write-holds it */
 };
 
 static void enqueue(struct pgw_controller *c, const char *kind, const char *ns, const char *name)
@@ -221,11 +226,17 @@ static void enqueue_all(struct pgw_controller *c)
     enqueue_store(c, c->restores, KIND_RESTORE);
 }
 
+/* A new leader's cache may be stale (another replica wrote meanwhile): prime it before any reconcile. */
 static void on_started_leading(void *ctx)
 {
     struct pgw_controller *c = ctx;
     pgw_log(PGW_LOG_INFO, "started leading", json_pack("{s:s}", "identity", c->identity));
+    pthread_mutex_lock(&c->lock);
+    c->need_prime = 1;
+    pthread_mutex_unlock(&c->lock);
     enqueue_all(c);
+    if (c->opts.config->resync_seconds > 0)
+        pgw_workqueue_add_after(c->queue, KEY_RESYNC, (double)c->opts.config->resync_seconds);
     pthread_mutex_lock(&c->lock);
     pthread_cond_broadcast(&c->cond); /* the caBundle check runs now */
     pthread_mutex_unlock(&c->lock);
@@ -235,6 +246,45 @@ static void on_stopped_leading(void *ctx)
 {
     struct pgw_controller *c = ctx;
     pgw_log(PGW_LOG_INFO, "stopped leading", json_pack("{s:s}", "identity", c->identity));
+}
+
+/* Primes the apply cache when asked to; the first worker does it while the others wait. */
+static void prime_if_needed(struct pgw_controller *c)
+{
+    pthread_mutex_lock(&c->lock);
+    int need = c->need_prime;
+    pthread_mutex_unlock(&c->lock);
+    if (!need)
+        return;
+    pthread_rwlock_wrlock(&c->prime_lock);
+    pthread_mutex_lock(&c->lock);
+    need = c->need_prime;
+    c->need_prime = 0;
+    pthread_mutex_unlock(&c->lock);
+    if (need) {
+        double t0 = pgw_monotonic_now(NULL);
+        long children = 0;
+        char *err = NULL;
+        if (pgw_apply_cache_prime(c->cache, c->client, c->opts.config->watch_namespaces, &children, &err) == 0)
+            pgw_log(PGW_LOG_INFO, "children listed",
+                    json_pack("{s:I,s:f}", "children", (json_int_t)children, "seconds", pgw_monotonic_now(NULL) - t0));
+        else
+            pgw_log(PGW_LOG_WARN, "cannot list the children; reading each before writing it",
+                    json_pack("{s:s}", "error", err != NULL ? err : "unknown"));
+        free(err);
+    }
+    pthread_rwlock_unlock(&c->prime_lock);
+}
+
+/* Periodic resync: a child deleted behind our back is re-applied, every object is looked at again. */
+static void resync(struct pgw_controller *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->need_prime = 1;
+    pthread_mutex_unlock(&c->lock);
+    prime_if_needed(c);
+    enqueue_all(c);
+    pgw_workqueue_add_after(c->queue, KEY_RESYNC, (double)c->opts.config->resync_seconds);
 }
 
 static void *worker_main(void *arg)
@@ -249,6 +299,13 @@ static void *worker_main(void *arg)
             free(key);
             continue;
         }
+        if (strcmp(key, KEY_RESYNC) == 0) {
+            resync(c);
+            pgw_workqueue_done(c->queue, key);
+            free(key);
+            continue;
+        }
+        prime_if_needed(c);
         /* "Kind/namespace/name" */
         char *slash = strchr(key, '/'), *slash2 = slash != NULL ? strchr(slash + 1, '/') : NULL;
         if (slash2 == NULL) {
@@ -261,12 +318,14 @@ static void *worker_main(void *arg)
         double t0 = pgw_monotonic_now(NULL);
         struct pgw_reconcile_outcome out;
         int rc;
+        pthread_rwlock_rdlock(&c->prime_lock);
         if (strcmp(kind, KIND_BACKUP) == 0)
             rc = pgw_reconcile_backup(&c->reconciler, ns, name, &out);
         else if (strcmp(kind, KIND_RESTORE) == 0)
             rc = pgw_reconcile_restore(&c->reconciler, ns, name, &out);
         else
             rc = pgw_reconcile_cluster(&c->reconciler, ns, name, &out);
+        pthread_rwlock_unlock(&c->prime_lock);
         double dt = pgw_monotonic_now(NULL) - t0;
         pgw_metrics_observe_reconcile(kind, out.result, dt);
         if (rc != 0 || out.writes > 0 || pgw_log_enabled(PGW_LOG_DEBUG))
@@ -345,7 +404,8 @@ static int add_watch(struct pgw_controller *c, enum watched_kind kind, const cha
 {
     if (c->nwatches == MAX_WATCHES)
         return -1;
-    struct pgw_watch_options wo = {.resource = pgw_resource_find(resource), .namespace_ = ns, .label_selector = selector};
+    struct pgw_watch_options wo = {
+        .resource = pgw_resource_find(resource), .namespace_ = ns, .label_selector = selector, .transform = pgw_trim_cached_object};
     struct pgw_watch_handlers h = {on_event, on_synced, &c->watch_ctx[kind]};
     struct pgw_watch *w = pgw_watch_start(c->lease_client, &wo, &h);
     if (w == NULL)
@@ -360,13 +420,18 @@ struct pgw_controller *pgw_controller_start(const struct pgw_controller_options 
     c->opts = *opts;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
+    pthread_rwlock_init(&c->prime_lock, NULL);
     c->identity = opts->identity != NULL ? pgw_strdup(opts->identity) : default_identity();
     c->ca_file = opts->ca_file != NULL ? pgw_strdup(opts->ca_file) : NULL;
     c->mutating = pgw_strdup(opts->mutating_webhooks != NULL ? opts->mutating_webhooks : "pgwarden-mutating");
     c->validating = pgw_strdup(opts->validating_webhooks != NULL ? opts->validating_webhooks : "pgwarden-validating");
     c->lease_name = pgw_strdup(opts->lease_name != NULL ? opts->lease_name : "pgwarden-controller");
 
-    struct pgw_kclient_options ko = {.may_write = pgw_leader_is_leading};
+    /* Reconcile writes are rate-limited as configured; the Lease and the watches never wait behind them. */
+    const struct pgw_config *cfg = opts->config;
+    struct pgw_kclient_options ko = {.may_write = pgw_leader_is_leading,
+                                     .qps = cfg->kube_api_qps > 0 ? (double)cfg->kube_api_qps : -1.0,
+                                     .burst = (int)cfg->kube_api_burst};
     if ((c->client = pgw_kclient_new(opts->kube, &ko, err)) == NULL ||
         (c->lease_client = pgw_kclient_new(opts->kube, NULL, err)) == NULL) {
         pgw_controller_stop(c);
@@ -472,5 +537,6 @@ void pgw_controller_stop(struct pgw_controller *c)
     free(c->lease_name);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
+    pthread_rwlock_destroy(&c->prime_lock);
     free(c);
 }

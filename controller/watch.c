@@ -23,6 +23,7 @@ struct pgw_watch {
     char *namespace_, *label_selector;
     long page_size;
     int timeout_seconds;
+    void (*transform)(json_t *obj);
     struct pgw_watch_handlers h;
     struct pgw_backoff backoff;
     json_t *store;
@@ -126,6 +127,8 @@ static int relist(struct pgw_watch *w)
             json_object_set_new(item, "kind", json_string(w->resource->kind));
         if (json_object_get(item, "apiVersion") == NULL)
             json_object_set_new(item, "apiVersion", json_string(api_version));
+        if (w->transform != NULL)
+            w->transform(item);
         json_t *old = json_object_get(w->store, key);
         json_object_set(fresh, key, item);
         if (old == NULL) {
@@ -175,6 +178,8 @@ static int on_event(void *ctx, enum pgw_watch_type type, json_t *object)
     char *key = store_key(object);
     if (key == NULL)
         return 0;
+    if (w->transform != NULL)
+        w->transform(object);
     if (type == PGW_WATCH_DELETED)
         json_object_del(w->store, key);
     else
@@ -275,6 +280,7 @@ struct pgw_watch *pgw_watch_start(struct pgw_kclient *c, const struct pgw_watch_
     w->namespace_ = opts->namespace_ != NULL && opts->namespace_[0] != '\0' ? pgw_strdup(opts->namespace_) : NULL;
     w->label_selector = opts->label_selector != NULL && opts->label_selector[0] != '\0' ? pgw_strdup(opts->label_selector) : NULL;
     w->page_size = opts->page_size > 0 ? opts->page_size : 500;
+    w->transform = opts->transform;
     w->timeout_seconds = opts->timeout_seconds > 0 ? opts->timeout_seconds : 300;
     w->h = *h;
     pgw_backoff_init(&w->backoff, opts->backoff_initial, opts->backoff_max, NULL, NULL);

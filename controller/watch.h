@@ -36,6 +36,7 @@ struct pgw_watch_options {
     long page_size;                      /* LIST limit; 0 → 500 */
     int timeout_seconds;                 /* WATCH timeoutSeconds; 0 → 300 */
     double backoff_initial, backoff_max; /* 0 → 0.8 s / 30 s */
+    void (*transform)(json_t *obj);      /* NULL, or trims each object in place before it is stored and handed on */
 };
 
 struct pgw_watch_stats {

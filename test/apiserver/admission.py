@@ -16,7 +16,6 @@ reinvocationPolicy IfNeeded run once more when a later webhook changed the
 object; warnings go back to the client as `Warning` headers.
 """
 import base64
-import copy
 import http.client
 import json
 import socket
@@ -27,6 +26,7 @@ import uuid
 from . import patch as patchlib
 from .errors import ApiError, internal
 from .selectors import match_selector
+from .jcopy import jcopy
 
 MUTATING = ("admissionregistration.k8s.io", "mutatingwebhookconfigurations")
 VALIDATING = ("admissionregistration.k8s.io", "validatingwebhookconfigurations")
@@ -79,7 +79,7 @@ class Admission:
     # --- matching ---------------------------------------------------------------
 
     def _hooks(self, gr):
-        configs, _ = self.store.list(gr)
+        configs = self.store.peek(gr)  # read only: matching and calling never edit the configuration
         return [(c["metadata"]["name"], h) for c in sorted(configs, key=lambda c: c["metadata"]["name"])
                 for h in c.get("webhooks") or []]
 
@@ -212,7 +212,7 @@ class Admission:
             raise ApiError(400, "BadRequest", f'admission webhook "{name}" does not support dry run')
         timeout = int(hook.get("timeoutSeconds") or 10)
         try:
-            r = self._post(hook, self._review(a, copy.deepcopy(obj), copy.deepcopy(old)), timeout)
+            r = self._post(hook, self._review(a, jcopy(obj), jcopy(old)), timeout)
         except CallError as e:
             self.log(f"webhook {name}: {e}")
             if hook.get("failurePolicy", "Fail") == "Ignore":

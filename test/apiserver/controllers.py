@@ -30,6 +30,7 @@ import time
 from . import gc
 from .errors import ApiError
 from .ops import now
+from .jcopy import jcopy
 
 STS_USER = {"username": "system:serviceaccount:kube-system:statefulset-controller",
             "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]}
@@ -56,8 +57,13 @@ class Controllers:
         return self.api.registry.by_gr(group, plural)
 
     def run(self):
+        seen_rv = -1
         while not self.stop.wait(self.interval):
-            for step in (self.statefulsets, self.kubelet, self.jobs):
+            # Only Jobs act on the clock; the rest reacts to writes, so a quiet store costs nothing.
+            rv = self.api.store.rv
+            steps = (self.statefulsets, self.kubelet, self.jobs) if rv != seen_rv else (self.jobs,)
+            seen_rv = rv
+            for step in steps:
                 try:
                     step()
                 except ApiError as e:
@@ -65,6 +71,8 @@ class Controllers:
                         self.log(f"controller {step.__name__}: {e.message}")
                 except Exception as e:  # keep the loop alive; the test logs will show it
                     self.log(f"controller {step.__name__}: {type(e).__name__}: {e}")
+            if len(steps) == 1:
+                continue
             try:
                 gc.run_once(self.api, self.log)
             except Exception as e:
@@ -95,18 +103,18 @@ class Controllers:
 
     def statefulsets(self):
         sts_res, pod_res = self.res("apps", "statefulsets"), self.res("", "pods")
-        for sts in self.api.list(sts_res, None, {})["items"]:
+        owned = self._pods_by_controller()
+        for sts in self.api.store.peek(sts_res.gr):
             meta, spec = sts["metadata"], sts.get("spec") or {}
             if meta.get("deletionTimestamp"):
                 continue
             ns, name = meta["namespace"], meta["name"]
             replicas = spec.get("replicas", 1)
             pods = {}
-            for p in self.api.list(pod_res, ns, {})["items"]:
-                if any(r.get("uid") == meta["uid"] and r.get("controller") for r in p["metadata"].get("ownerReferences") or []):
-                    suffix = p["metadata"]["name"][len(name) + 1:]
-                    if p["metadata"]["name"].startswith(name + "-") and suffix.isdigit():
-                        pods[int(suffix)] = p
+            for p in owned.get(meta["uid"], []):
+                suffix = p["metadata"]["name"][len(name) + 1:]
+                if p["metadata"]["name"].startswith(name + "-") and suffix.isdigit():
+                    pods[int(suffix)] = p
             ordered = spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
             for i in range(replicas):
                 if i in pods:
@@ -126,7 +134,16 @@ class Controllers:
                         self.event(sts, "Warning", "FailedDelete", f"delete Pod {p['metadata']['name']} in StatefulSet {name} failed error: {e.message}")
                 if ordered:
                     break
-            self._sts_status(sts, sts_res)
+            self._sts_status(sts, sts_res, owned.get(meta["uid"], []))
+
+    def _pods_by_controller(self):
+        """Controller uid → the pods it owns (references into the store: read only)."""
+        owned = {}
+        for p in self.api.store.peek(("", "pods")):
+            for r in p["metadata"].get("ownerReferences") or []:
+                if r.get("controller"):
+                    owned.setdefault(r.get("uid"), []).append(p)
+        return owned
 
     def _ready(self, pod):
         return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions") or [])
@@ -163,7 +180,7 @@ class Controllers:
                        "metadata": {"name": pvc_name, "namespace": ns,
                                     "labels": dict((claim.get("metadata") or {}).get("labels") or {},
                                                    **((spec.get("selector") or {}).get("matchLabels") or {}))},
-                       "spec": claim.get("spec") or {}}
+                       "spec": jcopy(claim.get("spec") or {})}
                 if retain == "Delete":
                     pvc["metadata"]["ownerReferences"] = [dict(owner, controller=False)]
                 try:
@@ -188,10 +205,8 @@ class Controllers:
         except ApiError as e:
             self.event(sts, "Warning", "FailedCreate", f"create Pod {pname} in StatefulSet {name} failed error: {e.message}")
 
-    def _sts_status(self, sts, sts_res):
+    def _sts_status(self, sts, sts_res, pods):
         meta = sts["metadata"]
-        pods = [p for p in self.api.list(self.res("", "pods"), meta["namespace"], {})["items"]
-                if any(r.get("uid") == meta["uid"] for r in p["metadata"].get("ownerReferences") or [])]
         rev = self._revision(sts)
         ready = sum(1 for p in pods if self._ready(p))
         updated = sum(1 for p in pods if p["metadata"].get("labels", {}).get("controller-revision-hash") == rev)
@@ -209,7 +224,7 @@ class Controllers:
         if not self.cfg.get("podsReady", True):
             return
         pod_res = self.res("", "pods")
-        for p in self.api.list(pod_res, None, {})["items"]:
+        for p in self.api.store.peek(pod_res.gr):
             meta = p["metadata"]
             if meta.get("deletionTimestamp") or (p.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed"):
                 continue
@@ -233,7 +248,7 @@ class Controllers:
 
     def jobs(self):
         job_res = self.res("batch", "jobs")
-        for j in self.api.list(job_res, None, {})["items"]:
+        for j in self.api.store.peek(job_res.gr):
             meta, st = j["metadata"], j.get("status") or {}
             if meta.get("deletionTimestamp") or (j.get("spec") or {}).get("suspend"):
                 continue

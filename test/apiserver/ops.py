@@ -8,7 +8,6 @@ registration). Controllers and the garbage collector inside the stand-in use
 these same functions, so their writes go through admission too.
 """
 import base64
-import copy
 import datetime
 import json
 import random
@@ -22,6 +21,7 @@ from .discovery import CRD_GR
 from .errors import (ApiError, already_exists, bad_request, conflict, forbidden, gone, internal, invalid,
                      not_found)
 from .selectors import match_fields, match_reqs, parse_fields, parse_labels
+from .jcopy import jcopy
 
 GENERATION = {("apps", "statefulsets"), ("batch", "jobs"), ("batch", "cronjobs"),
               ("policy", "poddisruptionbudgets"), CRD_GR,
@@ -45,7 +45,7 @@ def now():
 
 def _strip(obj):
     """Compare objects ignoring what every write changes."""
-    o = copy.deepcopy(obj)
+    o = jcopy(obj)
     o.get("metadata", {}).pop("resourceVersion", None)
     o.get("metadata", {}).pop("managedFields", None)
     return o
@@ -142,7 +142,7 @@ class Api:
                     if old.get(f) != obj.get(f):
                         causes.append((f, "Forbidden", "field is immutable when `immutable` is set"))
             if gr == ("", "persistentvolumeclaims"):
-                o, n = copy.deepcopy(old.get("spec") or {}), copy.deepcopy(obj.get("spec") or {})
+                o, n = jcopy(old.get("spec") or {}), jcopy(obj.get("spec") or {})
                 o.pop("resources", None), n.pop("resources", None)
                 if o != n:
                     causes.append(("spec", "Forbidden", "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"))
@@ -264,7 +264,7 @@ class Api:
 
     def create(self, res, ns, body, user, dry_run=False, manager="", warnings=None, table=None, options=None):
         warnings = [] if warnings is None else warnings
-        body = self._check_body(res, copy.deepcopy(body), ns)
+        body = self._check_body(res, jcopy(body), ns)
         meta = body["metadata"]
         if meta.get("resourceVersion"):
             raise internal("resourceVersion should not be set on objects to be created")
@@ -321,7 +321,7 @@ class Api:
                 meta.pop(k, None)
         meta["resourceVersion"] = oldm["resourceVersion"]
         if a.sub == "status":
-            full = copy.deepcopy(old)
+            full = jcopy(old)
             if "status" in new:
                 full["status"] = new["status"]
             else:
@@ -329,11 +329,11 @@ class Api:
             new = full
         elif res.status:
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = jcopy(old["status"])
             else:
                 new.pop("status", None)
         if res.gr == NS_GR:
-            new["spec"] = copy.deepcopy(old.get("spec", {})) if a.sub != "finalize" else new.get("spec", {})
+            new["spec"] = jcopy(old.get("spec", {})) if a.sub != "finalize" else new.get("spec", {})
         if "generation" in oldm and _outside(new, res.status) != _outside(old, res.status):
             meta["generation"] = oldm["generation"] + 1
         self._defaults(res, new, old)
@@ -363,7 +363,7 @@ class Api:
 
     def update(self, res, ns, name, body, user, dry_run=False, manager="", warnings=None, sub=""):
         warnings = [] if warnings is None else warnings
-        body = self._check_body(res, copy.deepcopy(body), ns if res.namespaced else "", name)
+        body = self._check_body(res, jcopy(body), ns if res.namespaced else "", name)
         rv = body["metadata"].get("resourceVersion")
         old = self.store.get(res.gr, ns if res.namespaced else "", name)
         if old is None:
@@ -411,7 +411,7 @@ class Api:
         if not isinstance(body, dict) or not body.get("apiVersion") or not body.get("kind"):
             raise bad_request("invalid object type: apply requires apiVersion and kind")
         av = body["apiVersion"]
-        body = self._check_body(res, copy.deepcopy(body), ns, name)
+        body = self._check_body(res, jcopy(body), ns, name)
         options = {"kind": "PatchOptions", "apiVersion": "meta.k8s.io/v1", "fieldManager": manager, "force": force}
         for _ in range(5):
             old = self.store.get(res.gr, ns, name)
@@ -451,7 +451,7 @@ class Api:
         self.admission.mutate(a, None, old, warnings)
         self.admission.validate(a, None, old, warnings)
         policy = opts.get("propagationPolicy") or ("Orphan" if opts.get("orphanDependents") else "Background")
-        new = copy.deepcopy(old)
+        new = jcopy(old)
         meta = new["metadata"]
         fins = list(meta.get("finalizers") or [])
         if policy == "Orphan" and "orphan" not in fins:

@@ -7,9 +7,9 @@ merge key (containers by name, ports by containerPort/port, ...) merged by key,
 `$setElementOrder/...` and `$deleteFromPrimitiveList/...` directives kubectl
 sends. Other lists are replaced, as their patchStrategy says upstream.
 """
-import copy
 
 from .errors import ApiError
+from .jcopy import jcopy
 
 MERGE_KEYS = {
     "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "volumes": "name",
@@ -26,8 +26,8 @@ class PatchError(Exception):
 
 def merge_patch(target, patch):
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return jcopy(patch)
+    out = jcopy(target) if isinstance(target, dict) else {}
     for k, v in patch.items():
         if v is None:
             out.pop(k, None)
@@ -116,7 +116,7 @@ def _remove(doc, path):
 def json_patch(doc, ops):
     if not isinstance(ops, list):
         raise PatchError("a JSON patch must be a list of operations")
-    doc = copy.deepcopy(doc)
+    doc = jcopy(doc)
     for op in ops:
         if not isinstance(op, dict) or "op" not in op:
             raise PatchError("an operation must be an object with an \"op\"")
@@ -126,29 +126,29 @@ def json_patch(doc, ops):
         if kind == "add":
             if "value" not in op:
                 raise PatchError("add operation does not apply: missing value")
-            doc = _add(doc, path, copy.deepcopy(op["value"]))
+            doc = _add(doc, path, jcopy(op["value"]))
         elif kind == "remove":
             _remove(doc, path)
         elif kind == "replace":
             if "value" not in op:
                 raise PatchError("replace operation does not apply: missing value")
             if path == "":
-                doc = copy.deepcopy(op["value"])
+                doc = jcopy(op["value"])
                 continue
             parent, tok = _parent(doc, path)
             if isinstance(parent, dict):
                 if tok not in parent:
                     raise PatchError(f"replace operation does not apply: doc is missing key: {path}: missing value")
-                parent[tok] = copy.deepcopy(op["value"])
+                parent[tok] = jcopy(op["value"])
             elif isinstance(parent, list):
-                parent[_index(parent, tok, False)] = copy.deepcopy(op["value"])
+                parent[_index(parent, tok, False)] = jcopy(op["value"])
             else:
                 raise PatchError(f"doc is missing path: {path}")
         elif kind in ("move", "copy"):
             src = op.get("from")
             if src is None:
                 raise PatchError(f"{kind} operation is missing \"from\"")
-            value = copy.deepcopy(_get(doc, src))
+            value = jcopy(_get(doc, src))
             if kind == "move":
                 _remove(doc, src)
             doc = _add(doc, path, value)
@@ -172,10 +172,10 @@ def _merge_key(field, items):
 
 def strategic_merge(target, patch, field=None):
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return jcopy(patch)
     if patch.get("$patch") == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
-    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return {k: jcopy(v) for k, v in patch.items() if k != "$patch"}
+    out = jcopy(target) if isinstance(target, dict) else {}
     for k, v in patch.items():
         if k in ("$patch", "$retainKeys") or k.startswith("$setElementOrder/"):
             continue
@@ -199,10 +199,10 @@ def strategic_merge(target, patch, field=None):
 
 
 def _merge_list(cur, patch, key):
-    result = copy.deepcopy(cur)
+    result = jcopy(cur)
     for item in patch:
         if item.get("$patch") == "replace":
-            return [copy.deepcopy({k: v for k, v in i.items() if k != "$patch"}) for i in patch]
+            return [jcopy({k: v for k, v in i.items() if k != "$patch"}) for i in patch]
         idx = next((i for i, x in enumerate(result) if isinstance(x, dict) and key in item
                     and x.get(key) == item.get(key)), None)
         if item.get("$patch") == "delete":

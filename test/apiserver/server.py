@@ -116,7 +116,7 @@ def parse(argv):
     p.add_argument("--bind", default="127.0.0.1")
     p.add_argument("--tls-dir", required=True)
     p.add_argument("--state", help="JSON file: loaded at start, saved on exit and every --save-interval s")
-    p.add_argument("--save-interval", type=float, default=2.0)
+    p.add_argument("--save-interval", type=float, default=30.0)
     p.add_argument("--kubeconfig-out")
     p.add_argument("--kubeconfig-client-cert", action="store_true", help="kubeconfig uses the client certificate, not the token")
     p.add_argument("--token", action="append", help="extra accepted bearer token, TOKEN or TOKEN=USERNAME")

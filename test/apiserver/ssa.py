@@ -14,9 +14,9 @@ Apply by manager M with config C:
 Non-apply writes (PUT, PATCH) give their manager the fields they changed and
 take those fields from everyone else, without conflicts, as upstream does.
 """
-import copy
 
 from .errors import ApiError
+from .jcopy import jcopy
 
 META_TRACKED = ("labels", "annotations", "finalizers", "ownerReferences")
 
@@ -78,12 +78,12 @@ def remove_path(obj, path):
 
 
 def merge_apply(target, applied):
-    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+    out = jcopy(target) if isinstance(target, dict) else {}
     for k, v in applied.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict) and v:
             out[k] = merge_apply(out[k], v)
         else:
-            out[k] = copy.deepcopy(v)
+            out[k] = jcopy(v)
     return out
 
 
@@ -142,7 +142,7 @@ def plan_apply(table, manager, api_version, current, applied, subresource, has_s
     found = conflicts(table, manager, paths, current, applied)
     if found and not force:
         raise conflict_error(res, name, found)
-    table = copy.deepcopy(table)
+    table = jcopy(table)
     if force:
         for other, entry in table.items():
             if other != manager:
@@ -162,7 +162,7 @@ def plan_apply(table, manager, api_version, current, applied, subresource, has_s
             if isinstance(meta[mk], dict) and isinstance(new["metadata"].get(mk), dict):
                 new["metadata"][mk] = merge_apply(new["metadata"][mk], meta[mk])
             else:
-                new["metadata"][mk] = copy.deepcopy(meta[mk])
+                new["metadata"][mk] = jcopy(meta[mk])
     for p in sorted(previous - paths, key=len, reverse=True):
         if not any(_overlap(p, o) for o in others):
             remove_path(new, p)
@@ -181,7 +181,7 @@ def record_update(table, manager, api_version, old, new, subresource, has_status
     changed = scoped(changed, subresource, has_status)
     if not changed:
         return table
-    table = copy.deepcopy(table)
+    table = jcopy(table)
     for other, entry in table.items():
         if other != manager:
             entry["fields"] = [f for f in entry["fields"] if tuple(f) not in changed]

@@ -17,6 +17,7 @@ import copy
 import json
 import os
 import threading
+from .jcopy import jcopy
 
 
 class Store:
@@ -38,14 +39,21 @@ class Store:
     def get(self, gr, ns, name):
         with self.lock:
             obj = self.objects.get(gr, {}).get((ns or "", name))
-            return copy.deepcopy(obj) if obj is not None else None
+            return jcopy(obj) if obj is not None else None
 
     def list(self, gr, ns=None):
         """(items sorted by namespace/name, current RV)."""
         with self.lock:
             bucket = self.objects.get(gr, {})
             keys = sorted(k for k in bucket if ns is None or k[0] == ns)
-            return [copy.deepcopy(bucket[k]) for k in keys], self.rv
+            return [jcopy(bucket[k]) for k in keys], self.rv
+
+    def peek(self, gr, ns=None):
+        """References to the stored objects of gr (optionally one namespace), in no order.
+        Read-only: for the stand-in's own controllers, which never mutate what they read."""
+        with self.lock:
+            bucket = self.objects.get(gr, {})
+            return [o for k, o in bucket.items() if ns is None or k[0] == ns]
 
     def locate_uid(self, uid):
         with self.lock:
@@ -64,7 +72,7 @@ class Store:
     def commit(self, gr, etype, obj, old=None):
         """Store (ADDED/MODIFIED) or remove (DELETED) obj; stamps a fresh RV. Returns a copy."""
         with self.lock:
-            obj = copy.deepcopy(obj)
+            obj = jcopy(obj)
             meta = obj["metadata"]
             rv = self.next_rv()
             meta["resourceVersion"] = str(rv)
@@ -77,7 +85,7 @@ class Store:
             else:
                 bucket[key] = obj
                 self.by_uid[meta["uid"]] = (gr, key[0], key[1])
-            ev = (rv, gr, etype, obj, copy.deepcopy(old) if old is not None else None)
+            ev = (rv, gr, etype, obj, old)  # stored objects are never mutated: no copy needed
             self.events.append(ev)
             self.event_rvs.append(rv)
             if len(self.events) > self.window:
@@ -88,7 +96,7 @@ class Store:
             for fn in self.listeners:
                 fn(ev)
             self.cond.notify_all()
-            return copy.deepcopy(obj)
+            return jcopy(obj)
 
     def events_after(self, rv):
         """Events with resourceVersion > rv (caller holds the lock)."""
@@ -109,10 +117,12 @@ class Store:
     # --- persistence ----------------------------------------------------------
 
     def save(self, path):
+        # Stored objects are replaced, never mutated, so they can be serialised outside the lock;
+        # managed fields are edited in place and are copied under it.
         with self.lock:
-            data = {"rv": self.rv, "managed": self.managed,
-                    "objects": [[list(gr), obj] for gr, bucket in self.objects.items() for obj in bucket.values()]}
-            text = json.dumps(data)
+            rv, managed = self.rv, json.dumps(self.managed)
+            objects = [[list(gr), obj] for gr, bucket in self.objects.items() for obj in bucket.values()]
+        text = '{"rv": %d, "managed": %s, "objects": %s}' % (rv, managed, json.dumps(objects))
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
             f.write(text)

@@ -79,6 +79,32 @@ START_TEST(cache_forget_owner)
 }
 END_TEST
 
+/* Primed means "every child we applied is here"; a reset forgets entries and that promise. */
+START_TEST(cache_priming_state)
+{
+    struct pgw_apply_cache *c = pgw_apply_cache_new();
+    ck_assert_int_eq(pgw_apply_cache_primed(c), 0);
+    pgw_apply_cache_remember(c, "uid-1", "Service", "db", "a", "0123456789abcdef");
+    pgw_apply_cache_remember(c, "uid-2", "Service", "db", "a", "0123456789abcdef");
+    pgw_apply_cache_set_primed(c);
+    ck_assert_int_eq(pgw_apply_cache_primed(c), 1);
+    ck_assert(pgw_apply_cache_seen(c, "uid-1", "Service", "db", "a", "0123456789abcdef"));
+    ck_assert(!pgw_apply_cache_seen(c, "uid-1", "Service", "db", "a", "fedcba9876543210"));
+    pgw_apply_cache_forget_owner(c, "uid-1");
+    ck_assert_int_eq(pgw_apply_cache_size(c), 1);
+    pgw_apply_cache_reset(c);
+    ck_assert_int_eq(pgw_apply_cache_size(c), 0);
+    ck_assert_int_eq(pgw_apply_cache_primed(c), 0);
+    json_t *live = q("{'metadata':{'annotations':{'pgwarden.io/desired-hash':'0123456789abcdef'}}}");
+    ck_assert_str_eq(pgw_apply_live_hash(live), "0123456789abcdef");
+    json_decref(live);
+    live = q("{'metadata':{'annotations':null}}");
+    ck_assert_ptr_null(pgw_apply_live_hash(live));
+    json_decref(live);
+    pgw_apply_cache_free(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("apply");
@@ -86,6 +112,7 @@ int main(void)
     tcase_add_test(tc, hash_properties);
     tcase_add_test(tc, decide_table);
     tcase_add_test(tc, cache_forget_owner);
+    tcase_add_test(tc, cache_priming_state);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -72,6 +72,10 @@ static const struct {
     {"requestTimeoutMs", "PGWARDEN_REQUEST_TIMEOUT_MS", offsetof(struct pgw_config, request_timeout_ms), 10000},
     {"shutdownGraceMs", "PGWARDEN_SHUTDOWN_GRACE_MS", offsetof(struct pgw_config, shutdown_grace_ms), 25000},
     {"certPollMs", "PGWARDEN_CERT_POLL_MS", offsetof(struct pgw_config, cert_poll_ms), 10000},
+    {"controllerWorkers", "PGWARDEN_CONTROLLER_WORKERS", offsetof(struct pgw_config, controller_workers), 4},
+    {"kubeApiQps", "PGWARDEN_KUBE_API_QPS", offsetof(struct pgw_config, kube_api_qps), 200},
+    {"kubeApiBurst", "PGWARDEN_KUBE_API_BURST", offsetof(struct pgw_config, kube_api_burst), 400},
+    {"resyncSeconds", "PGWARDEN_RESYNC_SECONDS", offsetof(struct pgw_config, resync_seconds), 600},
 };
 
 static unsigned uint_at(const struct pgw_config *cfg, size_t offset)

@@ -5,7 +5,9 @@
 #include "helpers.h"
 
 #include "common/config.h"
+#include "controller/apply.h"
 #include "controller/pod_layout.h"
+#include "controller/render.h"
 #include "controller/render_backup.h"
 #include "controller/render_pgbackrest.h"
 
@@ -271,6 +273,37 @@ static const struct {
      "{'restore':{'fromCluster':'demo'}}", 3},
 };
 
+/* Priming lists exactly the kinds the renderer emits, by the label every child carries. */
+START_TEST(priming_covers_every_rendered_kind)
+{
+    json_t *cluster = q(cluster_text);
+    struct pgw_render_ctx ctx = {&cfg, NULL};
+    json_t *children = pgw_render_cluster(cluster, &ctx);
+    int listed[16] = {0};
+    size_t i, n = 0;
+    json_t *child;
+    while (pgw_apply_child_kinds[n] != NULL)
+        ++n;
+    ck_assert_uint_le(n, sizeof(listed) / sizeof(listed[0]));
+    json_array_foreach(children, i, child)
+    {
+        const char *kind = json_string_value(json_object_get(child, "kind"));
+        const char *managed_by = json_string_value(
+            json_object_get(json_object_get(json_object_get(child, "metadata"), "labels"), "app.kubernetes.io/managed-by"));
+        ck_assert_msg(managed_by != NULL && strcmp(managed_by, "pgwarden") == 0, "%s without the managed-by label", kind);
+        size_t k = 0;
+        while (k < n && strcmp(pgw_apply_child_kinds[k], kind) != 0)
+            ++k;
+        ck_assert_msg(k < n, "%s is rendered but not primed", kind);
+        listed[k] = 1;
+    }
+    for (size_t k = 0; k < n; ++k)
+        ck_assert_msg(listed[k], "%s is primed but never rendered", pgw_apply_child_kinds[k]);
+    json_decref(children);
+    json_decref(cluster);
+}
+END_TEST
+
 START_TEST(restore_cluster)
 {
     json_t *source = q(cluster_text);
@@ -324,6 +357,7 @@ int main(void)
     tcase_add_test(tc, backup_command_lines);
     tcase_add_test(tc, backup_job);
     tcase_add_test(tc, stanza_job_and_cronjobs);
+    tcase_add_test(tc, priming_covers_every_rendered_kind);
     tcase_add_loop_test(tc, restore_cluster, 0, sizeof(restore_cluster_cases) / sizeof(restore_cluster_cases[0]));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
