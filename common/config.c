@@ -62,6 +62,7 @@ static const struct setting settings[] = {
     {"controllerWorkers", "PGWARDEN_CONTROLLER_WORKERS", SETTING_UINT, FIELD(controller_workers)},
     {"kubeApiQps", "PGWARDEN_KUBE_API_QPS", SETTING_UINT, FIELD(kube_api_qps)},
     {"kubeApiBurst", "PGWARDEN_KUBE_API_BURST", SETTING_UINT, FIELD(kube_api_burst)},
+    {"kubeApiTimeoutMs", "PGWARDEN_KUBE_API_TIMEOUT_MS", SETTING_UINT, FIELD(kube_api_timeout_ms)},
     {"resyncSeconds", "PGWARDEN_RESYNC_SECONDS", SETTING_UINT, FIELD(resync_seconds)},
     {"logLevel", "PGWARDEN_LOG_LEVEL", SETTING_LOG_LEVEL, FIELD(log_level)},
     {"threads", "PGWARDEN_THREADS", SETTING_UINT, FIELD(threads)},
@@ -105,9 +106,10 @@ void pgw_config_init_defaults(struct pgw_config *cfg)
     set_string(&cfg->mutating_webhooks, "pgwarden-mutating");
     set_string(&cfg->validating_webhooks, "pgwarden-validating");
     cfg->controller_workers = 4;
-    /* High enough that 1,000 clusters start in a minute, low enough that a runaway loop cannot flood the API. */
-    cfg->kube_api_qps = 200;
-    cfg->kube_api_burst = 400;
+    /* Enough for 1,000 clusters to start within a minute, still a ceiling for a runaway loop. */
+    cfg->kube_api_qps = 500;
+    cfg->kube_api_burst = 1000;
+    cfg->kube_api_timeout_ms = 30000;
     cfg->resync_seconds = 600;
     cfg->log_level = PGW_LOG_INFO;
     cfg->threads = 0;

@@ -41,6 +41,7 @@ struct pgw_config {
     unsigned controller_workers; /* reconcile workers; 0 = 4 */
     unsigned kube_api_qps;       /* controller's client-side request rate limit; 0 = none (API Priority and Fairness only) */
     unsigned kube_api_burst;     /* requests allowed at once above the rate */
+    unsigned kube_api_timeout_ms; /* one API request (not a watch); 0 = 30 s */
     unsigned resync_seconds;     /* re-read every child and reconcile every object this often; 0 = never */
     int log_level;            /* PGW_LOG_* */
     unsigned threads;         /* event loops; 0 = one per core */

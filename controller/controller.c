@@ -429,11 +429,15 @@ struct pgw_controller *pgw_controller_start(const struct pgw_controller_options 
 
     /* Reconcile writes are rate-limited as configured; the Lease and the watches never wait behind them. */
     const struct pgw_config *cfg = opts->config;
+    double timeout = cfg->kube_api_timeout_ms > 0 ? cfg->kube_api_timeout_ms / 1000.0 : 0;
     struct pgw_kclient_options ko = {.may_write = pgw_leader_is_leading,
+                                     .write_budget = pgw_leader_global_write_budget,
                                      .qps = cfg->kube_api_qps > 0 ? (double)cfg->kube_api_qps : -1.0,
-                                     .burst = (int)cfg->kube_api_burst};
+                                     .burst = (int)cfg->kube_api_burst,
+                                     .timeout = timeout};
+    struct pgw_kclient_options lko = {.timeout = timeout};
     if ((c->client = pgw_kclient_new(opts->kube, &ko, err)) == NULL ||
-        (c->lease_client = pgw_kclient_new(opts->kube, NULL, err)) == NULL) {
+        (c->lease_client = pgw_kclient_new(opts->kube, &lko, err)) == NULL) {
         pgw_controller_stop(c);
         return NULL;
     }

@@ -465,6 +465,11 @@ static int do_request(struct pgw_kclient *c, const char *method, const char *pat
         out->message = pgw_strdup("not the leader: write refused");
         return out->outcome;
     }
+    if (c->opts.write_budget != NULL && is_write(method)) {
+        double budget = c->opts.write_budget();
+        if (budget >= 0 && (timeout <= 0 || budget < timeout))
+            timeout = budget > 0.05 ? budget : 0.05;
+    }
     char *payload = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     size_t payload_len = payload != NULL ? strlen(payload) : 0;
     double started = mono();

@@ -76,6 +76,10 @@ struct pgw_kclient_options {
     double timeout;         /* per request, seconds; 0 → 30 */
     double connect_timeout; /* 0 → 10 */
     int (*may_write)(void); /* NULL: always; e.g. pgw_leader_is_leading */
+    /* NULL, or the seconds a write may take from now (negative: no cap); a write's timeout is cut to
+     * it, so a replica that is about to lose its Lease cannot land a write after another took over.
+     * e.g. pgw_leader_global_write_budget */
+    double (*write_budget)(void);
     const char *user_agent; /* NULL → "pgwarden/VERSION" */
 };
 

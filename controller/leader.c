@@ -171,6 +171,22 @@ int pgw_leader_leading(struct pgw_leader *l)
     return ok;
 }
 
+double pgw_leader_write_budget(struct pgw_leader *l)
+{
+    pthread_mutex_lock(&l->lock);
+    double left = l->leading ? l->last_renew + l->opts.lease_duration - 1.0 - l->opts.now(l->opts.clock_ctx) : 0;
+    pthread_mutex_unlock(&l->lock);
+    return left > 0 ? left : 0;
+}
+
+double pgw_leader_global_write_budget(void)
+{
+    pthread_mutex_lock(&global_lock);
+    double left = global_leader != NULL ? pgw_leader_write_budget(global_leader) : -1;
+    pthread_mutex_unlock(&global_lock);
+    return left;
+}
+
 int pgw_leader_is_leading(void)
 {
     pthread_mutex_lock(&global_lock);

@@ -69,6 +69,12 @@ void pgw_leader_free(struct pgw_leader *l);
 double pgw_leader_tick(struct pgw_leader *l);
 /* Leading, and the last renewal is younger than the renew deadline. */
 int pgw_leader_leading(struct pgw_leader *l);
+/*
+ * Seconds a write started now may take and still land while no other replica
+ * can hold the Lease: until last renewal + lease duration, less a 1 s margin
+ * for clock rates. 0 when not leading.
+ */
+double pgw_leader_write_budget(struct pgw_leader *l);
 /* Gives the Lease up (holder cleared) if we hold it, so another replica takes over without waiting. */
 void pgw_leader_release(struct pgw_leader *l);
 
@@ -78,6 +84,8 @@ void pgw_leader_stop(struct pgw_leader *l);
 
 /* For writers: is the global elector leading right now? 1 when no global elector exists (election disabled). */
 int pgw_leader_is_leading(void);
+/* pgw_leader_write_budget() of the global elector; a negative number when there is none (no limit). */
+double pgw_leader_global_write_budget(void);
 
 /* Formats Unix seconds as a Kubernetes MicroTime ("2006-01-02T15:04:05.000000Z"). buf: at least 32 bytes. */
 char *pgw_leader_format_microtime(double unix_seconds, char *buf, unsigned long bufsize);

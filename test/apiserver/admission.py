@@ -20,6 +20,7 @@ import http.client
 import json
 import socket
 import ssl
+import threading
 import time
 import uuid
 
@@ -75,6 +76,9 @@ class Admission:
         self.store = store
         self.service_map = service_map  # "name.namespace" -> "host:port"
         self.log = log
+        self.pool_lock = threading.Lock()
+        self.contexts = {}  # caBundle -> ssl.SSLContext
+        self.idle = {}  # (addr, host, port, caBundle) -> [kept-alive HTTPConnection]
 
     # --- matching ---------------------------------------------------------------
 
@@ -132,11 +136,14 @@ class Admission:
         sep = "&" if "?" in path else "?"
         return host, port, addr, f"{path}{sep}timeout={timeout}s", f"{shown}{sep}timeout={timeout}s"
 
-    def _post(self, hook, review, timeout):
-        host, port, addr, path, shown = self._endpoint(hook, timeout)
+    def _context(self, ca):
+        """The TLS client context for a caBundle (cached: loading roots costs more than a request)."""
+        with self.pool_lock:
+            ctx = self.contexts.get(ca)
+        if ctx is not None:
+            return ctx
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ca = (hook.get("clientConfig") or {}).get("caBundle")
         try:
             if ca:
                 ctx.load_verify_locations(cadata=base64.b64decode(ca).decode())
@@ -144,35 +151,79 @@ class Admission:
                 ctx.load_default_certs()
         except (ValueError, ssl.SSLError) as e:
             raise CallError(f"could not get REST client: unable to load root certificates: {e}")
-        body = json.dumps(review).encode()
-        deadline = time.monotonic() + timeout
+        with self.pool_lock:
+            self.contexts[ca] = ctx
+        return ctx
+
+    def _connect(self, ctx, host, port, addr, shown, timeout):
         try:
             sock = socket.create_connection(addr, timeout=timeout)
         except socket.timeout:
             raise CallError(f'Post "{shown}": context deadline exceeded')
         except OSError as e:
             raise CallError(f'Post "{shown}": dial tcp {addr[0]}:{addr[1]}: connect: {e.strerror or e}')
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = ctx.wrap_socket(sock, server_hostname=host)
-            conn = http.client.HTTPConnection(host, port, timeout=max(0.01, deadline - time.monotonic()))
-            conn.sock = tls
-            conn.request("POST", path, body, {"Content-Type": "application/json", "Accept": "application/json",
-                                              "Host": f"{host}:{port}"})
-            tls.settimeout(max(0.01, deadline - time.monotonic()))
-            resp = conn.getresponse()
-            data = resp.read()
         except ssl.SSLCertVerificationError as e:
+            sock.close()
             # Go's wording, which is what users of the real API server see.
             why = {19: "certificate signed by unknown authority", 20: "certificate signed by unknown authority",
                    21: "certificate signed by unknown authority", 10: "certificate has expired or is not yet valid",
                    62: f"certificate is not valid for {host}"}.get(e.verify_code, e.verify_message)
             raise CallError(f'Post "{shown}": tls: failed to verify certificate: x509: {why}')
         except (socket.timeout, TimeoutError):
-            raise CallError(f'Post "{shown}": context deadline exceeded')
-        except (OSError, http.client.HTTPException) as e:
-            raise CallError(f'Post "{shown}": {e}')
-        finally:
             sock.close()
+            raise CallError(f'Post "{shown}": context deadline exceeded')
+        except OSError as e:
+            sock.close()
+            raise CallError(f'Post "{shown}": {e}')
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn.sock = tls
+        return conn
+
+    def _post(self, hook, review, timeout):
+        """POSTs the review. Connections are kept alive and reused per endpoint and caBundle, as
+        kube-apiserver's HTTP transport does; a reused connection the webhook had closed is
+        retried once on a new one."""
+        host, port, addr, path, shown = self._endpoint(hook, timeout)
+        ca = (hook.get("clientConfig") or {}).get("caBundle")
+        ctx = self._context(ca)
+        key = (addr, host, port, ca)
+        body = json.dumps(review).encode()
+        deadline = time.monotonic() + timeout
+        for attempt in (0, 1):
+            with self.pool_lock:
+                idle = self.idle.get(key) or []
+                conn = idle.pop() if idle and attempt == 0 else None
+            reused = conn is not None
+            if conn is None:
+                conn = self._connect(ctx, host, port, addr, shown, max(0.01, deadline - time.monotonic()))
+            try:
+                conn.sock.settimeout(max(0.01, deadline - time.monotonic()))
+                conn.request("POST", path, body, {"Content-Type": "application/json", "Accept": "application/json",
+                                                  "Host": f"{host}:{port}"})
+                resp = conn.getresponse()
+                data = resp.read()
+            except (socket.timeout, TimeoutError):
+                conn.close()
+                raise CallError(f'Post "{shown}": context deadline exceeded')
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                if reused:
+                    continue
+                raise CallError(f'Post "{shown}": {e}')
+            if resp.will_close:
+                conn.close()
+            else:
+                with self.pool_lock:
+                    idle = self.idle.setdefault(key, [])
+                    if len(idle) < 8:
+                        idle.append(conn)
+                        conn = None
+                if conn is not None:
+                    conn.close()
+            break
         if resp.status != 200:
             raise CallError(f'an error on the server ("{data[:200].decode(errors="replace")}") has prevented the request from succeeding')
         try:

@@ -52,27 +52,68 @@ class Controllers:
         self.ip = 1
         self.job_started = {}  # uid -> monotonic time we saw it start
         self.last_event = {}  # (ns, sts, reason, message) already reported
+        # Work found by watching commits, as the real controllers' informers do: only what changed is looked at.
+        self.dirty_lock = threading.Lock()
+        self.dirty_sts = set()  # (ns, name) of StatefulSets to sync
+        self.dirty_pods = set()  # (ns, name) of pods the kubelet should look at
+        self.retry_sts = {}  # (ns, name) -> monotonic time of the next attempt after a failure
+        self.gc_due = True
+        self.gc_last = 0.0
+        self.full_pass = True  # the first pass looks at everything (state loaded from disk)
+        api.store.listeners.append(self._on_commit)
+
+    def _on_commit(self, ev):
+        """Store listener (runs under the store lock): remember what the next pass must look at."""
+        _, gr, etype, obj, old = ev
+        meta = obj["metadata"]
+        key = (meta.get("namespace", ""), meta["name"])
+        with self.dirty_lock:
+            if gr == ("apps", "statefulsets"):
+                self.dirty_sts.add(key)
+            elif gr == ("", "pods"):
+                self.dirty_pods.add(key)
+                for r in meta.get("ownerReferences") or []:
+                    if r.get("kind") == "StatefulSet" and r.get("controller"):
+                        self.dirty_sts.add((key[0], r.get("name")))
+            if etype == "DELETED" or meta.get("deletionTimestamp") or \
+                    (old is not None and meta.get("ownerReferences") != old["metadata"].get("ownerReferences")):
+                self.gc_due = True
+
+    def _take_dirty(self):
+        with self.dirty_lock:
+            sts, pods = self.dirty_sts, self.dirty_pods
+            self.dirty_sts, self.dirty_pods = set(), set()
+            full, self.full_pass = self.full_pass, False
+        t = time.monotonic()
+        for k, when in list(self.retry_sts.items()):
+            if when <= t:
+                sts.add(k)
+                del self.retry_sts[k]
+        return sts, pods, full
 
     def res(self, group, plural):
         return self.api.registry.by_gr(group, plural)
 
     def run(self):
-        seen_rv = -1
         while not self.stop.wait(self.interval):
-            # Only Jobs act on the clock; the rest reacts to writes, so a quiet store costs nothing.
-            rv = self.api.store.rv
-            steps = (self.statefulsets, self.kubelet, self.jobs) if rv != seen_rv else (self.jobs,)
-            seen_rv = rv
-            for step in steps:
+            sts, pods, full = self._take_dirty()
+            for step, arg in ((self.statefulsets, None if full else sts), (self.kubelet, None if full else pods),
+                              (self.jobs, None)):
                 try:
-                    step()
+                    step(arg)
                 except ApiError as e:
                     if e.code not in (404, 409):
                         self.log(f"controller {step.__name__}: {e.message}")
                 except Exception as e:  # keep the loop alive; the test logs will show it
                     self.log(f"controller {step.__name__}: {type(e).__name__}: {e}")
-            if len(steps) == 1:
+            # Collection follows deletions and owner changes at once, and sweeps every second for the rest
+            # (a dependent created with an owner that is already gone).
+            t = time.monotonic()
+            with self.dirty_lock:
+                due, self.gc_due = self.gc_due or t - self.gc_last >= 1.0, False
+            if not due:
                 continue
+            self.gc_last = t
             try:
                 gc.run_once(self.api, self.log)
             except Exception as e:
@@ -101,10 +142,17 @@ class Controllers:
 
     # --- StatefulSet --------------------------------------------------------------------
 
-    def statefulsets(self):
+    def statefulsets(self, keys):
+        """Syncs the StatefulSets in keys ((ns, name) set), or all of them when keys is None."""
         sts_res, pod_res = self.res("apps", "statefulsets"), self.res("", "pods")
+        if keys is None:
+            todo = self.api.store.peek(sts_res.gr)
+        else:
+            todo = [o for o in (self.api.store.peek_one(sts_res.gr, ns, name) for ns, name in keys) if o is not None]
+        if not todo:
+            return
         owned = self._pods_by_controller()
-        for sts in self.api.store.peek(sts_res.gr):
+        for sts in todo:
             meta, spec = sts["metadata"], sts.get("spec") or {}
             if meta.get("deletionTimestamp"):
                 continue
@@ -132,6 +180,7 @@ class Controllers:
                         self.event(sts, "Normal", "SuccessfulDelete", f"delete Pod {p['metadata']['name']} in StatefulSet {name} successful")
                     except ApiError as e:
                         self.event(sts, "Warning", "FailedDelete", f"delete Pod {p['metadata']['name']} in StatefulSet {name} failed error: {e.message}")
+                        self.retry_sts[(ns, name)] = time.monotonic() + 1.0
                 if ordered:
                     break
             self._sts_status(sts, sts_res, owned.get(meta["uid"], []))
@@ -192,6 +241,7 @@ class Controllers:
                     del created
                 except ApiError as e:
                     self.event(sts, "Warning", "FailedCreate", f"create Claim {pvc_name} for Pod {pname} in StatefulSet {name} failed error: {e.message}")
+                    self.retry_sts[(ns, name)] = time.monotonic() + 1.0
                     return
         pod = {"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": pname, "namespace": ns, "labels": labels,
@@ -204,6 +254,7 @@ class Controllers:
             self.event(sts, "Normal", "SuccessfulCreate", f"create Pod {pname} in StatefulSet {name} successful")
         except ApiError as e:
             self.event(sts, "Warning", "FailedCreate", f"create Pod {pname} in StatefulSet {name} failed error: {e.message}")
+            self.retry_sts[(ns, name)] = time.monotonic() + 1.0  # upstream requeues with backoff
 
     def _sts_status(self, sts, sts_res, pods):
         meta = sts["metadata"]
@@ -220,11 +271,16 @@ class Controllers:
 
     # --- kubelet ------------------------------------------------------------------------
 
-    def kubelet(self):
+    def kubelet(self, keys):
+        """Starts the new pods among keys ((ns, name) set), or among all pods when keys is None."""
         if not self.cfg.get("podsReady", True):
             return
         pod_res = self.res("", "pods")
-        for p in self.api.store.peek(pod_res.gr):
+        if keys is None:
+            todo = self.api.store.peek(pod_res.gr)
+        else:
+            todo = [o for o in (self.api.store.peek_one(pod_res.gr, ns, name) for ns, name in keys) if o is not None]
+        for p in todo:
             meta = p["metadata"]
             if meta.get("deletionTimestamp") or (p.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed"):
                 continue
@@ -246,7 +302,7 @@ class Controllers:
 
     # --- Job ----------------------------------------------------------------------------
 
-    def jobs(self):
+    def jobs(self, _keys=None):
         job_res = self.res("batch", "jobs")
         for j in self.api.store.peek(job_res.gr):
             meta, st = j["metadata"], j.get("status") or {}

@@ -6,6 +6,8 @@ Controlled with POST /_stand-in/faults (JSON) or the --fault-* flags:
   {"errorNext": N, "errorCode": C} the next N resource requests fail with C (default 503)
   {"delayMs": M}                   every resource request waits M ms first (0 turns it off)
   {"compact": true}                drop the event log: older RVs now get 410 Gone
+  {"onlyUser": "name"}             errors, conflicts and delays hit only that user's requests
+                                   ("" or null: everyone's); the way to cut one replica off
 GET /_stand-in/faults shows the current settings and counters.
 """
 import threading
@@ -21,6 +23,7 @@ class Faults:
         self.error_next = 0
         self.error_code = 503
         self.delay_ms = 0
+        self.only_user = ""
         self.watch_epoch = 0
         self.injected = 0
 
@@ -36,6 +39,8 @@ class Faults:
                 self.error_code = int(d["errorCode"])
             if "delayMs" in d:
                 self.delay_ms = int(d["delayMs"])
+            if "onlyUser" in d:
+                self.only_user = d["onlyUser"] or ""
         if d.get("compact") and store is not None:
             store.compact_now()
         if d.get("dropWatches") and store is not None:
@@ -46,11 +51,14 @@ class Faults:
     def snapshot(self):
         with self.lock:
             return {"conflictNext": self.conflict_next, "errorNext": self.error_next, "errorCode": self.error_code,
-                    "delayMs": self.delay_ms, "watchEpoch": self.watch_epoch, "injected": self.injected}
+                    "delayMs": self.delay_ms, "onlyUser": self.only_user, "watchEpoch": self.watch_epoch,
+                    "injected": self.injected}
 
-    def before_request(self, is_write, res=None, name=""):
+    def before_request(self, is_write, res=None, name="", user=""):
         """Called for every resource request; raises the injected failure, if any."""
         with self.lock:
+            if self.only_user and user != self.only_user:
+                return
             delay = self.delay_ms
             err = None
             if self.error_next > 0:

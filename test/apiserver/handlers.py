@@ -59,7 +59,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         if self.server.app.verbose:
-            self.server.app.log("%s %s" % (self.address_string(), fmt % args))
+            who = getattr(self, "username", "")
+            self.server.app.log("%s %s%s" % (self.address_string(), fmt % args, f" user={who}" if who else ""))
 
     # --- responses ----------------------------------------------------------------------
 
@@ -142,6 +143,7 @@ class Handler(BaseHTTPRequestHandler):
         u = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
         path = u.path.rstrip("/") or "/"
+        self.username = ""
         try:
             raw = self.read_body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
             if path in ("/healthz", "/readyz", "/livez"):
@@ -155,6 +157,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/version":
                 return self.send_json(200, app.version)
             user = self.authenticate()
+            self.username = user.get("username", "")
             if path.startswith("/_stand-in/"):
                 return self.admin(method, path, raw)
             self.route(method, path, query, raw, user)
@@ -258,7 +261,7 @@ class Handler(BaseHTTPRequestHandler):
         app = self.server.app
         api = app.api
         is_write = method in ("POST", "PUT", "PATCH", "DELETE")
-        app.faults.before_request(is_write, res, name or "")
+        app.faults.before_request(is_write, res, name or "", user.get("username", ""))
         accept = self.headers.get("Accept", "")
         as_table = "as=Table" in accept
         dry_run = query.get("dryRun") == "All"

@@ -55,6 +55,11 @@ class Store:
             bucket = self.objects.get(gr, {})
             return [o for k, o in bucket.items() if ns is None or k[0] == ns]
 
+    def peek_one(self, gr, ns, name):
+        """The stored object itself, or None. Read-only, like peek()."""
+        with self.lock:
+            return self.objects.get(gr, {}).get((ns or "", name))
+
     def locate_uid(self, uid):
         with self.lock:
             return self.by_uid.get(uid)

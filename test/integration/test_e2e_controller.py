@@ -35,11 +35,11 @@ WRITE = re.compile(r'"(POST|PUT|PATCH|DELETE) (/[^ ]*) HTTP')
 class Serve:
     """`pgwarden serve --controller on` against the stand-in."""
 
-    def __init__(self, kubeconfig, tmp, port, identity):
+    def __init__(self, kubeconfig, tmp, port, identity, env=None):
         self.port, self.health = port, free_port()
         self.log_path = os.path.join(tmp, f"serve-{identity}.log")
         self.log = open(self.log_path, "ab")
-        env = dict(os.environ, POD_NAME=identity)
+        env = dict(os.environ, POD_NAME=identity, **(env or {}))
         self.proc = subprocess.Popen([PGWARDEN, "serve", "--listen", f"127.0.0.1:{port}", "--health-listen",
                                       f"127.0.0.1:{self.health}", "--cert-dir", os.path.join(tmp, "certs"),
                                       "--controller", "on", "--kubeconfig", kubeconfig, "--log-level", "info"],
@@ -82,12 +82,14 @@ class Serve:
 class E2EBase(unittest.TestCase):
     """Stand-in + CRDs + webhook configurations + one `pgwarden serve --controller on`; helpers. No tests."""
 
+    standin_args = []  # extra stand-in flags for a subclass
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="pgw-e2e-")
         cls.hook_port = free_port()
-        cls.k = StandIn(["--verbose", "--webhook-service-map", f"pgwarden-webhook.pgwarden-system=127.0.0.1:{cls.hook_port}"],
-                        tmp=cls.tmp)
+        cls.k = StandIn(["--verbose", "--webhook-service-map", f"pgwarden-webhook.pgwarden-system=127.0.0.1:{cls.hook_port}"]
+                        + cls.standin_args, tmp=cls.tmp)
         if cls.k.api("GET", "/api/v1/namespaces/pgwarden-system")[0] == 404:
             cls.k.namespace("pgwarden-system")
         cls.k.namespace(NS)

@@ -73,8 +73,9 @@ static const struct {
     {"shutdownGraceMs", "PGWARDEN_SHUTDOWN_GRACE_MS", offsetof(struct pgw_config, shutdown_grace_ms), 25000},
     {"certPollMs", "PGWARDEN_CERT_POLL_MS", offsetof(struct pgw_config, cert_poll_ms), 10000},
     {"controllerWorkers", "PGWARDEN_CONTROLLER_WORKERS", offsetof(struct pgw_config, controller_workers), 4},
-    {"kubeApiQps", "PGWARDEN_KUBE_API_QPS", offsetof(struct pgw_config, kube_api_qps), 200},
-    {"kubeApiBurst", "PGWARDEN_KUBE_API_BURST", offsetof(struct pgw_config, kube_api_burst), 400},
+    {"kubeApiQps", "PGWARDEN_KUBE_API_QPS", offsetof(struct pgw_config, kube_api_qps), 500},
+    {"kubeApiBurst", "PGWARDEN_KUBE_API_BURST", offsetof(struct pgw_config, kube_api_burst), 1000},
+    {"kubeApiTimeoutMs", "PGWARDEN_KUBE_API_TIMEOUT_MS", offsetof(struct pgw_config, kube_api_timeout_ms), 30000},
     {"resyncSeconds", "PGWARDEN_RESYNC_SECONDS", offsetof(struct pgw_config, resync_seconds), 600},
 };
 

@@ -270,6 +270,30 @@ START_TEST(leading_expires_without_ticks)
 }
 END_TEST
 
+/* A write may take only as long as the Lease stays ours: it lands before anyone else can hold it. */
+START_TEST(write_budget_ends_before_others_can_take_over)
+{
+    struct env e;
+    env_init(&e);
+    ck_assert_double_lt(pgw_leader_global_write_budget(), 0); /* no global elector: no cap */
+    struct pgw_leader *a = elector(&e, "a", 0);
+    ck_assert_double_eq(pgw_leader_write_budget(a), 0); /* not leading */
+    pgw_leader_tick(a);
+    ck_assert_double_eq_tol(pgw_leader_write_budget(a), PGW_LEADER_LEASE_DURATION - 1.0, 1e-9);
+    advance(&e, 9.5);
+    ck_assert_int_eq(pgw_leader_leading(a), 1);
+    ck_assert_double_eq_tol(pgw_leader_write_budget(a), PGW_LEADER_LEASE_DURATION - 1.0 - 9.5, 1e-9);
+    /* The last write allowed (just before the renew deadline) still has to end a second before the Lease can expire. */
+    advance(&e, 0.49);
+    ck_assert_int_eq(pgw_leader_leading(a), 1);
+    ck_assert_double_eq_tol(pgw_leader_write_budget(a), PGW_LEADER_LEASE_DURATION - 1.0 - 9.99, 1e-9);
+    advance(&e, 20);
+    ck_assert_double_eq(pgw_leader_write_budget(a), 0);
+    pgw_leader_free(a);
+    pgw_lease_record_dispose(&e.store.rec);
+}
+END_TEST
+
 START_TEST(conflict_means_retry)
 {
     struct env e;
@@ -406,6 +430,7 @@ int main(void)
     tcase_add_test(tc, renewals_keep_others_out);
     tcase_add_test(tc, renew_deadline_stops_leading);
     tcase_add_test(tc, leading_expires_without_ticks);
+    tcase_add_test(tc, write_budget_ends_before_others_can_take_over);
     tcase_add_test(tc, conflict_means_retry);
     tcase_add_test(tc, create_race_lost);
     tcase_add_test(tc, release_hands_over_at_once);
