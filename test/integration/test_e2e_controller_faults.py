@@ -175,6 +175,28 @@ class ControllerFaults(E2EBase):
         for n in names:
             self.assertEqual(self.get("statefulset", n)["spec"]["replicas"], 1)
 
+    def test_8_resync_restores_deleted_child(self):
+        # A new leader lists each child kind once instead of reading children one by one, and a child
+        # deleted behind the controller's back is applied again at the next resync.
+        env = {"PGWARDEN_RESYNC_SECONDS": "2"}
+        (a,) = self.replace_replicas(("replica-a8", self.k.kubeconfig, env))
+        wait_for(lambda: a.metric("pgwarden_is_leader") == 1, 30, 0.2, what="replica-a8 leading")
+        self.create("fw8")
+        self.converge("fw8")
+        start = self.log_size()
+        (a,) = self.replace_replicas(("replica-a8b", self.k.kubeconfig, env))
+        wait_for(lambda: a.metric("pgwarden_is_leader") == 1, 30, 0.2, what="replica-a8b leading")
+        self.assertEqual(self.quiet_writes(), [])
+        with open(os.path.join(self.tmp, "apiserver.log"), "rb") as f:
+            f.seek(start)
+            log = f.read().decode(errors="replace")
+        child_reads = re.findall(r'"GET /api/v1/namespaces/db/(?:services|secrets|configmaps|serviceaccounts)/fw8[^ ]*', log)
+        self.assertEqual(child_reads, [], "a primed cache reads no child one by one")
+        self.assertIn('"GET /api/v1/services?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpgwarden', log)
+        self.kubectl("delete", "service", "fw8-ro", "-n", NS)
+        wait_for(lambda: self.get("service", "fw8-ro"), 20, 0.2, what="fw8-ro applied again by the resync")
+        self.assertEqual(self.quiet_writes(), [])
+
 
 if __name__ == "__main__":
     unittest.main()
