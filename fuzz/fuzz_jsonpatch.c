@@ -5,13 +5,16 @@
  * Input: two JSON texts back to back ("before" then "after"; whitespace or
  * nothing between them). Inputs that are not two JSON values are skipped.
  * The patch is applied with common/jsonpatch_apply.h, an implementation
- * independent of the differ.
+ * independent of the differ. The second document is also written with
+ * common/json_write.h, which must give jansson's bytes.
  */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "common/json_write.h"
 #include "common/jsonpatch.h"
 #include "common/jsonpatch_apply.h"
 
@@ -39,6 +42,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_decref(before);
         return 0;
     }
+    /* The fast writer must write what jansson writes. */
+    char *want = json_dumps(after, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    size_t got_len;
+    char *got = pgw_json_write(after, &got_len);
+    if (want == NULL || strcmp(got, want) != 0 || got_len != strlen(want)) {
+        fprintf(stderr, "pgw_json_write: %s\njansson:        %s\n", got, want != NULL ? want : "(null)");
+        abort();
+    }
+    free(got);
+    free(want);
     json_t *patch = pgw_jsonpatch_diff(before, after);
     if (!json_is_array(patch))
         dump_and_abort("diff did not return an array", before, after, patch);

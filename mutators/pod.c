@@ -61,6 +61,29 @@ static void annotate_default(json_t *annotations, const char *key, const char *v
         json_object_set_new(annotations, key, json_string(value));
 }
 
+/* Replaces obj[key] by a shallow copy when it is an object or array; returns the member. */
+static json_t *own_member(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_object(v) && !json_is_array(v))
+        return v;
+    json_t *copy = json_copy(v);
+    json_object_set_new(obj, key, copy);
+    return copy;
+}
+
+json_t *pgw_pod_copy_for_edit(const json_t *pod)
+{
+    json_t *copy = json_copy((json_t *)pod);
+    if (!json_is_object(copy))
+        return copy;
+    own_member(own_member(copy, "metadata"), "annotations");
+    json_t *spec = own_member(copy, "spec");
+    own_member(spec, "containers");
+    own_member(spec, "volumes");
+    return copy;
+}
+
 void pgw_mutate_pod(json_t *pod, const struct pgw_request_ctx *ctx, struct pgw_errors *errs)
 {
     json_t *metadata = json_object_get(pod, "metadata");

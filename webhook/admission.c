@@ -16,16 +16,13 @@
 
 #include "common/base64.h"
 #include "common/config.h"
+#include "common/json_write.h"
 #include "common/jsonpatch.h"
 #include "common/xalloc.h"
 
 static char *dump(const json_t *v, size_t *len)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (s == NULL) /* only on allocation failure */
-        s = pgw_strdup("{}");
-    *len = strlen(s);
-    return s;
+    return pgw_json_write(v, len);
 }
 
 char *pgw_admission_status_body(int code, const char *reason, const char *message, size_t *len)
@@ -247,7 +244,7 @@ void pgw_admission_handle(const pgw_admission_route_t *route, const char *body, 
     json_t *patch = NULL;
     if (route->mutate != NULL) {
         if (!deleting && strcmp(operation, "CONNECT") != 0) {
-            json_t *edited = json_deep_copy(object);
+            json_t *edited = route->copy_for_edit != NULL ? route->copy_for_edit(object) : json_deep_copy(object);
             route->mutate(edited, &ctx, &errs);
             if (errs.count == 0)
                 patch = pgw_jsonpatch_diff(object, edited);

@@ -24,6 +24,8 @@ typedef struct st_pgw_admission_route_t {
     const char *resource;    /* plural, for messages and metrics */
     pgw_mutator_fn mutate;   /* exactly one of mutate/validate is set */
     pgw_validator_fn validate;
+    /* The copy `mutate` edits (the differ compares it with the object); NULL: json_deep_copy. */
+    json_t *(*copy_for_edit)(const json_t *object);
 } pgw_admission_route_t;
 
 /* The route table; terminated by an entry whose path is NULL. */

@@ -6,14 +6,14 @@
 #include <string.h>
 
 const pgw_admission_route_t pgw_admission_routes[] = {
-    {"/mutate/pods", "", "Pod", "pods", pgw_mutate_pod, NULL},
-    {"/mutate/postgresclusters", "pgwarden.io", "PostgresCluster", "postgresclusters", pgw_mutate_postgrescluster, NULL},
-    {"/mutate/postgresbackups", "pgwarden.io", "PostgresBackup", "postgresbackups", pgw_mutate_postgresbackup, NULL},
-    {"/mutate/postgresrestores", "pgwarden.io", "PostgresRestore", "postgresrestores", pgw_mutate_postgresrestore, NULL},
-    {"/validate/postgresclusters", "pgwarden.io", "PostgresCluster", "postgresclusters", NULL, pgw_validate_postgrescluster},
-    {"/validate/postgresbackups", "pgwarden.io", "PostgresBackup", "postgresbackups", NULL, pgw_validate_postgresbackup},
-    {"/validate/postgresrestores", "pgwarden.io", "PostgresRestore", "postgresrestores", NULL, pgw_validate_postgresrestore},
-    {NULL, NULL, NULL, NULL, NULL, NULL},
+    {"/mutate/pods", "", "Pod", "pods", pgw_mutate_pod, NULL, pgw_pod_copy_for_edit},
+    {"/mutate/postgresclusters", "pgwarden.io", "PostgresCluster", "postgresclusters", pgw_mutate_postgrescluster, NULL, NULL},
+    {"/mutate/postgresbackups", "pgwarden.io", "PostgresBackup", "postgresbackups", pgw_mutate_postgresbackup, NULL, NULL},
+    {"/mutate/postgresrestores", "pgwarden.io", "PostgresRestore", "postgresrestores", pgw_mutate_postgresrestore, NULL, NULL},
+    {"/validate/postgresclusters", "pgwarden.io", "PostgresCluster", "postgresclusters", NULL, pgw_validate_postgrescluster, NULL},
+    {"/validate/postgresbackups", "pgwarden.io", "PostgresBackup", "postgresbackups", NULL, pgw_validate_postgresbackup, NULL},
+    {"/validate/postgresrestores", "pgwarden.io", "PostgresRestore", "postgresrestores", NULL, pgw_validate_postgresrestore, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
 const pgw_admission_route_t *pgw_admission_route_find(const char *path, size_t len)

@@ -94,14 +94,14 @@ static void validate_instances(const json_t *object, const json_t *old_object, c
 }
 
 static const pgw_admission_route_t mutate_route = {"/mutate/postgresclusters", "pgwarden.io", "PostgresCluster",
-                                                   "postgresclusters", mutate_defaults, NULL};
+                                                   "postgresclusters", mutate_defaults, NULL, NULL};
 static const pgw_admission_route_t noop_route = {"/mutate/postgresclusters", "pgwarden.io", "PostgresCluster",
-                                                 "postgresclusters", mutate_nothing, NULL};
+                                                 "postgresclusters", mutate_nothing, NULL, NULL};
 static const pgw_admission_route_t failing_route = {"/mutate/postgresclusters", "pgwarden.io", "PostgresCluster",
-                                                    "postgresclusters", mutate_fails, NULL};
+                                                    "postgresclusters", mutate_fails, NULL, NULL};
 static const pgw_admission_route_t validate_route = {"/validate/postgresclusters", "pgwarden.io", "PostgresCluster",
-                                                     "postgresclusters", NULL, validate_instances};
-static const pgw_admission_route_t pod_route = {"/validate/pods", "", "Pod", "pods", NULL, validate_instances};
+                                                     "postgresclusters", NULL, validate_instances, NULL};
+static const pgw_admission_route_t pod_route = {"/validate/pods", "", "Pod", "pods", NULL, validate_instances, NULL};
 
 /* ---- helpers ---- */
 

@@ -39,13 +39,26 @@ static json_t *parse(const char *text)
     return v;
 }
 
-/* Mutates a copy of `pod`; returns it. Warnings land in *errs (initialised here). */
+/*
+ * Mutates the pipeline's copy of `pod` (pgw_pod_copy_for_edit); returns it. Warnings land in
+ * *errs (initialised here). Every case also checks the copy's contract: `pod` is unchanged, and
+ * the result is what mutating a deep copy gives.
+ */
 static json_t *mutate(const json_t *pod, struct pgw_errors *errs)
 {
     struct pgw_request_ctx ctx = {.operation = "CREATE", .namespace = "db", .name = "demo-0", .config = &cfg};
-    json_t *copy = json_deep_copy(pod);
+    json_t *before = json_deep_copy(pod), *deep = json_deep_copy(pod);
+    json_t *copy = pgw_pod_copy_for_edit(pod);
     pgw_errors_init(errs);
     pgw_mutate_pod(copy, &ctx, errs);
+    ck_assert_msg(json_equal(pod, before), "mutating the edit copy changed the original pod");
+    struct pgw_errors deep_errs;
+    pgw_errors_init(&deep_errs);
+    pgw_mutate_pod(deep, &ctx, &deep_errs);
+    ck_assert_msg(json_equal(copy, deep), "the edit copy mutated differently from a deep copy");
+    pgw_errors_dispose(&deep_errs);
+    json_decref(deep);
+    json_decref(before);
     return copy;
 }
 
