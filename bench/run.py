@@ -39,10 +39,11 @@ def scenarios(tmp):
     small = os.path.join(tmp, "cluster-review.json")
     with open(small, "w") as f:
         json.dump(cluster_review(), f)
+    pod = os.path.join(ROOT, "examples", "admissionreview-pod.json")
     out = [("fixed response (ceiling)", "/bench/fixed", small),
+           ("fixed response, 6 KB request body", "/bench/fixed", pod),
            ("/validate/postgresclusters small", "/validate/postgresclusters", small),
            ("/mutate/postgresclusters small", "/mutate/postgresclusters", small)]
-    pod = os.path.join(ROOT, "examples", "admissionreview-pod.json")
     out.append(("/mutate/pods StatefulSet pod", "/mutate/pods", pod))
     large = os.path.join(tmp, "large-pod-review.json")
     with open(large, "w") as f:
@@ -120,6 +121,32 @@ def run_wrk(port, path, body, duration, connections, threads):
     sys.exit("wrk failed: " + out.stdout + out.stderr)
 
 
+def run_loadgen(port, tmp, streams, duration):
+    """Fixed-rate runs with test/tools/loadgen (kube-apiserver-like client), all streams at once.
+    streams: [(path, body file, rate, connections)] → one loadgen report per stream."""
+    loadgen = os.path.join(ROOT, "build", "loadgen")
+    procs = []
+    for path, body, rate, conns in streams:
+        procs.append(subprocess.Popen([loadgen, "--target", f"127.0.0.1:{port}", "--cacert", os.path.join(tmp, "certs", "ca.crt"),
+                                       "--servername", "pgwarden-webhook.pgwarden-system.svc", "--request", f"200:{path}:{body}",
+                                       "--connections", str(conns), "--rate", str(rate), "--duration", str(duration)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
+    return [json.loads(p.communicate(timeout=duration + 60)[0].strip().splitlines()[-1]) for p in procs]
+
+
+def fixed_rate(port, tmp, duration):
+    """(name, report) rows: the latency targets are stated at fixed rates, not under saturation."""
+    pod = os.path.join(ROOT, "examples", "admissionreview-pod.json")
+    large = os.path.join(tmp, "large-pod-review.json")
+    rows = [("6 KB pod at 2,000/s", run_loadgen(port, tmp, [("/mutate/pods", pod, 2000, 8)], duration)[0]),
+            ("200 KB pod at 50/s", run_loadgen(port, tmp, [("/mutate/pods", large, 50, 2)], duration)[0]),
+            ("6 KB pod at 1,000/s, alone", run_loadgen(port, tmp, [("/mutate/pods", pod, 1000, 8)], duration)[0])]
+    mixed = run_loadgen(port, tmp, [("/mutate/pods", pod, 1000, 8), ("/mutate/pods", large, 50, 2)], duration)
+    rows.append(("6 KB pod at 1,000/s, mixed with 200 KB pods at 50/s", mixed[0]))
+    rows.append(("200 KB pod at 50/s, mixed with 6 KB pods at 1,000/s", mixed[1]))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
@@ -152,6 +179,8 @@ def main():
             ceiling = ceiling or rps
             rows.append((name, os.path.getsize(body), rps, rps / ceiling, r["p50_us"], r["p99_us"], r["p999_us"],
                          r["errors"], (cpu1 - cpu0) * 1000 / max(r["requests"], 1), rss, hwm))
+        rates = fixed_rate(port, tmp, args.duration)
+        _, _, final_hwm = proc_stats(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
@@ -165,6 +194,12 @@ def main():
     for name, size, rps, ratio, p50, p99, p999, errors, cpu, rss, hwm in rows:
         print(f"| {name} | {size} | {rps:,.0f} | {ratio:.2f} | {p50 / 1000:.3f} | {p99 / 1000:.3f} | {p999 / 1000:.3f} "
               f"| {errors} | {cpu:.3f} | {rss / 1024:.1f} | {hwm / 1024:.1f} |")
+    print("\nFixed rate (test/tools/loadgen: one keep-alive TLS connection per worker, like kube-apiserver):\n")
+    print("| run | sent | ok | failed | p50 ms | p99 ms | max ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, r in rates:
+        print(f"| {name} | {r['sent']:,} | {r['ok']:,} | {r['failed']} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} | {r['max_ms']:.3f} |")
+    print(f"\npeak RSS over the whole run: {final_hwm / 1024:.1f} MiB")
 
 
 if __name__ == "__main__":

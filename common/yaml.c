@@ -4,11 +4,12 @@
 #include "common/yaml.h"
 
 #include <math.h>
-#include <regex.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+
+#include "common/regex_match.h"
 
 #include "common/xalloc.h"
 
@@ -31,16 +32,6 @@ static int in_list(const char *s, const char *const *list)
         if (strcmp(s, *list) == 0)
             return 1;
     return 0;
-}
-
-static int matches(const char *s, const char *pattern)
-{
-    regex_t re;
-    if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
-        return 0;
-    int ok = regexec(&re, s, 0, NULL, 0) == 0;
-    regfree(&re);
-    return ok;
 }
 
 /*
@@ -108,7 +99,7 @@ static json_t *resolve_plain(const char *s)
     if (in_list(s, falses))
         return json_false();
     if (s[0] == '.') { /* go-yaml: ParseFloat on the scalar as written */
-        json_t *v = matches(s, float_re) ? number_from_double(strtod(s, NULL)) : NULL;
+        json_t *v = pgw_regex_match(s, float_re) ? number_from_double(strtod(s, NULL)) : NULL;
         return v != NULL ? v : json_string(s);
     }
     if (!(s[0] >= '0' && s[0] <= '9') && s[0] != '-' && s[0] != '+')
@@ -124,7 +115,7 @@ static json_t *resolve_plain(const char *s)
     long long iv;
     if (go_parse_int(plain, &iv) == 0)
         v = json_integer(iv);
-    else if (matches(plain, float_re))
+    else if (pgw_regex_match(plain, float_re))
         v = number_from_double(strtod(plain, NULL));
     free(plain);
     return v != NULL ? v : json_string(s);

@@ -7,10 +7,10 @@
  * Schedules become CronJobs named <cluster>-backup-<name>, which Kubernetes
  * limits to 52 characters: that is checked here, not discovered by the controller.
  */
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/regex_match.h"
 #include "common/cron.h"
 #include "common/names.h"
 #include "common/xalloc.h"
@@ -24,23 +24,13 @@ static const char *const uri_styles[] = {"host", "path", NULL};
 static const char *const full_types[] = {"count", "time", NULL};
 static const char *const backup_types[] = {"full", "diff", "incr", NULL};
 
-static int matches(const char *s, const char *pattern)
-{
-    regex_t re;
-    if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
-        return 0;
-    int ok = regexec(&re, s, 0, NULL, 0) == 0;
-    regfree(&re);
-    return ok;
-}
-
 /* A required string member matching `pattern`; `rule` explains it. */
 static void check_string(struct pgw_errors *errs, const char *base, const json_t *obj, const char *key,
                          const char *pattern, const char *rule)
 {
     char *p = pgw_path_child(base, key);
     json_t *v = pgw_member(obj, key);
-    if (pgw_require_string(errs, p, v) && pattern != NULL && !matches(json_string_value(v), pattern))
+    if (pgw_require_string(errs, p, v) && pattern != NULL && !pgw_regex_match(json_string_value(v), pattern))
         pgw_errors_add(errs, PGW_ERR_INVALID, p, v, "%s", rule);
     free(p);
 }
@@ -86,7 +76,7 @@ static void check_repository_kind(const char *kind, const json_t *r, struct pgw_
         char *p = pgw_path_child(base, "container");
         json_t *container = pgw_member(r, "container");
         if (pgw_require_string(errs, p, container) &&
-            (!matches(json_string_value(container), "^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])$") ||
+            (!pgw_regex_match(json_string_value(container), "^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])$") ||
              strstr(json_string_value(container), "--") != NULL))
             pgw_errors_add(errs, PGW_ERR_INVALID, p, container,
                            "must be a container name: 3-63 lowercase letters, digits or single hyphens");
@@ -136,7 +126,7 @@ static void check_path(const json_t *v, struct pgw_errors *errs)
     size_t n = strlen(s);
     if (n > 1024)
         pgw_errors_add(errs, PGW_ERR_TOO_LONG, path, v, "may not be more than 1024 bytes");
-    else if (!matches(s, "^(/[A-Za-z0-9._-]+)+$") || strstr(s, "/./") != NULL || strstr(s, "/../") != NULL ||
+    else if (!pgw_regex_match(s, "^(/[A-Za-z0-9._-]+)+$") || strstr(s, "/./") != NULL || strstr(s, "/../") != NULL ||
              (n >= 2 && strcmp(s + n - 2, "/.") == 0) || (n >= 3 && strcmp(s + n - 3, "/..") == 0))
         pgw_errors_add(errs, PGW_ERR_INVALID, path, v,
                        "must be an absolute path such as /team/cluster: '/'-separated letters, digits, '.', '_' or '-', "

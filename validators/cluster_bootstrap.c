@@ -7,11 +7,11 @@
  * as initdb itself refuses "en_US.UTF-8" with LATIN1.
  */
 #include <ctype.h>
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/regex_match.h"
 #include "common/names.h"
 #include "validators/cluster.h"
 #include "validators/fields.h"
@@ -48,16 +48,6 @@ static const char *find_encoding(const char *name)
     return NULL;
 }
 
-static int matches(const char *s, const char *pattern)
-{
-    regex_t re;
-    if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
-        return 0;
-    int ok = regexec(&re, s, 0, NULL, 0) == 0;
-    regfree(&re);
-    return ok;
-}
-
 static int check_identifier(struct pgw_errors *errs, const char *path, const json_t *v)
 {
     if (!pgw_require_string(errs, path, v))
@@ -67,7 +57,7 @@ static int check_identifier(struct pgw_errors *errs, const char *path, const jso
         pgw_errors_add(errs, PGW_ERR_TOO_LONG, path, v, "may not be more than 63 bytes");
         return 0;
     }
-    if (!matches(s, "^[a-z_][a-z0-9_]*$")) {
+    if (!pgw_regex_match(s, "^[a-z_][a-z0-9_]*$")) {
         pgw_errors_add(errs, PGW_ERR_INVALID, path, v,
                        "must be a lowercase SQL identifier: letters, digits or '_', not starting with a digit");
         return 0;
@@ -107,7 +97,7 @@ static void check_initdb(const json_t *initdb, struct pgw_errors *errs)
     json_t *loc = pgw_member(initdb, "locale");
     if (loc != NULL && pgw_require_string(errs, "spec.bootstrap.initdb.locale", loc)) {
         const char *s = json_string_value(loc);
-        if (!matches(s, "^[A-Za-z0-9_.@-]{1,64}$")) {
+        if (!pgw_regex_match(s, "^[A-Za-z0-9_.@-]{1,64}$")) {
             pgw_errors_add(errs, PGW_ERR_INVALID, "spec.bootstrap.initdb.locale", loc,
                            "must be a locale name such as C, C.UTF-8 or en_US.UTF-8");
         } else if (encoding != NULL) {

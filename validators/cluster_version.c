@@ -8,24 +8,14 @@
  * no repository to pull from. A digest pinned to a repository is the safest
  * form and is accepted.
  */
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/regex_match.h"
 #include "common/config.h"
 #include "common/xalloc.h"
 #include "validators/cluster.h"
 #include "validators/fields.h"
-
-static int matches(const char *s, const char *pattern)
-{
-    regex_t re;
-    if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
-        return 0;
-    int ok = regexec(&re, s, 0, NULL, 0) == 0;
-    regfree(&re);
-    return ok;
-}
 
 static const char domain_re[] = "^([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)(\\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*(:[0-9]+)?$";
 static const char component_re[] = "^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*$";
@@ -43,9 +33,9 @@ static int valid_repository(const char *name)
                      (strcspn(name, ".:") < strcspn(name, "/") || strncmp(name, "localhost/", 10) == 0);
     for (char *part = strtok_r(copy, "/", &save); part != NULL; part = strtok_r(NULL, "/", &save)) {
         if (first && has_domain)
-            ok = ok && matches(part, domain_re);
+            ok = ok && pgw_regex_match(part, domain_re);
         else
-            ok = ok && matches(part, component_re);
+            ok = ok && pgw_regex_match(part, component_re);
         first = 0;
     }
     /* "a//b", leading or trailing "/" leave empty components that strtok skips. */
@@ -63,7 +53,7 @@ static void check_image(const struct pgw_cluster_view *c, const json_t *v, struc
     if (!pgw_require_string(errs, path, v))
         return;
     const char *image = json_string_value(v);
-    if (image[0] == '@' || matches(image, "^[a-z0-9]+([+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$")) {
+    if (image[0] == '@' || pgw_regex_match(image, "^[a-z0-9]+([+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$")) {
         pgw_errors_add(errs, PGW_ERR_INVALID, path, v,
                        "a bare digest names no repository: use repository@sha256:<digest> or repository:tag");
         return;
@@ -78,8 +68,8 @@ static void check_image(const struct pgw_cluster_view *c, const json_t *v, struc
         *colon = '\0';
         tag = colon + 1;
     }
-    if (!valid_repository(name) || (tag != NULL && !matches(tag, tag_re)) ||
-        (digest != NULL && !matches(digest, digest_re))) {
+    if (!valid_repository(name) || (tag != NULL && !pgw_regex_match(tag, tag_re)) ||
+        (digest != NULL && !pgw_regex_match(digest, digest_re))) {
         pgw_errors_add(errs, PGW_ERR_INVALID, path, v,
                        "must be a valid image reference such as registry.example.com/postgres:17.6 or "
                        "repository@sha256:<digest>");
