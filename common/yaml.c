@@ -10,7 +10,6 @@
 #include <yaml.h>
 
 #include "common/regex_match.h"
-
 #include "common/xalloc.h"
 
 #define MAX_DEPTH 512
