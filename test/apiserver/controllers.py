@@ -106,11 +106,11 @@ class Controllers:
                         self.log(f"controller {step.__name__}: {e.message}")
                 except Exception as e:  # keep the loop alive; the test logs will show it
                     self.log(f"controller {step.__name__}: {type(e).__name__}: {e}")
-            # Collection follows deletions and owner changes at once, and sweeps every second for the rest
-            # (a dependent created with an owner that is already gone).
+            # Collection follows deletions and owner changes at once, and sweeps every few seconds for the
+            # rest (a dependent created with an owner that is already gone); a sweep reads every object.
             t = time.monotonic()
             with self.dirty_lock:
-                due, self.gc_due = self.gc_due or t - self.gc_last >= 1.0, False
+                due, self.gc_due = self.gc_due or t - self.gc_last >= 3.0, False
             if not due:
                 continue
             self.gc_last = t

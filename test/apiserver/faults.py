@@ -44,8 +44,7 @@ class Faults:
         if d.get("compact") and store is not None:
             store.compact_now()
         if d.get("dropWatches") and store is not None:
-            with store.cond:
-                store.cond.notify_all()
+            store.notify_all_watchers()
         return self.snapshot()
 
     def snapshot(self):

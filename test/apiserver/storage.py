@@ -23,7 +23,8 @@ from .jcopy import jcopy
 class Store:
     def __init__(self, window=1000):
         self.lock = threading.RLock()
-        self.cond = threading.Condition(self.lock)
+        self.cond = threading.Condition(self.lock)  # every commit (and dropped watches)
+        self.conds = {}  # (group, plural) -> Condition: commits of that resource only, so watches wake for their own
         self.rv = 0
         self.objects = {}  # (group, plural) -> {(ns, name): obj}
         self.events = []  # (rv, gr, type, obj, old)
@@ -101,7 +102,21 @@ class Store:
             for fn in self.listeners:
                 fn(ev)
             self.cond.notify_all()
+            per_gr = self.conds.get(gr)
+            if per_gr is not None:
+                per_gr.notify_all()
             return jcopy(obj)
+
+    def cond_for(self, gr):
+        """The Condition (on the store lock) notified when an object of gr is committed."""
+        with self.lock:
+            return self.conds.setdefault(gr, threading.Condition(self.lock))
+
+    def notify_all_watchers(self):
+        with self.lock:
+            self.cond.notify_all()
+            for c in self.conds.values():
+                c.notify_all()
 
     def events_after(self, rv):
         """Events with resourceVersion > rv (caller holds the lock)."""

@@ -90,14 +90,15 @@ def serve(h, api, res, ns, query, faults, bookmark_interval, max_timeout, as_tab
         send("ADDED", shape(obj))
     if initial_events and bookmarks:
         bookmark(rv, True)
+    cond = store.cond_for(res.gr)  # woken by commits of this resource only
     deadline = time.monotonic() + timeout
     next_bookmark = time.monotonic() + bookmark_interval
     while True:
-        with store.cond:
+        with cond:
             if not store.events_after(rv) and faults.snapshot()["watchEpoch"] == epoch:
                 wait = min(deadline, next_bookmark if bookmarks else deadline) - time.monotonic()
                 if wait > 0:
-                    store.cond.wait(min(wait, 1.0))
+                    cond.wait(min(wait, 1.0))
             if store.too_old(rv):
                 expired = f"too old resource version: {rv} ({store.compacted_rv})"
                 events = []
