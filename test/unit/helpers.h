@@ -82,4 +82,14 @@ static inline int has_warning(const struct pgw_errors *errs, const char *needle)
     return 0;
 }
 
+/* Runs every test of the suite; the process exit status (0 when all passed). */
+static inline int pgw_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 #endif

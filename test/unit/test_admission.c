@@ -6,6 +6,7 @@
  * and produce mutations, errors and warnings on demand. The real route table
  * is checked separately (paths, kinds, lookups).
  */
+#include "helpers.h"
 #include <check.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -679,9 +680,5 @@ static Suite *admission_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(admission_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(admission_suite());
 }

@@ -114,9 +114,5 @@ int main(void)
     tcase_add_test(tc, cache_forget_owner);
     tcase_add_test(tc, cache_priming_state);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return pgw_run_suite(s);
 }

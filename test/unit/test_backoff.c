@@ -3,6 +3,7 @@
  * cap, the jitter bounds at both ends of the random range, reset, and
  * defaults. The random source is a scripted sequence.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdlib.h>
 
@@ -107,9 +108,5 @@ int main(void)
     tcase_add_test(tc, reset_starts_over);
     tcase_add_test(tc, custom_bounds_and_defaults);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(s);
 }

@@ -370,9 +370,5 @@ int main(void)
     tcase_add_loop_test(tc, restore_table, 0, N(restore_cases));
     tcase_add_loop_test(tc, restore_names_and_targets, 0, N(target_cases));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return pgw_run_suite(s);
 }

@@ -159,9 +159,5 @@ int main(void)
     tcase_add_test(tc, minimal_valid_entry);
     tcase_add_loop_test(tc, info_from_log, 0, sizeof(logs) / sizeof(logs[0]));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(s);
 }

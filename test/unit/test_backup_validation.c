@@ -1,6 +1,7 @@
 /*
  * PostgresBackup validation: cluster reference, type enum, immutable spec.
  */
+#include "helpers.h"
 #include "test/unit/helpers.h"
 
 #include "validators/validators.h"
@@ -54,9 +55,5 @@ int main(void)
     TCase *tc = tcase_create("rules");
     tcase_add_loop_test(tc, test_rule, 0, (int)(sizeof(rows) / sizeof(rows[0])));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pgw_run_suite(s);
 }

@@ -4,6 +4,7 @@
  *
  * The clock is moved through pgw_certs_options.now, never by sleeping.
  */
+#include "helpers.h"
 #include <check.h>
 #include <dirent.h>
 #include <ftw.h>
@@ -870,9 +871,5 @@ static Suite *certs_suite(void)
 int main(void)
 {
     pgw_log_set_level(PGW_LOG_WARN); /* renewals log at info; keep test output readable */
-    SRunner *sr = srunner_create(certs_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(certs_suite());
 }

@@ -3,6 +3,7 @@
  * appears where unset, a user value (even a wrong one) is kept, and defaulting
  * twice changes nothing.
  */
+#include "helpers.h"
 #include "test/unit/helpers.h"
 
 #include "mutators/mutators.h"
@@ -136,9 +137,5 @@ int main(void)
     tcase_add_loop_test(tc, test_default, 0, (int)(sizeof(rows) / sizeof(rows[0])));
     tcase_add_test(tc, test_backup_and_restore_defaults);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pgw_run_suite(s);
 }

@@ -190,9 +190,5 @@ int main(void)
     tcase_add_test(tc, foreign_conditions_kept);
     tcase_add_loop_test(tc, set_condition_table, 0, (int)(sizeof(set_cases) / sizeof(set_cases[0])));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return pgw_run_suite(s);
 }

@@ -5,6 +5,7 @@
  * error at all or one error with exactly that path and type whose text contains
  * the detail.
  */
+#include "helpers.h"
 #include "test/unit/helpers.h"
 
 #include <time.h>
@@ -300,9 +301,5 @@ int main(void)
     tcase_add_test(tc, test_undefaulted);
     tcase_add_loop_test(tc, test_warning, 0, (int)(sizeof(warning_rows) / sizeof(warning_rows[0])));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pgw_run_suite(s);
 }

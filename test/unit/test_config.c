@@ -4,6 +4,7 @@
  * defaults) and rejection of bad values. Check runs each test in its own
  * process, so environment changes do not leak between tests.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -376,9 +377,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(config_suite());
 }

@@ -2,6 +2,7 @@
  * Cron schedules: what a Kubernetes CronJob accepts in spec.schedule (robfig/cron's
  * standard parser, no TZ), minus @every, with our field-naming messages.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,9 +244,5 @@ static Suite *cron_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(cron_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(cron_suite());
 }

@@ -6,6 +6,7 @@
  * and TooLong omit the value; strings are quoted as Go's %q; int64, float64
  * and bool print as %v; maps and slices as json.Marshal (sorted keys).
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,9 +206,5 @@ static Suite *errors_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(errors_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(errors_suite());
 }

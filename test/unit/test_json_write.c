@@ -77,9 +77,5 @@ int main(void)
     tcase_add_test(tc, insertion_order_and_built_values);
     tcase_add_loop_test(tc, real_documents_match_jansson, 0, sizeof(files) / sizeof(files[0]));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(s);
 }

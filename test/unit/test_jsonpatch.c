@@ -9,6 +9,7 @@
  * missing member, adding past the end of an array, bad pointers), so a patch
  * that only "happens to work" on a lenient applier still fails the test.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -454,9 +455,5 @@ static Suite *jsonpatch_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(jsonpatch_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(jsonpatch_suite());
 }

@@ -3,6 +3,7 @@
  * examples of RFC 6902 appendix A), failures that leave the input untouched,
  * and round trips with the project's differ.
  */
+#include "helpers.h"
 #include "test/unit/helpers.h"
 
 #include "common/jsonpatch.h"
@@ -95,9 +96,5 @@ int main(void)
     tcase_add_loop_test(tc, test_apply, 0, (int)(sizeof(rows) / sizeof(rows[0])));
     tcase_add_loop_test(tc, test_round_trip_with_differ, 0, (int)(sizeof(pairs) / sizeof(pairs[0])));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pgw_run_suite(s);
 }

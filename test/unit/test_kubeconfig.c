@@ -4,6 +4,7 @@
  * inline data, tokens and relative paths, errors that name what is missing,
  * base64, and the resource/URL table of controller/kclient (pure).
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,9 +321,5 @@ int main(void)
     tcase_add_test(tc, resource_paths);
     tcase_add_test(tc, event_object);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(s);
 }

@@ -6,6 +6,7 @@
  * its renewTime), renew, lose on renew deadline, 409 on a stale write,
  * release, callbacks and the is_leader metric.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -438,9 +439,5 @@ int main(void)
     tcase_add_test(tc, lease_json_round_trip);
     tcase_add_test(tc, defaults_match_design);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(s);
 }

@@ -2,6 +2,7 @@
  * LSNs: what PostgreSQL's pg_lsn input accepts (1-8 hex digits, '/', 1-8 hex
  * digits, either case) with the 64-bit value, and what it rejects.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -160,9 +161,5 @@ static Suite *lsn_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(lsn_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(lsn_suite());
 }

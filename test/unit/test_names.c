@@ -2,6 +2,7 @@
  * Names and labels: accepting and rejecting rows for every rule, boundary
  * lengths (63/64, 253/254), and apimachinery's exact messages, in order.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,9 +289,5 @@ static Suite *names_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(names_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(names_suite());
 }

@@ -2,6 +2,7 @@
  * pg_hba line checker: valid lines of every connection type, syntax errors
  * PostgreSQL would refuse, and the lines our policy forbids.
  */
+#include "helpers.h"
 #include <check.h>
 #include <string.h>
 
@@ -75,9 +76,5 @@ int main(void)
     TCase *tc = tcase_create("lines");
     tcase_add_loop_test(tc, test_line, 0, (int)(sizeof(rows) / sizeof(rows[0])));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pgw_run_suite(s);
 }

@@ -3,6 +3,7 @@
  * rejecting case for every rule, as tables. The agreement with the real
  * servers over a large corpus is test/integration/test_pg_params_real.py.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,9 +347,5 @@ int main(void)
     tcase_add_test(tc, test_bytes_table);
     tcase_add_test(tc, test_catalog);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(s);
 }

@@ -2,6 +2,7 @@
  * PgBouncer allow-list: each type accepts and rejects, owned settings are
  * Forbidden naming the field to use, unknown settings are refused.
  */
+#include "helpers.h"
 #include "test/unit/helpers.h"
 
 #include "validators/pgbouncer_params.h"
@@ -55,9 +56,5 @@ int main(void)
     TCase *tc = tcase_create("params");
     tcase_add_loop_test(tc, test_param, 0, (int)(sizeof(rows) / sizeof(rows[0])));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pgw_run_suite(s);
 }

@@ -5,6 +5,7 @@
  * foreign volumes stay verbatim; that non-database pods are untouched; and the
  * injection hash.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -756,9 +757,5 @@ static Suite *pod_mutator_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(pod_mutator_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(pod_mutator_suite());
 }

@@ -2,6 +2,7 @@
  * Quantities: every row is checked against what apimachinery's ParseQuantity,
  * Quantity.String(), Value() and MilliValue() give for the same input.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -488,9 +489,5 @@ static Suite *quantity_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(quantity_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(quantity_suite());
 }

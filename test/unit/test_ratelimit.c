@@ -3,6 +3,7 @@
  * queued callers in order, the cap on saved tokens, a clock stepping back,
  * unlimited mode and defaults. The clock is a variable; nothing sleeps.
  */
+#include "helpers.h"
 #include <check.h>
 #include <math.h>
 #include <pthread.h>
@@ -136,9 +137,5 @@ int main(void)
     tcase_add_test(tc, defaults_are_higher_than_client_go);
     tcase_add_test(tc, thread_safe_reservations);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(s);
 }

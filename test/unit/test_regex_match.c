@@ -55,9 +55,5 @@ int main(void)
     tcase_add_loop_test(tc, rows_match, 0, sizeof(rows) / sizeof(rows[0]));
     tcase_add_test(tc, beyond_the_cache);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(s);
 }

@@ -2,6 +2,7 @@
  * Rendering of a cluster's children (controller/render_*.c): pure functions,
  * checked structurally.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,10 +312,7 @@ int main(void)
     tcase_add_test(tc, restore_bootstrap_method);
     tcase_add_test(tc, rbac_is_what_patroni_needs);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = pgw_run_suite(s);
     pgw_config_dispose(&cfg);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rc;
 }

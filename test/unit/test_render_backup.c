@@ -360,10 +360,7 @@ int main(void)
     tcase_add_test(tc, priming_covers_every_rendered_kind);
     tcase_add_loop_test(tc, restore_cluster, 0, sizeof(restore_cluster_cases) / sizeof(restore_cluster_cases[0]));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = pgw_run_suite(s);
     pgw_config_dispose(&cfg);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rc;
 }

@@ -356,9 +356,5 @@ int main(void)
     tcase_add_test(tc, configmap_without_secrets);
     tcase_add_test(tc, statefulset_gets_repo_env);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(s);
 }

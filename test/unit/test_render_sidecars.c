@@ -4,6 +4,7 @@
  * cannot override, quoting, and refusal of unsafe input. The data-plane test
  * runs the same text against the real programs.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,9 +217,5 @@ static Suite *render_sidecars_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(render_sidecars_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(render_sidecars_suite());
 }

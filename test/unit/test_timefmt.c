@@ -2,6 +2,7 @@
  * RFC 3339 timestamps: what Go's time.Parse(time.RFC3339, s) accepts, with
  * the UTC epoch each one denotes, and what it rejects.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -263,9 +264,5 @@ static Suite *timefmt_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(timefmt_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(timefmt_suite());
 }

@@ -4,6 +4,7 @@
  * expiry and after invalidate; a vanished or emptied file keeps the last
  * token; a static token. The wall clock is a variable.
  */
+#include "helpers.h"
 #include <check.h>
 #include <jwt.h>
 #include <openssl/evp.h>
@@ -230,9 +231,5 @@ int main(void)
     tcase_add_test(tc, missing_or_empty_file);
     tcase_add_test(tc, static_token);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(s);
 }

@@ -1,6 +1,7 @@
 /*
  * What the controller's caches keep of watched objects (controller/trim.c).
  */
+#include "helpers.h"
 #include <check.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -88,9 +89,5 @@ int main(void)
     tcase_add_test(tc, cluster_keeps_spec_drops_last_applied);
     tcase_add_test(tc, odd_shapes_are_left_alone);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(s);
 }

@@ -5,6 +5,7 @@
  * JSON and bad events reported and skipped; a callback that stops the feed;
  * and a deterministic pseudo-random fuzz that must never crash.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,9 +184,5 @@ int main(void)
     tcase_add_test(tc, callback_stops_feed);
     tcase_add_test(tc, fuzz_never_crashes);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(s);
 }

@@ -6,6 +6,7 @@
  * The clock is a variable; only the shutdown test blocks (and is released by
  * the call under test, not by time).
  */
+#include "helpers.h"
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -261,9 +262,5 @@ int main(void)
     tcase_add_test(tc, depth_metric_exported);
     tcase_add_test(tc, many_keys_grow_table);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(s);
 }

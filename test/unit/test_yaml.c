@@ -6,6 +6,7 @@
  * dropping "_", floats), then Go's JSON encoding, which writes an integral
  * float64 without a fraction, so the API server sees an integer.
  */
+#include "helpers.h"
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,9 +237,5 @@ static Suite *yaml_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(yaml_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pgw_run_suite(yaml_suite());
 }
