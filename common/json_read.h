@@ -1,7 +1,8 @@
 /*
  * JSON text to jansson values, for the admission hot path: the same result as
- * json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, err), about
- * twice as fast on a pod AdmissionReview. jansson's loader reads every byte
+ * json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, err) in about
+ * a quarter of the instructions on a pod AdmissionReview (what is left is
+ * mostly jansson building the values). jansson's loader reads every byte
  * through a stream callback, copies every token into a growing buffer and
  * checks UTF-8 byte by byte; this reader walks the buffer once with a pointer,
  * takes plain strings as runs and only decodes strings that have escapes.

@@ -191,6 +191,34 @@ START_TEST(nul_after_number_is_skipped_like_jansson)
 }
 END_TEST
 
+/* A byte that needs a look (escape, UTF-8, control, quote) is seen wherever it sits in a string. */
+static const struct {
+    const char *bytes;
+    int accepted;
+} specials[] = {
+    {"\\n", 1}, {"\\u00e9", 1}, {"\xc3\xa9", 1}, {"\x7f", 1}, {" ", 1}, {"\x1f", 0}, {"\x01", 0}, {"\xff", 0}, {"\x80", 0}, {"\"", 0},
+};
+
+START_TEST(special_byte_at_every_offset)
+{
+    for (size_t at = 0; at != 19; ++at) {
+        char text[64];
+        size_t len = 0;
+        text[len++] = '"';
+        for (size_t i = 0; i != at; ++i)
+            text[len++] = 'a';
+        len += (size_t)sprintf(text + len, "%s", specials[_i].bytes);
+        for (size_t i = at; i != 18; ++i)
+            text[len++] = 'b';
+        text[len++] = '"';
+        if (specials[_i].accepted)
+            json_decref(check_accepted(text, len, specials[_i].bytes));
+        else
+            check_rejected(text, len, specials[_i].bytes);
+    }
+}
+END_TEST
+
 /* ---- rejections: one row per rule, with the error code the rule gives ---- */
 
 static const struct {
@@ -357,6 +385,7 @@ int main(void)
     tcase_add_test(tc, values_and_key_order);
     tcase_add_test(tc, long_escaped_strings);
     tcase_add_loop_test(tc, nul_after_number_is_skipped_like_jansson, 0, sizeof(nul_quirks) / sizeof(nul_quirks[0]));
+    tcase_add_loop_test(tc, special_byte_at_every_offset, 0, sizeof(specials) / sizeof(specials[0]));
     tcase_add_loop_test(tc, invalid_inputs_rejected_like_jansson, 0, sizeof(invalid) / sizeof(invalid[0]));
     tcase_add_loop_test(tc, nesting_limit_like_jansson, 0, sizeof(depths) / sizeof(depths[0]));
     tcase_add_loop_test(tc, error_places, 0, sizeof(places) / sizeof(places[0]));
