@@ -33,6 +33,7 @@ struct st_reader_t {
 };
 
 /* 1 for the bytes a string copies as they are: printable ASCII but '"' and '\\'. */
+/* clang-format off */
 static const unsigned char plain[256] = {
     ['\x20'] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f, '"' is 0 */
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,           /* 0x30 */
@@ -41,9 +42,16 @@ static const unsigned char plain[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,           /* 0x60 */
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,           /* 0x70 */
 };
+/* clang-format on */
 
-static int is_digit(int c) { return c >= '0' && c <= '9'; }
-static int is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static int is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+static int is_alpha(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 static int hex_value(int c)
 {
@@ -98,8 +106,7 @@ static size_t utf8_length(const char *s, const char *end)
  * column of that point, and the token text [tok, at) as context. The first
  * error stays, like jansson's.
  */
-static void fail(struct st_reader_t *r, enum json_error_code code, const char *tok, const char *at, const char *fmt,
-                 ...)
+static void fail(struct st_reader_t *r, enum json_error_code code, const char *tok, const char *at, const char *fmt, ...)
 {
     json_error_t *e = r->err;
     if (e == NULL || e->text[0] != '\0')
@@ -183,8 +190,7 @@ static void reserve(struct st_reader_t *r, size_t need)
  * its opening quote. Decodes into r->buf. Bad surrogates are reported only
  * once the string has been read to its end, as jansson decodes after lexing.
  */
-static const char *read_escaped(struct st_reader_t *r, const char *tok, const char *q, const char **s, size_t *len,
-                                int *has_nul)
+static const char *read_escaped(struct st_reader_t *r, const char *tok, const char *q, const char **s, size_t *len, int *has_nul)
 {
     const char *end = r->end;
     size_t used = (size_t)(q - (tok + 1));
@@ -653,12 +659,24 @@ static const char *read_value(struct st_reader_t *r, const char *p, json_t **out
         if (q == NULL)
             return NULL;
         switch (kind) {
-        case KIND_INTEGER: *out = json_integer(ival); break;
-        case KIND_REAL: *out = json_real(dval); break;
-        case KIND_TRUE: *out = json_true(); break;
-        case KIND_FALSE: *out = json_false(); break;
-        case KIND_NULL: *out = json_null(); break;
-        default: fail(r, json_error_invalid_syntax, p, q, "invalid token"); return NULL;
+        case KIND_INTEGER:
+            *out = json_integer(ival);
+            break;
+        case KIND_REAL:
+            *out = json_real(dval);
+            break;
+        case KIND_TRUE:
+            *out = json_true();
+            break;
+        case KIND_FALSE:
+            *out = json_false();
+            break;
+        case KIND_NULL:
+            *out = json_null();
+            break;
+        default:
+            fail(r, json_error_invalid_syntax, p, q, "invalid token");
+            return NULL;
         }
         if (*out == NULL) {
             fail_memory(r, q);

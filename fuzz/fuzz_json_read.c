@@ -28,9 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void fail(const char *what, const char *text, size_t len, const json_error_t *want, const json_error_t *got)
 {
     fprintf(stderr, "property violated: %s\ninput (%zu bytes): %.*s\n", what, len, (int)(len > 200 ? 200 : len), text);
-    fprintf(stderr, "jansson:       %d:%d@%d code %d: %s\npgw_json_read: %d:%d@%d code %d: %s\n", want->line,
-            want->column, want->position, (int)json_error_code(want), want->text, got->line, got->column,
-            got->position, (int)json_error_code(got), got->text);
+    fprintf(stderr, "jansson:       %d:%d@%d code %d: %s\npgw_json_read: %d:%d@%d code %d: %s\n", want->line, want->column,
+            want->position, (int)json_error_code(want), want->text, got->line, got->column, got->position,
+            (int)json_error_code(got), got->text);
     abort();
 }
 
@@ -44,8 +44,7 @@ static int same_tree(const json_t *a, const json_t *b)
         if (json_object_size(a) != json_object_size(b))
             return 0;
         void *ia = json_object_iter((json_t *)a), *ib = json_object_iter((json_t *)b);
-        for (; ia != NULL && ib != NULL;
-             ia = json_object_iter_next((json_t *)a, ia), ib = json_object_iter_next((json_t *)b, ib)) {
+        for (; ia != NULL && ib != NULL; ia = json_object_iter_next((json_t *)a, ia), ib = json_object_iter_next((json_t *)b, ib)) {
             size_t la = json_object_iter_key_len(ia);
             if (la != json_object_iter_key_len(ib) || memcmp(json_object_iter_key(ia), json_object_iter_key(ib), la) != 0)
                 return 0;
@@ -83,8 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *a = json_loadb(text, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &want);
     json_t *b = pgw_json_read(text, size, &got);
     if ((a == NULL) != (b == NULL))
-        fail(a == NULL ? "pgw_json_read accepts what jansson rejects" : "pgw_json_read rejects what jansson accepts",
-             text, size, &want, &got);
+        fail(a == NULL ? "pgw_json_read accepts what jansson rejects" : "pgw_json_read rejects what jansson accepts", text, size,
+             &want, &got);
     if (a != NULL) {
         if (!same_tree(a, b) || !json_equal(a, b))
             fail("values differ", text, size, &want, &got);

@@ -36,8 +36,8 @@ int main(int argc, char **argv)
     size_t members = 0;
     for (long i = 0; i < iterations; ++i) {
         json_error_t err;
-        json_t *v = use_pgw ? pgw_json_read(text, len, &err)
-                            : json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+        json_t *v =
+            use_pgw ? pgw_json_read(text, len, &err) : json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
         if (v == NULL) {
             fprintf(stderr, "json_read_loop: %d:%d: %s\n", err.line, err.column, err.text);
             free(text);
@@ -46,8 +46,7 @@ int main(int argc, char **argv)
         members += json_object_size(v) + json_array_size(v);
         json_decref(v);
     }
-    printf("%ld parses of %zu bytes, %zu top-level members each\n", iterations, len,
-           iterations ? members / (size_t)iterations : 0);
+    printf("%ld parses of %zu bytes, %zu top-level members each\n", iterations, len, iterations ? members / (size_t)iterations : 0);
     free(text);
     return 0;
 }

@@ -64,8 +64,8 @@ static json_error_t check_rejected(const char *text, size_t len, const char *wha
     ck_assert_msg(b == NULL, "%s: accepted", what);
     ck_assert_msg(strcmp(got.text, want.text) == 0, "%s:\n got  %s\n want %s", what, got.text, want.text);
     ck_assert_msg(got.line == want.line && got.column == want.column && got.position == want.position,
-                  "%s: at %d:%d@%d, jansson at %d:%d@%d", what, got.line, got.column, got.position, want.line,
-                  want.column, want.position);
+                  "%s: at %d:%d@%d, jansson at %d:%d@%d", what, got.line, got.column, got.position, want.line, want.column,
+                  want.position);
     ck_assert_int_eq(json_error_code(&got), json_error_code(&want));
     return got;
 }
@@ -149,7 +149,8 @@ START_TEST(values_and_key_order)
     size_t i = 0;
     const char *key;
     json_t *value;
-    json_object_foreach(v, key, value) {
+    json_object_foreach(v, key, value)
+    {
         ck_assert_str_eq(key, order[i]);
         ++i;
     }
@@ -196,7 +197,8 @@ static const struct {
     const char *bytes;
     int accepted;
 } specials[] = {
-    {"\\n", 1}, {"\\u00e9", 1}, {"\xc3\xa9", 1}, {"\x7f", 1}, {" ", 1}, {"\x1f", 0}, {"\x01", 0}, {"\xff", 0}, {"\x80", 0}, {"\"", 0},
+    {"\\n", 1},  {"\\u00e9", 1}, {"\xc3\xa9", 1}, {"\x7f", 1}, {" ", 1},
+    {"\x1f", 0}, {"\x01", 0},    {"\xff", 0},     {"\x80", 0}, {"\"", 0},
 };
 
 START_TEST(special_byte_at_every_offset)
@@ -346,19 +348,19 @@ static const struct {
     const char *text;
     int line, column;
 } places[] = {
-    {"{\n  \"a\": [1,\n   2 x]}", 3, 6},            /* the stray token */
-    {"{\n  \"a\": 1,\n  \"a\": 2\n}", 3, 5},         /* the duplicate key */
+    {"{\n  \"a\": [1,\n   2 x]}", 3, 6},                  /* the stray token */
+    {"{\n  \"a\": 1,\n  \"a\": 2\n}", 3, 5},              /* the duplicate key */
     {"{\n  \"caf\xc3\xa9\": \"\xc3\xa9\x01\"\n}", 2, 12}, /* before the control character */
-    {"[\n\n  \"ok\",\n  \"bad \xff\"\n]", 4, 7},    /* before the bad byte */
-    {"{\n  \"a\": 1\n", 3, 0},                       /* end of input */
-    {"{\n  \"n\": 99999999999999999999\n}", 2, 27},  /* the overflowing number */
+    {"[\n\n  \"ok\",\n  \"bad \xff\"\n]", 4, 7},          /* before the bad byte */
+    {"{\n  \"a\": 1\n", 3, 0},                            /* end of input */
+    {"{\n  \"n\": 99999999999999999999\n}", 2, 27},       /* the overflowing number */
 };
 
 START_TEST(error_places)
 {
     json_error_t got = check_rejected(places[_i].text, strlen(places[_i].text), places[_i].text);
-    ck_assert_msg(got.line == places[_i].line && got.column == places[_i].column, "%s: at %d:%d, want %d:%d",
-                  places[_i].text, got.line, got.column, places[_i].line, places[_i].column);
+    ck_assert_msg(got.line == places[_i].line && got.column == places[_i].column, "%s: at %d:%d, want %d:%d", places[_i].text,
+                  got.line, got.column, places[_i].line, places[_i].column);
 }
 END_TEST
 
