@@ -16,6 +16,7 @@
 
 #include "common/base64.h"
 #include "common/config.h"
+#include "common/json_read.h"
 #include "common/json_write.h"
 #include "common/jsonpatch.h"
 #include "common/xalloc.h"
@@ -161,7 +162,7 @@ void pgw_admission_handle(const pgw_admission_route_t *route, const char *body, 
         return;
     }
     json_error_t jerr;
-    json_t *review = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    json_t *review = pgw_json_read(body, len, &jerr); /* json_loadb(REJECT_DUPLICATES | DECODE_ANY), faster */
     if (review == NULL) {
         char *msg = pgw_asprintf("malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
         bad_request(out, msg);
