@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/json_read.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "controller/ratelimit.h"
@@ -440,7 +441,11 @@ static void perform(struct pgw_kclient *c, const char *method, const char *path,
         out->outcome = classify(out->http_status);
         if (t->len != 0) {
             json_error_t jerr;
-            out->body = json_loadb(t->buf, t->len, JSON_REJECT_DUPLICATES, &jerr);
+            out->body = pgw_json_read(t->buf, t->len, &jerr);
+            if (out->body != NULL && !json_is_object(out->body) && !json_is_array(out->body)) {
+                json_decref(out->body); /* API answers are objects (or arrays): a bare scalar is not one */
+                out->body = NULL;
+            }
         }
         decode_status(out, t->buf, t->len);
         if (out->outcome == PGW_K_OK && out->body == NULL && t->len != 0 && t->on_data == NULL) {

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "common/json_read.h"
 #include "common/xalloc.h"
 
 struct pgw_watch_stream {
@@ -58,7 +59,7 @@ static int on_line(struct pgw_watch_stream *s, const char *line, size_t len)
     if (i == len)
         return PGW_WATCH_STREAM_OK; /* blank line */
     json_error_t jerr;
-    json_t *event = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *event = pgw_json_read(line, len, &jerr); /* events are objects: anything else is refused below */
     if (event == NULL || !json_is_object(event)) {
         json_decref(event);
         return PGW_WATCH_STREAM_BAD_JSON;
