@@ -164,6 +164,20 @@ void pgw_apply_cache_remember(struct pgw_apply_cache *c, const char *owner_uid, 
     free(key);
 }
 
+const char *pgw_controller_uid(const json_t *obj, const char *kind)
+{
+    size_t i;
+    json_t *ref;
+    json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref)
+    {
+        if (!json_is_true(json_object_get(ref, "controller")))
+            continue;
+        const char *k = json_string_value(json_object_get(ref, "kind"));
+        return k != NULL && strcmp(k, kind) == 0 ? json_string_value(json_object_get(ref, "uid")) : NULL;
+    }
+    return NULL;
+}
+
 const char *pgw_apply_live_hash(const json_t *live)
 {
     return json_string_value(

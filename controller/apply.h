@@ -73,6 +73,8 @@ void pgw_apply_cache_reset(struct pgw_apply_cache *c);
 /* The entries now cover every child we applied: a miss is written without a read. */
 void pgw_apply_cache_set_primed(struct pgw_apply_cache *c);
 int pgw_apply_cache_primed(struct pgw_apply_cache *c);
+/* The uid of obj's controller (the ownerReference with controller: true) when it is a `kind`, or NULL. Borrowed. */
+const char *pgw_controller_uid(const json_t *obj, const char *kind);
 /* A live object's pgwarden.io/desired-hash annotation (borrowed), or NULL. */
 const char *pgw_apply_live_hash(const json_t *live);
 

@@ -13,20 +13,6 @@
 const char *const pgw_apply_child_kinds[] = {"ServiceAccount", "Role",        "RoleBinding", "Secret", "ConfigMap",
                                              "Service",        "PodDisruptionBudget", "StatefulSet", "CronJob", NULL};
 
-/* The uid of the PostgresCluster that controls obj, or NULL. */
-static const char *controlling_cluster(const json_t *obj)
-{
-    size_t i;
-    json_t *ref;
-    json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref)
-    {
-        const char *kind = json_string_value(json_object_get(ref, "kind"));
-        if (kind != NULL && strcmp(kind, "PostgresCluster") == 0 && json_is_true(json_object_get(ref, "controller")))
-            return json_string_value(json_object_get(ref, "uid"));
-    }
-    return NULL;
-}
-
 static int prime_kind(struct pgw_apply_cache *c, struct pgw_kclient *client, const char *kind, const char *ns, long *children,
                       char **err)
 {
@@ -43,7 +29,7 @@ static int prime_kind(struct pgw_apply_cache *c, struct pgw_kclient *client, con
     json_array_foreach(json_object_get(r.body, "items"), i, item)
     {
         const json_t *meta = json_object_get(item, "metadata");
-        const char *uid = controlling_cluster(item), *hash = pgw_apply_live_hash(item);
+        const char *uid = pgw_controller_uid(item, "PostgresCluster"), *hash = pgw_apply_live_hash(item);
         const char *name = json_string_value(json_object_get(meta, "name"));
         if (uid == NULL || hash == NULL || name == NULL)
             continue; /* not ours, or never applied by us: a reconcile writes it */

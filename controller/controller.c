@@ -76,19 +76,6 @@ static void enqueue(struct pgw_controller *c, const char *kind, const char *ns, 
     free(key);
 }
 
-static const char *owner_uid_of(const json_t *obj)
-{
-    size_t i;
-    json_t *ref;
-    json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref)
-    {
-        const char *kind = json_string_value(json_object_get(ref, "kind"));
-        if (kind != NULL && strcmp(kind, "PostgresCluster") == 0)
-            return json_string_value(json_object_get(ref, "uid"));
-    }
-    return NULL;
-}
-
 static const char *spec_str(const json_t *obj, const char *a, const char *b)
 {
     const json_t *v = json_object_get(json_object_get(obj, "spec"), a);
@@ -161,8 +148,8 @@ static void on_event(void *ctx, enum pgw_watch_type type, json_t *obj)
         enqueue_dependents(c, ns, name, 1);
         break;
     case W_STATEFULSET:
-        if (type == PGW_WATCH_DELETED && owner_uid_of(obj) != NULL)
-            pgw_apply_cache_forget(c->cache, owner_uid_of(obj), "StatefulSet", ns, name);
+        if (type == PGW_WATCH_DELETED && pgw_controller_uid(obj, KIND_CLUSTER) != NULL)
+            pgw_apply_cache_forget(c->cache, pgw_controller_uid(obj, KIND_CLUSTER), "StatefulSet", ns, name);
         enqueue(c, KIND_CLUSTER, ns, cluster);
         break;
     case W_POD:

@@ -105,20 +105,6 @@ static int same_phase(const json_t *a, const json_t *b)
     return x != NULL && y != NULL && strcmp(x, y) == 0;
 }
 
-/* The owner uid of a Job when its controller is a PostgresBackup, "" for another owner. */
-static const char *backup_owner_uid(const json_t *job)
-{
-    size_t i;
-    json_t *ref;
-    json_array_foreach(json_object_get(json_object_get(job, "metadata"), "ownerReferences"), i, ref)
-    {
-        const char *kind = json_string_value(json_object_get(ref, "kind"));
-        if (json_is_true(json_object_get(ref, "controller")))
-            return kind != NULL && strcmp(kind, "PostgresBackup") == 0 ? json_string_value(json_object_get(ref, "uid")) : "";
-    }
-    return "";
-}
-
 /* The Job's pods, from the API (they are not watched: they carry no cluster label). */
 static json_t *job_pods(struct pgw_reconciler *r, const char *ns, const char *job, int *failed)
 {
@@ -267,8 +253,8 @@ int pgw_reconcile_backup(struct pgw_reconciler *r, const char *ns, const char *n
         goto fail;
     }
     if (job != NULL) {
-        const char *owner = backup_owner_uid(job), *uid = meta_str(backup, "uid");
-        if (*owner == '\0') {
+        const char *owner = pgw_controller_uid(job, "PostgresBackup"), *uid = meta_str(backup, "uid");
+        if (owner == NULL) {
             why = pgw_asprintf("Job %s exists and does not belong to this backup; a backup's Job carries its name", name);
             status = simple_status("Failed", why, old);
             pgw_reconcile_event(r, backup, "Warning", "BackupFailed", why, &out->writes);
@@ -355,10 +341,8 @@ write:
     goto done;
 
 fail:
-    out->result = "error";
-    out->error = err != NULL ? err : pgw_strdup("reconcile failed");
+    rc = pgw_reconcile_failed(out, err);
     err = NULL;
-    rc = -1;
 done:
     free(err);
     free(why);

@@ -209,6 +209,13 @@ json_t *pgw_reconcile_fetch(struct pgw_reconciler *r, struct pgw_store *store, c
     return obj;
 }
 
+int pgw_reconcile_failed(struct pgw_reconcile_outcome *out, char *err)
+{
+    out->result = "error";
+    out->error = err != NULL ? err : pgw_strdup("reconcile failed");
+    return -1;
+}
+
 json_t *pgw_reconcile_begin(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *what,
                             const char *ns, const char *name, struct pgw_reconcile_outcome *out, int *rc)
 {
@@ -217,11 +224,8 @@ json_t *pgw_reconcile_begin(struct pgw_reconciler *r, struct pgw_store *store, c
     int failed = 0;
     json_t *obj = pgw_reconcile_fetch(r, store, kind, ns, name, &failed);
     *rc = 0;
-    if (obj == NULL && failed) {
-        out->result = "error";
-        out->error = pgw_asprintf("cannot read the %s", what);
-        *rc = -1;
-    }
+    if (obj == NULL && failed)
+        *rc = pgw_reconcile_failed(out, pgw_asprintf("cannot read the %s", what));
     return obj;
 }
 
@@ -406,10 +410,8 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
     goto done;
 
 fail:
-    out->result = "error";
-    out->error = err != NULL ? err : pgw_strdup("reconcile failed");
+    rc = pgw_reconcile_failed(out, err);
     err = NULL;
-    rc = -1;
 done:
     free(err);
     free(invalid);

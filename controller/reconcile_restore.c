@@ -221,10 +221,8 @@ write:
     goto done;
 
 fail:
-    out->result = "error";
-    out->error = err != NULL ? err : pgw_strdup("reconcile failed");
+    rc = pgw_reconcile_failed(out, err);
     err = NULL;
-    rc = -1;
 done:
     free(err);
     free(why);

@@ -79,6 +79,33 @@ START_TEST(cache_forget_owner)
 }
 END_TEST
 
+/* Only the controlling ownerReference counts, and only when it is of the asked kind. */
+START_TEST(controller_uid)
+{
+    static const struct {
+        const char *obj;
+        const char *want; /* NULL: none */
+    } rows[] = {
+        {"{'metadata':{'ownerReferences':[{'kind':'PostgresCluster','uid':'u1','controller':true}]}}", "u1"},
+        {"{'metadata':{'ownerReferences':[{'kind':'PostgresCluster','uid':'u1'},"
+         "{'kind':'PostgresBackup','uid':'u2','controller':true}]}}", NULL},
+        {"{'metadata':{'ownerReferences':[{'kind':'PostgresCluster','uid':'u1','controller':false}]}}", NULL},
+        {"{'metadata':{'ownerReferences':[{'kind':'PostgresCluster','controller':true}]}}", NULL},
+        {"{'metadata':{}}", NULL},
+        {"{'metadata':{'ownerReferences':'not a list'}}", NULL},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); ++i) {
+        json_t *obj = q(rows[i].obj);
+        const char *got = pgw_controller_uid(obj, "PostgresCluster");
+        if (rows[i].want == NULL)
+            ck_assert_msg(got == NULL, "row %zu: got %s", i, got);
+        else
+            ck_assert_msg(got != NULL && strcmp(got, rows[i].want) == 0, "row %zu", i);
+        json_decref(obj);
+    }
+}
+END_TEST
+
 /* Primed means "every child we applied is here"; a reset forgets entries and that promise. */
 START_TEST(cache_priming_state)
 {
@@ -113,6 +140,7 @@ int main(void)
     tcase_add_test(tc, decide_table);
     tcase_add_test(tc, cache_forget_owner);
     tcase_add_test(tc, cache_priming_state);
+    tcase_add_test(tc, controller_uid);
     suite_add_tcase(s, tc);
     return pgw_run_suite(s);
 }
