@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "common/config.h"
+#include "common/read_all.h"
 #include "common/xalloc.h"
 #include "webhook/admission.h"
 
@@ -58,16 +59,13 @@ int pgw_cmd_review(int argc, char **argv)
     if (pgw_cli_load_config(&cfg, config_file) != 0)
         return 2;
 
-    char *body = NULL;
     size_t len = 0;
-    FILE *mem = open_memstream(&body, &len);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0 && len <= MAX_BODY)
-        fwrite(buf, 1, n, mem);
-    fclose(mem);
+    char *body = pgw_read_all(stdin, MAX_BODY, &len);
     int rc;
-    if (len > MAX_BODY) {
+    if (body == NULL) {
+        fprintf(stderr, "pgwarden review: cannot read the request body from stdin: %m\n");
+        rc = 1;
+    } else if (len > MAX_BODY) {
         fprintf(stderr, "pgwarden review: request body exceeds 8 MiB\n");
         rc = 1;
     } else {

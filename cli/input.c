@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/read_all.h"
 #include "common/yaml.h"
 
 #define MAX_INPUT (64u << 20)
@@ -16,19 +17,11 @@ static char *read_input(const char *command, const char *path, size_t *len)
         fprintf(stderr, "pgwarden %s: cannot open %s: %m\n", command, path);
         return NULL;
     }
-    char *text = NULL;
-    *len = 0;
-    FILE *mem = open_memstream(&text, len);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0 && *len <= MAX_INPUT)
-        fwrite(buf, 1, n, mem);
-    int failed = ferror(fp);
+    char *text = pgw_read_all(fp, MAX_INPUT, len);
     if (fp != stdin)
         fclose(fp);
-    fclose(mem);
-    if (failed || *len > MAX_INPUT) {
-        fprintf(stderr, "pgwarden %s: %s: %s\n", command, path, failed ? "read error" : "input exceeds 64 MiB");
+    if (text == NULL || *len > MAX_INPUT) {
+        fprintf(stderr, "pgwarden %s: %s: %s\n", command, path, text == NULL ? "read error" : "input exceeds 64 MiB");
         free(text);
         return NULL;
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/read_all.h"
 #include "common/xalloc.h"
 #include "common/yaml.h"
 
@@ -207,19 +208,12 @@ int pgw_config_apply_file(struct pgw_config *cfg, const char *path, char **err)
         *err = pgw_asprintf("%s: %s", path, strerror(errno));
         return -1;
     }
-    char *text = NULL;
     size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    char buf[8192];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-        fwrite(buf, 1, n, mem);
-    int read_errno = ferror(fp) ? errno : 0; /* e.g. EISDIR: a directory opens but cannot be read */
+    char *text = pgw_read_all(fp, 0, &len);
+    int read_errno = errno; /* e.g. EISDIR: a directory opens but cannot be read */
     fclose(fp);
-    fclose(mem);
-    if (read_errno != 0) {
+    if (text == NULL) {
         *err = pgw_asprintf("%s: %s", path, strerror(read_errno));
-        free(text);
         return -1;
     }
 

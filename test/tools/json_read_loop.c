@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/json_read.h"
+#include "common/read_all.h"
 
 int main(int argc, char **argv)
 {
@@ -23,15 +24,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "json_read_loop: cannot open %s\n", argv[2]);
         return 2;
     }
-    char *text = NULL;
     size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-        fwrite(buf, 1, n, mem);
-    fclose(mem);
+    char *text = pgw_read_all(fp, 0, &len);
     fclose(fp);
+    if (text == NULL) {
+        fprintf(stderr, "json_read_loop: cannot read %s\n", argv[2]);
+        return 2;
+    }
     long iterations = atol(argv[3]);
     size_t members = 0;
     for (long i = 0; i < iterations; ++i) {

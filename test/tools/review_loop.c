@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/config.h"
+#include "common/read_all.h"
 #include "webhook/admission.h"
 
 int main(int argc, char **argv)
@@ -23,15 +24,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "review_loop: unknown path or unreadable file\n");
         return 2;
     }
-    char *body = NULL;
     size_t len = 0;
-    FILE *mem = open_memstream(&body, &len);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-        fwrite(buf, 1, n, mem);
-    fclose(mem);
+    char *body = pgw_read_all(fp, 0, &len);
     fclose(fp);
+    if (body == NULL) {
+        fprintf(stderr, "review_loop: cannot read %s\n", argv[2]);
+        return 2;
+    }
     struct pgw_config cfg;
     pgw_config_init_defaults(&cfg);
     long iterations = atol(argv[3]);
