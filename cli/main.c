@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "common/json_arena.h"
 
 static const struct {
     const char *name;
@@ -40,6 +41,7 @@ static void usage(FILE *fp)
 int main(int argc, char **argv)
 {
     mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    pgw_json_arena_install();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_arena.h"
 #include "common/xalloc.h"
 
 void pgw_errors_init(struct pgw_errors *errs)
@@ -190,7 +191,7 @@ char *pgw_render_value(const json_t *value)
     if (json_is_real(value)) /* %v */
         return go_float(json_real_value(value));
     /* Integers and booleans as %v; objects and arrays as json.Marshal prints maps (sorted keys). */
-    char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS);
+    char *text = pgw_json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS);
     size_t len = text != NULL ? strlen(text) : 0;
     if (len > PGW_MAX_RENDERED_VALUE) {
         char *cut = pgw_asprintf("%.*s...", (int)utf8_prefix(text, PGW_MAX_RENDERED_VALUE), text);

@@ -1,10 +1,11 @@
 /*
  * Compact JSON writer; see json_write.h.
  */
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_arena.h"
 #include "common/json_write.h"
 #include "common/xalloc.h"
 
@@ -37,18 +38,39 @@ static void put_char(struct st_out_t *o, char c)
     o->data[o->len++] = c;
 }
 
+/*
+ * True when any of the 8 bytes is a control byte, '"' or '\\'. Each test is
+ * the exact "has a byte below n" trick (a borrow can only mark bytes after a
+ * real hit), so the word is clean exactly when all three come out zero.
+ */
+static int word_needs_escape(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+    uint64_t hit = ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+    return (hit & highs) != 0;
+}
+
 /* jansson strings hold valid UTF-8 (checked when made), so only ", \ and control bytes need escapes. */
 static void put_string(struct st_out_t *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     put_char(o, '"');
-    size_t run = 0;
-    for (size_t i = 0; i != n; ++i) {
-        unsigned char c = (unsigned char)s[i];
+    size_t run = 0, i = 0;
+    while (i != n) {
+        if (n - i >= 8) { /* skip clean words: most strings have no escapes at all */
+            uint64_t word;
+            memcpy(&word, s + i, sizeof(word));
+            if (!word_needs_escape(word)) {
+                i += 8;
+                continue;
+            }
+        }
+        unsigned char c = (unsigned char)s[i++];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        put(o, s + run, i - run);
-        run = i + 1;
+        put(o, s + run, i - 1 - run);
+        run = i;
         char esc[6] = {'\\', 0, 0, 0, 0, 0};
         size_t elen = 2;
         switch (c) {
@@ -71,6 +93,21 @@ static void put_string(struct st_out_t *o, const char *s, size_t n)
     }
     put(o, s + run, n - run);
     put_char(o, '"');
+}
+
+/* Decimal digits without snprintf's format parsing; INT64_MIN's magnitude fits in the unsigned. */
+static void put_integer(struct st_out_t *o, json_int_t value)
+{
+    char buf[24];
+    char *p = buf + sizeof(buf);
+    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+    do {
+        *--p = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude != 0);
+    if (value < 0)
+        *--p = '-';
+    put(o, p, (size_t)(buf + sizeof(buf) - p));
 }
 
 static void put_value(struct st_out_t *o, const json_t *v)
@@ -107,14 +144,11 @@ static void put_value(struct st_out_t *o, const json_t *v)
     case JSON_STRING:
         put_string(o, json_string_value(v), json_string_length(v));
         break;
-    case JSON_INTEGER: {
-        char buf[32];
-        int n = snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        put(o, buf, (size_t)n);
+    case JSON_INTEGER:
+        put_integer(o, json_integer_value(v));
         break;
-    }
     case JSON_REAL: { /* rare here; jansson's own formatting keeps the bytes identical */
-        char *text = json_dumps(v, JSON_ENCODE_ANY);
+        char *text = pgw_json_dumps(v, JSON_ENCODE_ANY);
         if (text != NULL)
             put(o, text, strlen(text));
         free(text);

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/json_arena.h"
+
 static atomic_int log_level = PGW_LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -57,7 +59,7 @@ void pgw_log(int level, const char *msg, json_t *fields)
         json_object_update(line, fields);
         json_decref(fields);
     }
-    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = pgw_json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(line);
     if (text == NULL)
         return;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/json_arena.h"
 #include "common/jsonpatch_apply.h"
 #include "common/xalloc.h"
 #include "webhook/admission.h"
@@ -34,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     pgw_config_init_defaults(&config);
+    pgw_json_arena_install();
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/base64.h"
+#include "common/json_arena.h"
 #include "common/config.h"
 #include "common/json_read.h"
 #include "common/json_write.h"
@@ -121,7 +122,7 @@ static json_t *invalid_status(const pgw_admission_route_t *route, const char *na
 
     char *qualified = route->group[0] ? pgw_asprintf("%s.%s", route->kind, route->group) : pgw_strdup(route->kind);
     json_t *name_json = json_string(name);
-    char *quoted = json_dumps(name_json, JSON_ENCODE_ANY);
+    char *quoted = pgw_json_dumps(name_json, JSON_ENCODE_ANY);
     json_decref(name_json);
     char *message = pgw_asprintf("%s %s is invalid: %s", qualified, quoted ? quoted : "\"\"", joined);
     json_t *status = json_pack("{s:{},s:s,s:s,s:s,s:{s:s,s:s,s:s,s:o},s:i}", "metadata", "status", "Failure", "message",
@@ -152,8 +153,8 @@ static void deny(struct pgw_admission_outcome *out, const json_t *review, const 
     respond(out, review, response);
 }
 
-void pgw_admission_handle(const pgw_admission_route_t *route, const char *body, size_t len,
-                          const struct pgw_config *cfg, time_t now, struct pgw_admission_outcome *out)
+static void handle(const pgw_admission_route_t *route, const char *body, size_t len, const struct pgw_config *cfg,
+                   time_t now, struct pgw_admission_outcome *out)
 {
     memset(out, 0, sizeof(*out));
     out->operation = "";
@@ -264,7 +265,8 @@ void pgw_admission_handle(const pgw_admission_route_t *route, const char *body, 
         char *ptext = dump(patch, &plen);
         json_object_set_new(response, "patchType", json_string("JSONPatch"));
         char *b64 = pgw_base64_encode(ptext, plen);
-        json_object_set_new(response, "patch", json_string(b64));
+        /* base64 is ASCII: skip jansson's UTF-8 scan of a string as long as the patch */
+        json_object_set_new(response, "patch", json_stringn_nocheck(b64, 4 * ((plen + 2) / 3)));
         free(b64);
         free(ptext);
     }
@@ -280,4 +282,13 @@ void pgw_admission_handle(const pgw_admission_route_t *route, const char *body, 
     pgw_errors_dispose(&errs);
 done:
     json_decref(review);
+}
+
+/* Every jansson value of a review lives in this thread's arena; only the malloc'd body leaves. */
+void pgw_admission_handle(const pgw_admission_route_t *route, const char *body, size_t len,
+                          const struct pgw_config *cfg, time_t now, struct pgw_admission_outcome *out)
+{
+    pgw_json_arena_begin();
+    handle(route, body, len, cfg, now, out);
+    pgw_json_arena_end();
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/config.h"
+#include "common/json_arena.h"
 #include "common/read_all.h"
 #include "webhook/admission.h"
 
@@ -18,6 +19,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: review_loop PATH FILE N\n");
         return 2;
     }
+    pgw_json_arena_install();
     const pgw_admission_route_t *route = pgw_admission_route_find(argv[1], strlen(argv[1]));
     FILE *fp = fopen(argv[2], "rb");
     if (route == NULL || fp == NULL) {

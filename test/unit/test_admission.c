@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_arena.h"
 #include "common/jsonpatch.h"
 #include "webhook/admission.h"
 
@@ -680,5 +681,6 @@ static Suite *admission_suite(void)
 
 int main(void)
 {
+    pgw_json_arena_install(); /* as pgwarden does: reviews run in the arena */
     return pgw_run_suite(admission_suite());
 }

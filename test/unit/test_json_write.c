@@ -23,6 +23,7 @@ static const char *const literals[] = {
     "\"\\u0000\\u0001\\u001f\\u007f\"", "\"slash / stays\"", "\"caf\\u00e9 \\u2028 \\ud83d\\ude00\"", "[]", "{}",
     "[[],{},[{}]]", "{\"b\":1,\"a\":2,\"\\n\":{\"z\":[1,\"x\",null]}}", "{\"\":\"\",\"k\\u0001k\":0}",
     "[1,2.25,\"three\",true,false,null,{\"four\":[4]}]",
+    "[9,10,-9,-10,99,100,1000000007,-4611686018427387904]",
 };
 
 START_TEST(literals_match_jansson)
@@ -51,6 +52,37 @@ START_TEST(insertion_order_and_built_values)
 }
 END_TEST
 
+/*
+ * The writer skips 8 clean bytes at a time: every byte that needs an escape, and
+ * bytes just around the boundaries (0x1f/0x20, '!'/'#' beside '"', '['/']'
+ * beside '\\', 0x7f, UTF-8), at every offset of strings up to 3 words long.
+ */
+START_TEST(escapes_at_every_offset)
+{
+    static const char *const specials[] = {"\"", "\\", "\n", "\x01", "\x1f", " ", "!", "#", "[", "]", "\x7f", "\xc3\xa9"};
+    char buf[40];
+    for (size_t k = 0; k != sizeof(specials) / sizeof(specials[0]); ++k) {
+        for (size_t len = 1; len <= 24; ++len) {
+            for (size_t at = 0; at + 1 <= len; ++at) {
+                size_t sl = strlen(specials[k]);
+                memset(buf, 'a', sizeof(buf));
+                memcpy(buf + at, specials[k], sl);
+                size_t n = at + sl > len ? at + sl : len;
+                json_t *v = json_stringn(buf, n);
+                ck_assert_ptr_nonnull(v);
+                char what[64];
+                snprintf(what, sizeof(what), "special %zu at %zu of %zu", k, at, n);
+                check_same(v, what);
+                json_decref(v);
+            }
+        }
+    }
+    json_t *v = json_stringn("\0aaaaaaa\"aaaaaaa\\aaaaaaa\x1f", 25);
+    check_same(v, "one per word");
+    json_decref(v);
+}
+END_TEST
+
 static const char *const files[] = {
     "examples/admissionreview-pod.json",       "test/fixtures/pods/all-sidecars.json", "test/fixtures/pods/istio-meshed.json",
     "test/fixtures/pods/user-pgbouncer.json", "test/fixtures/pgbackrest/info.json",
@@ -75,6 +107,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, literals_match_jansson, 0, sizeof(literals) / sizeof(literals[0]));
     tcase_add_test(tc, insertion_order_and_built_values);
+    tcase_add_test(tc, escapes_at_every_offset);
     tcase_add_loop_test(tc, real_documents_match_jansson, 0, sizeof(files) / sizeof(files[0]));
     suite_add_tcase(s, tc);
     return pgw_run_suite(s);
