@@ -4,8 +4,9 @@
  * Each block carries a 16-byte header holding its size, so a free inside the
  * scope can poison exactly that block under AddressSanitizer (a bump arena
  * never reuses memory within a scope, so every use after free is caught). The
- * first chunk is kept between scopes; larger chunks a big review needed are
- * returned at end(), so one 200 KB pod does not pin megabytes per thread.
+ * arena keeps one chunk between scopes, sized to what the last scope needed
+ * but at most 1 MiB, so a stream of reviews neither maps nor faults in
+ * memory per review, and one 200 KB pod does not pin megabytes per thread.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 
 
 #define FIRST_CHUNK_BYTES (64 * 1024)
+#define KEPT_CHUNK_MAX (1024 * 1024)
 #define HEADER_BYTES 16
 
 struct st_chunk_t {
@@ -30,17 +32,19 @@ struct st_chunk_t {
 };
 
 struct st_arena_t {
-    struct st_chunk_t *chunks; /* newest first; the last one is the kept first chunk */
+    struct st_chunk_t *chunks; /* newest first; only one between scopes */
     unsigned depth;
 };
 
 static _Thread_local struct st_arena_t *tls_arena;
+static _Thread_local unsigned long tls_chunks_made;
 static pthread_key_t arena_key;
 static pthread_once_t arena_key_once = PTHREAD_ONCE_INIT;
 
 static struct st_chunk_t *chunk_new(size_t size, struct st_chunk_t *next)
 {
     struct st_chunk_t *c = pgw_malloc(sizeof(*c) + size);
+    ++tls_chunks_made;
     c->next = next;
     c->size = size;
     c->used = 0;
@@ -140,13 +144,26 @@ void pgw_json_arena_end(void)
     struct st_arena_t *a = tls_arena;
     if (a == NULL || a->depth == 0 || --a->depth != 0)
         return;
-    while (a->chunks->next != NULL) {
-        struct st_chunk_t *c = a->chunks;
-        a->chunks = c->next;
-        chunk_free(c);
+    if (a->chunks->next != NULL) {
+        /* Outgrown: the next scope gets one chunk as big as this one needed (up to a cap), so a steady
+         * stream of reviews neither maps nor faults in memory per review. */
+        size_t total = 0;
+        while (a->chunks != NULL) {
+            struct st_chunk_t *c = a->chunks;
+            a->chunks = c->next;
+            total += c->size;
+            chunk_free(c);
+        }
+        a->chunks = chunk_new(total < KEPT_CHUNK_MAX ? total : KEPT_CHUNK_MAX, NULL);
+        return;
     }
     pgw_asan_poison(a->chunks->data, a->chunks->size);
     a->chunks->used = 0;
+}
+
+unsigned long pgw_json_arena_chunks_made(void)
+{
+    return tls_chunks_made;
 }
 
 char *pgw_json_dumps(const json_t *value, size_t flags)

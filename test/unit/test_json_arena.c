@@ -65,13 +65,41 @@ START_TEST(scopes_nest)
 }
 END_TEST
 
-/* A review bigger than the first chunk grows the arena; end() returns to the first chunk. */
-START_TEST(big_values_grow_the_arena)
+/* Makes about `bytes` of small values in a scope and returns the first one's address. */
+static void *scope_of(size_t bytes)
 {
     pgw_json_arena_begin();
-    json_t *first = json_integer(0);
+    json_t *arr = json_array();
+    for (size_t made = 0; made < bytes; made += 64)
+        json_array_append_new(arr, json_integer((json_int_t)made));
+    ck_assert_int_eq(json_integer_value(json_array_get(arr, 1)), 64);
+    json_decref(arr);
     pgw_json_arena_end();
+    return arr;
+}
 
+/*
+ * A scope bigger than the first chunk grows the arena; the next scopes get one
+ * chunk that fits it, so the same work again allocates no memory and its
+ * values land at the same addresses, review after review.
+ */
+START_TEST(outgrown_arena_keeps_one_chunk_that_fits)
+{
+    unsigned long before = pgw_json_arena_chunks_made();
+    scope_of(300 * 1024);
+    ck_assert_uint_gt(pgw_json_arena_chunks_made(), before + 1); /* it did outgrow the first chunk */
+    void *first = scope_of(300 * 1024);
+    unsigned long warm = pgw_json_arena_chunks_made();
+    for (int i = 0; i != 3; ++i)
+        ck_assert_ptr_eq(scope_of(300 * 1024), first);
+    ck_assert_ptr_eq(scope_of(1024), first);
+    ck_assert_uint_eq(pgw_json_arena_chunks_made(), warm);
+}
+END_TEST
+
+/* Values far beyond the kept size (a 200 KB pod's tree) are fine; the arena then goes back to its cap. */
+START_TEST(big_values_grow_the_arena)
+{
     size_t n = 3 * 1024 * 1024;
     char *text = pgw_malloc(n);
     memset(text, 'x', n);
@@ -88,9 +116,10 @@ START_TEST(big_values_grow_the_arena)
     pgw_json_arena_end();
     free(text);
 
-    pgw_json_arena_begin();
-    ck_assert_ptr_eq(json_integer(1), first);
-    pgw_json_arena_end();
+    void *first = scope_of(512 * 1024);
+    unsigned long warm = pgw_json_arena_chunks_made();
+    ck_assert_ptr_eq(scope_of(512 * 1024), first);
+    ck_assert_uint_eq(pgw_json_arena_chunks_made(), warm);
 }
 END_TEST
 
@@ -155,6 +184,7 @@ int main(void)
     tcase_add_test(tc, end_takes_everything_back);
     tcase_add_test(tc, outside_a_scope_is_malloc);
     tcase_add_test(tc, scopes_nest);
+    tcase_add_test(tc, outgrown_arena_keeps_one_chunk_that_fits);
     tcase_add_test(tc, big_values_grow_the_arena);
     tcase_add_test(tc, dumps_text_is_malloced);
     tcase_add_test(tc, other_threads_are_untouched);
