@@ -5,8 +5,9 @@
  * scope can poison exactly that block under AddressSanitizer (a bump arena
  * never reuses memory within a scope, so every use after free is caught). The
  * arena keeps one chunk between scopes, sized to what the last scope needed
- * but at most 1 MiB, so a stream of reviews neither maps nor faults in
- * memory per review, and one 200 KB pod does not pin megabytes per thread.
+ * but at most 4 MiB (a 200 KB pod's review needs 3), so a stream of reviews
+ * neither maps nor faults in memory per review; a bigger one-off object (a
+ * 12 MB review) does not stay pinned.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -21,7 +22,7 @@
 
 
 #define FIRST_CHUNK_BYTES (64 * 1024)
-#define KEPT_CHUNK_MAX (1024 * 1024)
+#define KEPT_CHUNK_MAX (4 * 1024 * 1024)
 #define HEADER_BYTES 16
 
 struct st_chunk_t {

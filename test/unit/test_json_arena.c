@@ -97,7 +97,7 @@ START_TEST(outgrown_arena_keeps_one_chunk_that_fits)
 }
 END_TEST
 
-/* Values far beyond the kept size (a 200 KB pod's tree) are fine; the arena then goes back to its cap. */
+/* Values far beyond the kept size (12 MB of strings) are fine; the arena then goes back to its cap. */
 START_TEST(big_values_grow_the_arena)
 {
     size_t n = 3 * 1024 * 1024;
