@@ -6,9 +6,14 @@
 
 #include "common/xalloc.h"
 
+size_t pgw_base64_encoded_len(size_t len)
+{
+    return 4 * ((len + 2) / 3);
+}
+
 char *pgw_base64_encode(const void *data, size_t len)
 {
-    char *out = pgw_malloc(4 * ((len + 2) / 3) + 1);
+    char *out = pgw_malloc(pgw_base64_encoded_len(len) + 1);
     EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)data, (int)len);
     return out;
 }

@@ -7,6 +7,9 @@
 
 #include <stddef.h>
 
+/* Length of the padded encoding of len bytes (without the NUL). */
+size_t pgw_base64_encoded_len(size_t len);
+
 /* Encodes with padding, on one line. Returns a malloc'd NUL-terminated string; the caller frees. */
 char *pgw_base64_encode(const void *data, size_t len);
 

@@ -20,7 +20,6 @@
 #include "common/sanitizer.h"
 #include "common/xalloc.h"
 
-
 #define FIRST_CHUNK_BYTES (64 * 1024)
 #define KEPT_CHUNK_MAX (4 * 1024 * 1024)
 #define HEADER_BYTES 16
@@ -170,19 +169,10 @@ unsigned long pgw_json_arena_chunks_made(void)
 char *pgw_json_dumps(const json_t *value, size_t flags)
 {
     char *text = json_dumps(value, flags);
-    if (text == NULL)
-        return NULL;
+    struct st_arena_t *a = tls_arena;
+    if (text == NULL || a == NULL || a->depth == 0) /* outside a scope json_dumps already malloc'd it */
+        return text;
     char *copy = pgw_strdup(text);
     on_free(text);
     return copy;
-}
-
-void pgw_json_arena_thread_dispose(void)
-{
-    struct st_arena_t *a = tls_arena;
-    if (a == NULL || a->depth != 0)
-        return;
-    pthread_setspecific(arena_key, NULL);
-    tls_arena = NULL;
-    on_thread_exit(a);
 }

@@ -35,7 +35,4 @@ char *pgw_json_dumps(const json_t *value, size_t flags);
 /* How many chunks this thread's arena has allocated so far (tests: a steady stream allocates none). */
 unsigned long pgw_json_arena_chunks_made(void);
 
-/* Frees this thread's arena (at thread exit, and for leak checkers). Not inside a scope. */
-void pgw_json_arena_thread_dispose(void);
-
 #endif

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "common/json_read.h"
+#include "test/unit/json_same_tree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,46 +33,6 @@ static void fail(const char *what, const char *text, size_t len, const json_erro
             want->position, (int)json_error_code(want), want->text, got->line, got->column, got->position,
             (int)json_error_code(got), got->text);
     abort();
-}
-
-/* 1 if a and b are the same tree: json_equal plus types, real bits and key order. */
-static int same_tree(const json_t *a, const json_t *b)
-{
-    if (json_typeof(a) != json_typeof(b))
-        return 0;
-    switch (json_typeof(a)) {
-    case JSON_OBJECT: {
-        if (json_object_size(a) != json_object_size(b))
-            return 0;
-        void *ia = json_object_iter((json_t *)a), *ib = json_object_iter((json_t *)b);
-        for (; ia != NULL && ib != NULL; ia = json_object_iter_next((json_t *)a, ia), ib = json_object_iter_next((json_t *)b, ib)) {
-            size_t la = json_object_iter_key_len(ia);
-            if (la != json_object_iter_key_len(ib) || memcmp(json_object_iter_key(ia), json_object_iter_key(ib), la) != 0)
-                return 0;
-            if (!same_tree(json_object_iter_value(ia), json_object_iter_value(ib)))
-                return 0;
-        }
-        return ia == NULL && ib == NULL;
-    }
-    case JSON_ARRAY:
-        if (json_array_size(a) != json_array_size(b))
-            return 0;
-        for (size_t i = 0; i != json_array_size(a); ++i)
-            if (!same_tree(json_array_get(a, i), json_array_get(b, i)))
-                return 0;
-        return 1;
-    case JSON_STRING:
-        return json_string_length(a) == json_string_length(b) &&
-               memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
-    case JSON_INTEGER:
-        return json_integer_value(a) == json_integer_value(b);
-    case JSON_REAL: {
-        double x = json_real_value(a), y = json_real_value(b);
-        return memcmp(&x, &y, sizeof(x)) == 0; /* -0.0 is not 0.0 here */
-    }
-    default:
-        return json_equal(a, b); /* true, false, null */
-    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -85,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail(a == NULL ? "pgw_json_read accepts what jansson rejects" : "pgw_json_read rejects what jansson accepts", text, size,
              &want, &got);
     if (a != NULL) {
-        if (!same_tree(a, b) || !json_equal(a, b))
+        if (!pgw_json_same_tree(a, b) || !json_equal(a, b))
             fail("values differ", text, size, &want, &got);
         if (want.position != got.position)
             fail("position after success differs", text, size, &want, &got);

@@ -266,7 +266,7 @@ static void handle(const pgw_admission_route_t *route, const char *body, size_t 
         json_object_set_new(response, "patchType", json_string("JSONPatch"));
         char *b64 = pgw_base64_encode(ptext, plen);
         /* base64 is ASCII: skip jansson's UTF-8 scan of a string as long as the patch */
-        json_object_set_new(response, "patch", json_stringn_nocheck(b64, 4 * ((plen + 2) / 3)));
+        json_object_set_new(response, "patch", json_stringn_nocheck(b64, pgw_base64_encoded_len(plen)));
         free(b64);
         free(ptext);
     }

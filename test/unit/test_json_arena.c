@@ -123,7 +123,7 @@ START_TEST(big_values_grow_the_arena)
 }
 END_TEST
 
-/* pgw_json_dumps() text is malloc'd inside a scope too: free() takes it (ASan checks). */
+/* pgw_json_dumps() text is malloc'd inside a scope and out: free() takes it (ASan checks). */
 START_TEST(dumps_text_is_malloced)
 {
     pgw_json_arena_begin();
@@ -133,6 +133,12 @@ START_TEST(dumps_text_is_malloced)
     pgw_json_arena_end();
     ck_assert_str_eq(text, "{\"k\":\"v\"}");
     free(text);
+
+    json_t *outside = json_integer(7); /* and outside a scope, where it is json_dumps' own text */
+    text = pgw_json_dumps(outside, JSON_ENCODE_ANY);
+    ck_assert_str_eq(text, "7");
+    free(text);
+    json_decref(outside);
 }
 END_TEST
 
@@ -192,7 +198,5 @@ int main(void)
     tcase_add_test(tc, freed_and_reset_memory_is_poisoned);
 #endif
     suite_add_tcase(s, tc);
-    int rc = pgw_run_suite(s);
-    pgw_json_arena_thread_dispose();
-    return rc;
+    return pgw_run_suite(s);
 }

@@ -7,38 +7,9 @@
 #include "helpers.h"
 
 #include "common/json_read.h"
+#include "test/unit/json_same_tree.h"
 
 static const size_t flags = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY;
-
-/* json_equal plus: same type at every node (an integer is never a real), bit-identical reals, same key order. */
-static int same_tree(const json_t *a, const json_t *b)
-{
-    if (json_typeof(a) != json_typeof(b))
-        return 0;
-    if (json_is_object(a)) {
-        if (json_object_size(a) != json_object_size(b))
-            return 0;
-        void *ia = json_object_iter((json_t *)a), *ib = json_object_iter((json_t *)b);
-        for (; ia != NULL; ia = json_object_iter_next((json_t *)a, ia), ib = json_object_iter_next((json_t *)b, ib))
-            if (strcmp(json_object_iter_key(ia), json_object_iter_key(ib)) != 0 ||
-                !same_tree(json_object_iter_value(ia), json_object_iter_value(ib)))
-                return 0;
-        return 1;
-    }
-    if (json_is_array(a)) {
-        if (json_array_size(a) != json_array_size(b))
-            return 0;
-        for (size_t i = 0; i != json_array_size(a); ++i)
-            if (!same_tree(json_array_get(a, i), json_array_get(b, i)))
-                return 0;
-        return 1;
-    }
-    if (json_is_real(a)) {
-        double x = json_real_value(a), y = json_real_value(b);
-        return memcmp(&x, &y, sizeof(x)) == 0;
-    }
-    return json_equal(a, b);
-}
 
 /* Reads text with both readers: both must accept with the same tree. Returns ours (caller decrefs). */
 static json_t *check_accepted(const char *text, size_t len, const char *what)
@@ -48,7 +19,7 @@ static json_t *check_accepted(const char *text, size_t len, const char *what)
     json_t *b = pgw_json_read(text, len, &got);
     ck_assert_msg(a != NULL, "%s: jansson rejects it: %s", what, want.text);
     ck_assert_msg(b != NULL, "%s: rejected at %d:%d: %s", what, got.line, got.column, got.text);
-    ck_assert_msg(same_tree(a, b), "%s: values differ", what);
+    ck_assert_msg(pgw_json_same_tree(a, b), "%s: values differ", what);
     ck_assert_int_eq(got.position, want.position);
     json_decref(a);
     return b;
