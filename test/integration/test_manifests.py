@@ -370,9 +370,9 @@ class Manifests(unittest.TestCase):
         role = self.one("Role", "pgwarden-leader-election")
         self.assertEqual(role["metadata"]["namespace"], NS)
         for verb in ("create", "get", "update"):
-            self.assertTrue(allowed(role["rules"], "coordination.k8s.io", "leases", verb, "pgwarden-leader"), verb)
+            self.assertTrue(allowed(role["rules"], "coordination.k8s.io", "leases", verb, "pgwarden-controller"), verb)
         self.assertFalse(allowed(role["rules"], "coordination.k8s.io", "leases", "update", "other-lease"))
-        self.assertFalse(allowed(role["rules"], "coordination.k8s.io", "leases", "delete", "pgwarden-leader"))
+        self.assertFalse(allowed(role["rules"], "coordination.k8s.io", "leases", "delete", "pgwarden-controller"))
 
     def test_docs_list_exactly_the_granted_verbs(self):
         """docs/rbac.md has one table row per (group, resource, names, verb) that the manifests grant."""
