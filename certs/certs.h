@@ -47,6 +47,21 @@ int pgw_certs_check_pair(const char *cert_file, const char *key_file, time_t *no
 /* 1 when less than a third of [not_before, not_after] remains at `now`. */
 int pgw_certs_needs_renewal(time_t not_before, time_t not_after, time_t now);
 
+/* A CA and a serving certificate it signs, as PEM text; every string is malloc'd. */
+struct pgw_certs_pem {
+    char *ca_crt;
+    char *tls_crt;
+    char *tls_key;
+};
+
+/*
+ * Issues a fresh CA and serving certificate for opts in memory (the CA key is
+ * dropped: nothing signs with it again, a renewal issues a new pair). Used for
+ * the certificates the controller keeps in Secrets. Returns 0, or -1 with *err.
+ */
+int pgw_certs_issue_pem(const struct pgw_certs_options *opts, struct pgw_certs_pem *out, char **err);
+void pgw_certs_pem_free(struct pgw_certs_pem *pem);
+
 /* Reads a PEM file into a malloc'd string (caller frees), or NULL with *err. */
 char *pgw_certs_read_file(const char *path, char **err);
 

@@ -265,3 +265,41 @@ out:
     EVP_PKEY_free(leaf_key);
     return rc;
 }
+
+int pgw_certs_issue_pem(const struct pgw_certs_options *opts, struct pgw_certs_pem *out, char **err)
+{
+    memset(out, 0, sizeof(*out));
+    if (pgw_certs_check_options(opts, err) != 0)
+        return -1;
+    X509 *ca = NULL, *leaf = NULL;
+    EVP_PKEY *ca_key = NULL, *leaf_key = NULL;
+    int rc = -1;
+    size_t len;
+    if (pgw_certs_make_ca(opts, &ca, &ca_key, err) != 0 || pgw_certs_make_leaf(opts, ca, ca_key, &leaf, &leaf_key, err) != 0)
+        goto out;
+    out->ca_crt = pgw_certs_cert_pem(ca, &len);
+    out->tls_crt = pgw_certs_cert_pem(leaf, &len);
+    out->tls_key = pgw_certs_key_pem(leaf_key, &len);
+    if (out->ca_crt == NULL || out->tls_crt == NULL || out->tls_key == NULL) {
+        *err = openssl_error("cannot encode the certificates");
+        pgw_certs_pem_free(out);
+        goto out;
+    }
+    rc = 0;
+out:
+    X509_free(ca);
+    X509_free(leaf);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(leaf_key);
+    return rc;
+}
+
+void pgw_certs_pem_free(struct pgw_certs_pem *pem)
+{
+    if (pem->tls_key != NULL)
+        OPENSSL_cleanse(pem->tls_key, strlen(pem->tls_key));
+    free(pem->ca_crt);
+    free(pem->tls_crt);
+    free(pem->tls_key);
+    memset(pem, 0, sizeof(*pem));
+}

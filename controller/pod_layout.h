@@ -73,6 +73,11 @@
 #define PGW_SUFFIX_EXPORTER "-exporter"             /* Secret (password) */
 #define PGW_SUFFIX_PGBACKREST "-pgbackrest"         /* ConfigMap (pgbackrest.conf) */
 #define PGW_SUFFIX_PGBACKREST_TLS "-pgbackrest-tls" /* Secret (tls.crt, tls.key, ca.crt) */
+#define PGW_SUFFIX_SERVER_TLS "-server-tls"         /* Secret (ca.crt, tls.crt, tls.key): what postgres serves */
+
+/* Lifetimes of the certificates the controller issues for a cluster. */
+#define PGW_CLUSTER_CA_DAYS 3650
+#define PGW_CLUSTER_TLS_DAYS 825
 
 /* Keys inside those ConfigMaps and Secrets (file names under the mount paths) */
 #define PGW_KEY_PGBOUNCER_INI "pgbouncer.ini"

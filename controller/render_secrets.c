@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "certs/certs.h"
 #include "common/base64.h"
 #include "common/xalloc.h"
 #include "controller/pod_layout.h"
@@ -44,9 +45,38 @@ static json_t *secret(const json_t *cluster, const char *suffix, const char *com
     return s;
 }
 
+/*
+ * The cluster's serving certificate, signed by a CA of its own, as PEM. Like a
+ * password it is used once: the Secrets holding it are never overwritten.
+ * NULL members when OpenSSL fails (logged by the caller's apply as a missing key).
+ */
+static void issue_server_tls(const json_t *cluster, struct pgw_certs_pem *pem)
+{
+    struct pgw_certs_options opts = {.service = pgw_cluster_name(cluster),
+                                     .namespace = pgw_cluster_namespace(cluster),
+                                     .ca_days = PGW_CLUSTER_CA_DAYS,
+                                     .leaf_days = PGW_CLUSTER_TLS_DAYS};
+    char *err = NULL;
+    if (pgw_certs_issue_pem(&opts, pem, &err) != 0)
+        abort(); /* only when OpenSSL cannot make a key: never run without TLS */
+}
+
 void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx, json_t *out)
 {
     char *pw;
+    struct pgw_certs_pem tls;
+    issue_server_tls(cluster, &tls);
+
+    /* The server certificate postgres serves, unless spec.tls.secretName names the user's own. */
+    if (!json_is_string(pgw_cluster_spec(cluster, "tls.secretName"))) {
+        char *name = pgw_child_name(cluster, PGW_SUFFIX_SERVER_TLS);
+        json_t *s = pgw_child_object(cluster, "v1", "Secret", name, "database");
+        free(name);
+        json_object_set_new(s, "type", json_string("kubernetes.io/tls"));
+        json_object_set_new(s, "stringData", json_pack("{s:s,s:s,s:s}", PGW_KEY_TLS_CA, tls.ca_crt, PGW_KEY_TLS_CERT,
+                                                       tls.tls_crt, PGW_KEY_TLS_KEY, tls.tls_key));
+        json_array_append_new(out, s);
+    }
 
     pw = new_password(ctx);
     json_array_append_new(out, secret(cluster, "-superuser", "database",
@@ -81,9 +111,11 @@ void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx,
 
     pw = new_password(ctx);
     char *userlist = pgw_render_pgbouncer_userlist(pw);
+    /* pgbouncer.ini names tls.crt and tls.key beside userlist.txt: PgBouncer will not start without them. */
     json_array_append_new(out, secret(cluster, PGW_SUFFIX_PGBOUNCER, "pooler",
-                                      json_pack("{s:s,s:s,s:s}", "username", PGW_ROLE_PGBOUNCER, "password", pw,
-                                                PGW_KEY_PGBOUNCER_USERLIST, userlist)));
+                                      json_pack("{s:s,s:s,s:s,s:s,s:s}", "username", PGW_ROLE_PGBOUNCER, "password", pw,
+                                                PGW_KEY_PGBOUNCER_USERLIST, userlist, PGW_KEY_TLS_CERT, tls.tls_crt,
+                                                PGW_KEY_TLS_KEY, tls.tls_key)));
     free(userlist);
     free(pw);
 
@@ -91,4 +123,5 @@ void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx,
     json_array_append_new(out, secret(cluster, PGW_SUFFIX_EXPORTER, "metrics",
                                       json_pack("{s:s,s:s}", "username", PGW_ROLE_EXPORTER, PGW_KEY_EXPORTER_PASSWORD, pw)));
     free(pw);
+    pgw_certs_pem_free(&tls);
 }

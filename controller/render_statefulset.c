@@ -53,7 +53,9 @@ static json_t *postgres_env(const json_t *cluster)
     json_array_append_new(env, env_secret("PATRONI_SUPERUSER_PASSWORD", superuser, "password"));
     json_array_append_new(env, env_secret("PATRONI_REPLICATION_PASSWORD", replication, "password"));
     json_array_append_new(env, env_secret("PATRONI_REWIND_PASSWORD", superuser, "password"));
-    /* Read by the post-bootstrap script, which passes them to psql as variables. */
+    /* Read by the post-bootstrap script: the superuser's to connect (Patroni takes every PATRONI_*
+     * variable out of its environment before it runs the script), the others as psql variables. */
+    json_array_append_new(env, env_secret("PGW_SUPERUSER_PASSWORD", superuser, "password"));
     json_array_append_new(env, env_secret("PGW_APP_PASSWORD", app, "password"));
     json_array_append_new(env, env_secret("PGW_PGBOUNCER_PASSWORD", pgbouncer, "password"));
     json_array_append_new(env, env_secret("PGW_EXPORTER_PASSWORD", exporter, PGW_KEY_EXPORTER_PASSWORD));
@@ -104,7 +106,7 @@ static json_t *postgres_container(const json_t *cluster, const struct pgw_render
 
 static json_t *volumes(const json_t *cluster)
 {
-    char *patroni = pgw_child_name(cluster, "-patroni"), *tls = pgw_child_name(cluster, "-server-tls");
+    char *patroni = pgw_child_name(cluster, "-patroni"), *tls = pgw_child_name(cluster, PGW_SUFFIX_SERVER_TLS);
     char *pgbackrest = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST);
     json_t *v = json_pack("[{s:s,s:{}},{s:s,s:{}},{s:s,s:{s:s,s:i}},{s:s,s:{s:s,s:i}},{s:s,s:{s:s,s:b}}]", "name",
                           PGW_POD_VOLUME_SOCKET, "emptyDir", "name", PGW_POD_VOLUME_TMP, "emptyDir", "name",

@@ -212,6 +212,19 @@ func identity(pod *corev1.Pod, c *corev1.Container) (uid, gid int64, groups []ui
 	return uid, gid, groups
 }
 
+// withAddresses is the pod as the downward API sees it: its addresses are the
+// sandbox's, which the status in the API may not show yet.
+func (r *podRunner) withAddresses(pod *corev1.Pod) *corev1.Pod {
+	p := pod.DeepCopy()
+	p.Status.HostIP = r.k.net.hostIP.String()
+	p.Status.HostIPs = []corev1.HostIP{{IP: p.Status.HostIP}}
+	if r.ip != nil {
+		p.Status.PodIP = r.ip.String()
+		p.Status.PodIPs = []corev1.PodIP{{IP: p.Status.PodIP}}
+	}
+	return p
+}
+
 func podHostname(pod *corev1.Pod) string {
 	if pod.Spec.Hostname != "" {
 		return pod.Spec.Hostname
@@ -227,6 +240,7 @@ func (r *podRunner) startContainer(ctx context.Context, pod *corev1.Pod, cs *con
 		cs.waitReason, cs.waitMessage = "ErrImagePull", err.Error()
 		return err
 	}
+	pod = r.withAddresses(pod)
 	uid, gid, groups := identity(pod, c)
 	if c.SecurityContext != nil && c.SecurityContext.RunAsNonRoot != nil && *c.SecurityContext.RunAsNonRoot && uid == 0 ||
 		pod.Spec.SecurityContext != nil && pod.Spec.SecurityContext.RunAsNonRoot != nil && *pod.Spec.SecurityContext.RunAsNonRoot && uid == 0 {

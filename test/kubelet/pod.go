@@ -165,7 +165,10 @@ func (r *podRunner) run(ctx context.Context) {
 			r.finish(ctx)
 			return
 		case <-refresh.C:
-			r.k.volumes.refresh(ctx, r.snapshot(), r.dir)
+			r.mu.Lock()
+			pod := r.withAddresses(r.pod)
+			r.mu.Unlock()
+			r.k.volumes.refresh(ctx, pod, r.dir)
 		}
 	}
 }
@@ -201,7 +204,10 @@ func (r *podRunner) prepare(ctx context.Context) bool {
 	r.mu.Unlock()
 	r.notify()
 	for attempt := 0; ; attempt++ {
-		err := r.k.volumes.setUp(ctx, r.snapshot(), r.dir)
+		r.mu.Lock()
+		pod := r.withAddresses(r.pod)
+		r.mu.Unlock()
+		err := r.k.volumes.setUp(ctx, pod, r.dir)
 		if err == nil {
 			return true
 		}
