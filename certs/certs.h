@@ -47,7 +47,4 @@ int pgw_certs_check_pair(const char *cert_file, const char *key_file, time_t *no
 /* 1 when less than a third of [not_before, not_after] remains at `now`. */
 int pgw_certs_needs_renewal(time_t not_before, time_t not_after, time_t now);
 
-/* Reads a PEM file into a malloc'd string (caller frees), or NULL with *err. */
-char *pgw_certs_read_file(const char *path, char **err);
-
 #endif

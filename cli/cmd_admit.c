@@ -49,8 +49,8 @@ static const pgw_admission_route_t *route_for(const json_t *doc, const char *pre
     const char *slash = strchr(api_version, '/');
     size_t group_len = slash ? (size_t)(slash - api_version) : 0;
     for (const pgw_admission_route_t *r = pgw_admission_routes; r->path != NULL; ++r)
-        if (strncmp(r->path, prefix, strlen(prefix)) == 0 && r->group[0] != '\0' && strcmp(r->kind, kind) == 0 &&
-            strlen(r->group) == group_len && strncmp(r->group, api_version, group_len) == 0)
+        if (strncmp(r->path, prefix, strlen(prefix)) == 0 && r->guard->group[0] != '\0' && strcmp(r->guard->kind, kind) == 0 &&
+            strlen(r->guard->group) == group_len && strncmp(r->guard->group, api_version, group_len) == 0)
             return r;
     return NULL;
 }
@@ -69,8 +69,8 @@ static json_t *run_review(struct st_admit_t *a, const pgw_admission_route_t *rou
     const char *slash = strchr(api_version, '/');
     char *uid = pgw_asprintf("pgwarden-admit-%u", ++a->seq);
     json_t *request = json_pack("{s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:b}", "uid", uid, "kind",
-                                "group", route->group, "version", slash ? slash + 1 : "v1", "kind", route->kind,
-                                "resource", "group", route->group, "version", slash ? slash + 1 : "v1", "resource",
+                                "group", route->guard->group, "version", slash ? slash + 1 : "v1", "kind", route->guard->kind,
+                                "resource", "group", route->guard->group, "version", slash ? slash + 1 : "v1", "resource",
                                 route->resource, "name", str(meta, "name"), "namespace", ns[0] ? ns : "default",
                                 "operation", operation, "userInfo", "username", "pgwarden-admit", "dryRun", 1);
     free(uid);

@@ -18,8 +18,8 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "controller/controller.h"
-#include "controller/kclient.h"
-#include "controller/kubeconfig.h"
+#include "controller/kube/kclient.h"
+#include "controller/kube/kubeconfig.h"
 
 int pgw_cli_controller_wanted(const struct pgw_config *cfg)
 {

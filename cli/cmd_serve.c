@@ -23,8 +23,8 @@
 #include "common/metrics.h"
 #include "common/xalloc.h"
 #include "controller/controller.h"
-#include "controller/kclient.h"
-#include "controller/shared_ca.h"
+#include "controller/kube/kclient.h"
+#include "certs/shared_ca.h"
 #include "webhook/server.h"
 #include "webhook/tls.h"
 

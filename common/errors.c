@@ -290,3 +290,16 @@ char *pgw_field_error_format(const struct pgw_field_error *e)
     free(body);
     return s;
 }
+
+char *pgw_errors_join(const struct pgw_errors *errs)
+{
+    char *out = pgw_strdup("");
+    for (size_t i = 0; i < errs->count; ++i) {
+        char *one = pgw_field_error_format(&errs->items[i]);
+        char *next = pgw_asprintf("%s%s%s", out, i ? "; " : "", one);
+        free(one);
+        free(out);
+        out = next;
+    }
+    return out;
+}

@@ -59,6 +59,8 @@ const char *pgw_error_type_reason(pgw_error_type_t type);
 char *pgw_field_error_body(const struct pgw_field_error *e);
 /* "path: body", malloc'd; the caller frees it. */
 char *pgw_field_error_format(const struct pgw_field_error *e);
+/* Every error formatted and joined by "; " ("spec.a: ...; spec.b: ..."), malloc'd; "" when none. */
+char *pgw_errors_join(const struct pgw_errors *errs);
 
 /*
  * Renders a JSON value the way apimachinery prints a BadValue: strings quoted, numbers bare.

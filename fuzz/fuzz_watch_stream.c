@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/watch_stream.h"
+#include "controller/kube/watch_stream.h"
 
 #define MAX_LINE 512
 

@@ -26,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/pod_layout.h"
-#include "mutators/inject.h"
-#include "mutators/sidecars.h"
+#include "specs/pod_layout.h"
+#include "specs/inject.h"
+#include "specs/sidecars.h"
 
 static json_t *object_member(json_t *obj, const char *key, int create)
 {

@@ -4,7 +4,7 @@
  * The HTTPS server and `pgwarden review` both call pgw_admission_handle(), so
  * what the CLI prints is exactly what kube-apiserver receives. This layer
  * speaks admission.k8s.io/v1 and knows nothing about Postgres: a route names the
- * kind it expects and the mutator or validator that does the work.
+ * guard kind it serves (validators/guard.h) and which of its two steps runs.
  */
 #ifndef PGW_WEBHOOK_ADMISSION_H
 #define PGW_WEBHOOK_ADMISSION_H
@@ -12,20 +12,18 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "mutators/mutators.h"
-#include "validators/validators.h"
+#include "validators/guard.h"
 
 struct pgw_config;
 
+/* Which step of the guard kind a route runs: a mutating or a validating webhook. */
+typedef enum { PGW_ROUTE_DEFAULT, PGW_ROUTE_VALIDATE } pgw_admission_step_t;
+
 typedef struct st_pgw_admission_route_t {
-    const char *path;        /* "/mutate/pods" */
-    const char *group;       /* expected request.kind.group ("" for core) */
-    const char *kind;        /* expected request.kind.kind */
-    const char *resource;    /* plural, for messages and metrics */
-    pgw_mutator_fn mutate;   /* exactly one of mutate/validate is set */
-    pgw_validator_fn validate;
-    /* The copy `mutate` edits (the differ compares it with the object); NULL: json_deep_copy. */
-    json_t *(*copy_for_edit)(const json_t *object);
+    const char *path;                   /* "/mutate/pods" */
+    const char *resource;               /* plural, for messages and metrics */
+    const struct pgw_guard_kind *guard; /* the kind served: group, kind, defaulter, validator */
+    pgw_admission_step_t step;
 } pgw_admission_route_t;
 
 /* The route table; terminated by an entry whose path is NULL. */

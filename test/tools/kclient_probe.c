@@ -20,9 +20,9 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
-#include "controller/kclient.h"
-#include "controller/kubeconfig.h"
-#include "controller/watch.h"
+#include "controller/kube/kclient.h"
+#include "controller/kube/kubeconfig.h"
+#include "controller/kube/watch.h"
 
 static const char *const outcome_names[] = {"OK", "NotFound", "Conflict", "Gone", "HTTPError", "Transport", "NotLeader"};
 

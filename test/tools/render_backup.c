@@ -22,9 +22,9 @@
 #include <string.h>
 
 #include "common/xalloc.h"
-#include "controller/backup_info.h"
-#include "controller/render_backup.h"
-#include "controller/render_pgbackrest.h"
+#include "controller/decide/backup_info.h"
+#include "specs/render_backup.h"
+#include "specs/render_pgbackrest.h"
 
 #define MAX_HOSTS 16
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "common/config.h"
-#include "controller/render.h"
+#include "specs/render.h"
 
 int main(int argc, char **argv)
 {

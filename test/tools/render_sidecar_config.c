@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/render_exporter.h"
-#include "controller/render_pgbouncer.h"
+#include "specs/render_exporter.h"
+#include "specs/render_pgbouncer.h"
 
 static int print_owned(char *text)
 {

@@ -95,15 +95,18 @@ static void validate_instances(const json_t *object, const json_t *old_object, c
     json_array_foreach(warn, i, w) pgw_errors_warn(errs, "%s", json_string_value(w));
 }
 
-static const pgw_admission_route_t mutate_route = {"/mutate/postgresclusters", "pgwarden.io", "PostgresCluster",
-                                                   "postgresclusters", mutate_defaults, NULL, NULL};
-static const pgw_admission_route_t noop_route = {"/mutate/postgresclusters", "pgwarden.io", "PostgresCluster",
-                                                 "postgresclusters", mutate_nothing, NULL, NULL};
-static const pgw_admission_route_t failing_route = {"/mutate/postgresclusters", "pgwarden.io", "PostgresCluster",
-                                                    "postgresclusters", mutate_fails, NULL, NULL};
-static const pgw_admission_route_t validate_route = {"/validate/postgresclusters", "pgwarden.io", "PostgresCluster",
-                                                     "postgresclusters", NULL, validate_instances, NULL};
-static const pgw_admission_route_t pod_route = {"/validate/pods", "", "Pod", "pods", NULL, validate_instances, NULL};
+static const struct pgw_guard_kind defaults_kind = {.group = "pgwarden.io", .kind = "PostgresCluster", .defaulter = mutate_defaults};
+static const struct pgw_guard_kind nothing_kind = {.group = "pgwarden.io", .kind = "PostgresCluster", .defaulter = mutate_nothing};
+static const struct pgw_guard_kind fails_kind = {.group = "pgwarden.io", .kind = "PostgresCluster", .defaulter = mutate_fails};
+static const struct pgw_guard_kind instances_kind = {.group = "pgwarden.io", .kind = "PostgresCluster", .validator = validate_instances};
+static const struct pgw_guard_kind pod_instances_kind = {.group = "", .kind = "Pod", .validator = validate_instances};
+
+static const pgw_admission_route_t mutate_route = {"/mutate/postgresclusters", "postgresclusters", &defaults_kind, PGW_ROUTE_DEFAULT};
+static const pgw_admission_route_t noop_route = {"/mutate/postgresclusters", "postgresclusters", &nothing_kind, PGW_ROUTE_DEFAULT};
+static const pgw_admission_route_t failing_route = {"/mutate/postgresclusters", "postgresclusters", &fails_kind, PGW_ROUTE_DEFAULT};
+static const pgw_admission_route_t validate_route = {"/validate/postgresclusters", "postgresclusters", &instances_kind,
+                                                     PGW_ROUTE_VALIDATE};
+static const pgw_admission_route_t pod_route = {"/validate/pods", "pods", &pod_instances_kind, PGW_ROUTE_VALIDATE};
 
 /* ---- helpers ---- */
 
@@ -608,10 +611,12 @@ START_TEST(test_route_table)
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); ++i) {
         const pgw_admission_route_t *r = pgw_admission_route_find(want[i].path, strlen(want[i].path));
         ck_assert_msg(r != NULL, "%s missing", want[i].path);
-        ck_assert_str_eq(r->group, want[i].group);
-        ck_assert_str_eq(r->kind, want[i].kind);
-        ck_assert_int_eq(r->mutate != NULL, want[i].mutating);
-        ck_assert_int_eq(r->validate != NULL, !want[i].mutating); /* exactly one */
+        ck_assert_str_eq(r->guard->group, want[i].group);
+        ck_assert_str_eq(r->guard->kind, want[i].kind);
+        ck_assert_int_eq(r->step == PGW_ROUTE_DEFAULT, want[i].mutating);
+        ck_assert_int_eq(r->step == PGW_ROUTE_VALIDATE, !want[i].mutating); /* exactly one */
+        /* the step a route runs exists on its guard kind */
+        ck_assert_ptr_nonnull(want[i].mutating ? (void *)r->guard->defaulter : (void *)r->guard->validator);
         ck_assert_uint_eq(pgw_admission_route_index(r), i);
     }
     const char *misses[] = {"/mutate/pod", "/mutate/podss", "/mutate/pods/", "/", "", "/validate/pods"};

@@ -6,7 +6,7 @@
  */
 #include "helpers.h"
 
-#include "controller/apply.h"
+#include "controller/reconcile/apply.h"
 
 START_TEST(hash_properties)
 {

@@ -7,7 +7,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "controller/backoff.h"
+#include "controller/kube/backoff.h"
 
 struct seq {
     const double *values;

@@ -5,7 +5,7 @@
  */
 #include "helpers.h"
 
-#include "controller/backup_decide.h"
+#include "controller/decide/backup_decide.h"
 
 /* --- Job state ---------------------------------------------------------------------- */
 

@@ -5,7 +5,7 @@
  */
 #include "helpers.h"
 
-#include "controller/backup_info.h"
+#include "controller/decide/backup_info.h"
 
 static char *fixture(size_t *len)
 {

@@ -5,7 +5,7 @@
  */
 #include "helpers.h"
 
-#include "controller/cluster_status.h"
+#include "controller/decide/cluster_status.h"
 
 #define POD_READY(n, role, inj)                                                                                                    \
     "{'metadata':{'name':'" n "','labels':{'pgwarden.io/role':'" role "'},'annotations':{'pgwarden.io/injected':'" inj "'}},"      \

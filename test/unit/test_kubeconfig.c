@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "common/xalloc.h"
-#include "controller/kclient.h"
+#include "controller/kube/kclient.h"
 #include "common/base64.h"
-#include "controller/kubeconfig.h"
+#include "controller/kube/kubeconfig.h"
 
 static void put(const char *dir, const char *name, const char *content)
 {

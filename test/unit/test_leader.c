@@ -14,8 +14,8 @@
 
 #include "common/metrics.h"
 #include "common/xalloc.h"
-#include "controller/lease.h"
-#include "controller/leader.h"
+#include "controller/kube/lease.h"
+#include "controller/kube/leader.h"
 
 struct fake_store {
     int exists;

@@ -4,7 +4,7 @@
  */
 #include "helpers.h"
 
-#include "controller/patroni_dcs.h"
+#include "controller/decide/patroni_dcs.h"
 
 static const struct {
     const char *current; /* annotation text, single quotes; NULL: absent */

@@ -16,8 +16,8 @@
 #include "common/jsonpatch.h"
 #include "common/request.h"
 #include "common/xalloc.h"
-#include "controller/pod_layout.h"
-#include "mutators/inject.h"
+#include "specs/pod_layout.h"
+#include "specs/inject.h"
 #include "mutators/mutators.h"
 
 static struct pgw_config cfg;

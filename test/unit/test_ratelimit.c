@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "controller/ratelimit.h"
+#include "controller/kube/ratelimit.h"
 
 static double fake_now(void *ctx)
 {

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "common/config.h"
-#include "controller/pod_layout.h"
-#include "controller/render.h"
+#include "specs/pod_layout.h"
+#include "specs/render.h"
 
 static struct pgw_config cfg;
 

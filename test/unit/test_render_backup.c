@@ -5,11 +5,11 @@
 #include "helpers.h"
 
 #include "common/config.h"
-#include "controller/apply.h"
-#include "controller/pod_layout.h"
-#include "controller/render.h"
-#include "controller/render_backup.h"
-#include "controller/render_pgbackrest.h"
+#include "controller/reconcile/apply.h"
+#include "specs/pod_layout.h"
+#include "specs/render.h"
+#include "specs/render_backup.h"
+#include "specs/render_pgbackrest.h"
 
 static struct pgw_config cfg;
 

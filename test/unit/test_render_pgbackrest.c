@@ -6,9 +6,9 @@
 #include "helpers.h"
 
 #include "common/config.h"
-#include "controller/pod_layout.h"
-#include "controller/render.h"
-#include "controller/render_pgbackrest.h"
+#include "specs/pod_layout.h"
+#include "specs/render.h"
+#include "specs/render_pgbackrest.h"
 
 static const char base_cluster[] =
     "{'metadata':{'name':'demo','namespace':'db','uid':'u-1'},'spec':{'postgresVersion':17,'instances':2,"

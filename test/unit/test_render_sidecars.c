@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/render_exporter.h"
-#include "controller/render_pgbouncer.h"
+#include "specs/render_exporter.h"
+#include "specs/render_pgbouncer.h"
 
 static json_t *parse(const char *text)
 {

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "common/xalloc.h"
-#include "controller/token.h"
+#include "controller/kube/token.h"
 
 static char *make_jwt(long iat, long exp, const char *sub)
 {

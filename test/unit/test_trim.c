@@ -3,7 +3,7 @@
  */
 #include "helpers.h"
 
-#include "controller/trim.h"
+#include "controller/kube/trim.h"
 
 /* obj after trimming equals want (both JSON texts, ' for "). */
 static void check_trim(const char *obj_text, const char *want_text)

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/xalloc.h"
-#include "controller/watch_stream.h"
+#include "controller/kube/watch_stream.h"
 
 struct collected {
     char log[4096]; /* "TYPE:name;" per event */

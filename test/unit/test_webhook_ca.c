@@ -5,7 +5,7 @@
  */
 #include "helpers.h"
 
-#include "controller/webhook_ca.h"
+#include "certs/webhook_ca.h"
 
 static const struct {
     const char *config, *want; /* want: the JSON patch, or NULL */

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "common/metrics.h"
-#include "controller/workqueue.h"
+#include "controller/kube/workqueue.h"
 
 static double fake_now(void *ctx)
 {

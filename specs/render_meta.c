@@ -1,0 +1,93 @@
+/*
+ * Names, labels and owner references shared by every rendered child.
+ */
+#include "specs/render_meta.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "specs/pod_layout.h"
+
+const char *pgw_cluster_name(const json_t *cluster)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(cluster, "metadata"), "name"));
+    return s != NULL ? s : "";
+}
+
+const char *pgw_cluster_namespace(const json_t *cluster)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(cluster, "metadata"), "namespace"));
+    return s != NULL ? s : "default";
+}
+
+json_t *pgw_cluster_spec(const json_t *cluster, const char *dotted)
+{
+    json_t *node = json_object_get(cluster, "spec");
+    char key[128];
+    const char *p = dotted;
+    while (node != NULL && *p != '\0') {
+        const char *dot = strchr(p, '.');
+        size_t n = dot != NULL ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof(key))
+            return NULL;
+        memcpy(key, p, n);
+        key[n] = '\0';
+        node = json_object_get(node, key);
+        p += n + (dot != NULL);
+    }
+    return node;
+}
+
+long long pgw_cluster_spec_int(const json_t *cluster, const char *dotted, long long fallback)
+{
+    json_t *v = pgw_cluster_spec(cluster, dotted);
+    return json_is_integer(v) ? json_integer_value(v) : fallback;
+}
+
+int pgw_cluster_spec_bool(const json_t *cluster, const char *dotted, int fallback)
+{
+    json_t *v = pgw_cluster_spec(cluster, dotted);
+    return json_is_boolean(v) ? json_is_true(v) : fallback;
+}
+
+char *pgw_child_name(const json_t *cluster, const char *suffix)
+{
+    return pgw_asprintf("%s%s", pgw_cluster_name(cluster), suffix);
+}
+
+json_t *pgw_pod_selector(const json_t *cluster)
+{
+    return json_pack("{s:s}", PGW_POD_LABEL_CLUSTER, pgw_cluster_name(cluster));
+}
+
+json_t *pgw_child_labels(const json_t *cluster, const char *component)
+{
+    json_t *labels = json_object();
+    /* User labels first, so ours win on a clash (validation denies reserved prefixes anyway). */
+    json_t *user = pgw_cluster_spec(cluster, "metadata.labels");
+    if (json_is_object(user))
+        json_object_update(labels, user);
+    json_object_set_new(labels, "app.kubernetes.io/name", json_string("postgresql"));
+    json_object_set_new(labels, "app.kubernetes.io/instance", json_string(pgw_cluster_name(cluster)));
+    json_object_set_new(labels, "app.kubernetes.io/component", json_string(component));
+    json_object_set_new(labels, "app.kubernetes.io/managed-by", json_string("pgwarden"));
+    json_object_set_new(labels, PGW_POD_LABEL_CLUSTER, json_string(pgw_cluster_name(cluster)));
+    return labels;
+}
+
+json_t *pgw_child_object(const json_t *cluster, const char *api_version, const char *kind, const char *name,
+                         const char *component)
+{
+    const json_t *meta = json_object_get(cluster, "metadata");
+    const char *uid = json_string_value(json_object_get(meta, "uid"));
+    json_t *owner = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster",
+                              "name", pgw_cluster_name(cluster), "uid", uid != NULL ? uid : "", "controller", 1,
+                              "blockOwnerDeletion", 1);
+    json_t *metadata = json_pack("{s:s,s:s,s:o,s:[o]}", "name", name, "namespace", pgw_cluster_namespace(cluster),
+                                 "labels", pgw_child_labels(cluster, component), "ownerReferences", owner);
+    json_t *annotations = pgw_cluster_spec(cluster, "metadata.annotations");
+    if (json_is_object(annotations) && json_object_size(annotations) != 0)
+        json_object_set_new(metadata, "annotations", json_deep_copy(annotations));
+    return json_pack("{s:s,s:s,s:o}", "apiVersion", api_version, "kind", kind, "metadata", metadata);
+}
