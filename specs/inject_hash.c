@@ -6,6 +6,12 @@
  * alone, and a second invocation adds nothing, yet both must stamp the same
  * value or reinvocation would not be a no-op. A layout version string is mixed
  * in so that changing the injected container shape changes every hash.
+ *
+ * Changing anything that feeds the hash (the layout version, the field
+ * encoding, the set order) re-rolls every database pod after an upgrade: each
+ * pod's stamp stops matching and SidecarsInjected turns False. The value is
+ * pinned in test/unit/test_pod_mutator.c (test_hash_pinned) so such a change
+ * cannot happen by accident.
  */
 #include "specs/inject.h"
 
