@@ -59,10 +59,9 @@ static json_t *secret_from_local(const char *ns, const char *name, const char *c
     json_t *secret = NULL;
     if (crt != NULL && key != NULL) {
         char *crt64 = pgw_base64_encode(crt, strlen(crt)), *key64 = pgw_base64_encode(key, strlen(key));
-        secret = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s}},s:s,s:{s:s,s:s}}", "apiVersion", "v1", "kind", "Secret",
-                           "metadata", "name", name, "namespace", ns, "labels", "app.kubernetes.io/name", "pgwarden",
-                           "app.kubernetes.io/component", "webhook-ca", "type", "Opaque", "data", "ca.crt", crt64,
-                           "ca.key", key64);
+        secret = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s}},s:s,s:{s:s,s:s}}", "apiVersion", "v1", "kind", "Secret", "metadata",
+                           "name", name, "namespace", ns, "labels", "app.kubernetes.io/name", "pgwarden",
+                           "app.kubernetes.io/component", "webhook-ca", "type", "Opaque", "data", "ca.crt", crt64, "ca.key", key64);
         free(crt64);
         free(key64);
     }
@@ -104,8 +103,7 @@ int pgw_shared_ca_sync(struct pgw_kclient *c, const char *ns, const char *name, 
         json_decref(secret);
         enum pgw_koutcome outcome = created.outcome;
         if (outcome != PGW_K_OK && outcome != PGW_K_CONFLICT) {
-            *err = pgw_asprintf("cannot create Secret %s/%s: %s", ns, name,
-                                created.message ? created.message : "unknown error");
+            *err = pgw_asprintf("cannot create Secret %s/%s: %s", ns, name, created.message ? created.message : "unknown error");
             pgw_kresult_dispose(&created);
             return -1;
         }

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "common/log.h"
 #include "common/base64.h"
 #include "common/xalloc.h"

@@ -62,8 +62,8 @@ static int sync_shared_ca(struct pgw_kclient *client, const struct pgw_config *c
     if (rc < 0)
         pgw_log(PGW_LOG_ERROR, "cannot share the webhook CA", json_pack("{s:s,s:s}", "secret", name, "error", err));
     else if (rc > 0)
-        pgw_log(PGW_LOG_INFO, "adopted the shared webhook CA", json_pack("{s:s,s:s}", "secret", name, "namespace",
-                                                                      cfg->operator_namespace));
+        pgw_log(PGW_LOG_INFO, "adopted the shared webhook CA",
+                json_pack("{s:s,s:s}", "secret", name, "namespace", cfg->operator_namespace));
     free(err);
     free(name);
     return rc;
@@ -77,17 +77,21 @@ static int file_exists(const char *path)
 
 int pgw_cmd_serve(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"listen", required_argument, NULL, 0},       {"health-listen", required_argument, NULL, 0},
-        {"cert-dir", required_argument, NULL, 0},     {"config", required_argument, NULL, 0},
-        {"controller", required_argument, NULL, 0},   {"kubeconfig", required_argument, NULL, 0},
-        {"client-ca", required_argument, NULL, 0},    {"service", required_argument, NULL, 0},
-        {"namespace", required_argument, NULL, 0},    {"threads", required_argument, NULL, 0},
-        {"log-level", required_argument, NULL, 0},    {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    static const char *const keys[] = {"listen",     "healthListen", "certDir",     NULL,       "controller",
-                                       "kubeconfig", "clientCAFile", "serviceName", "operatorNamespace",
-                                       "threads",    "logLevel"};
+    static const struct option longopts[] = {{"listen", required_argument, NULL, 0},
+                                             {"health-listen", required_argument, NULL, 0},
+                                             {"cert-dir", required_argument, NULL, 0},
+                                             {"config", required_argument, NULL, 0},
+                                             {"controller", required_argument, NULL, 0},
+                                             {"kubeconfig", required_argument, NULL, 0},
+                                             {"client-ca", required_argument, NULL, 0},
+                                             {"service", required_argument, NULL, 0},
+                                             {"namespace", required_argument, NULL, 0},
+                                             {"threads", required_argument, NULL, 0},
+                                             {"log-level", required_argument, NULL, 0},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    static const char *const keys[] = {"listen",       "healthListen", "certDir",           NULL,      "controller", "kubeconfig",
+                                       "clientCAFile", "serviceName",  "operatorNamespace", "threads", "logLevel"};
     struct pgw_config cfg;
     int parsed = pgw_cli_parse_settings("serve", argc, argv, longopts, keys, &cfg);
     if (parsed != 0) {
@@ -110,7 +114,8 @@ int pgw_cmd_serve(int argc, char **argv)
     char *ca_key_file = pgw_asprintf("%s/ca.key", cfg.cert_dir), *ca_file = pgw_asprintf("%s/ca.crt", cfg.cert_dir);
     /* Self-managed: we generate when nothing is there, and keep renewing what we generated. */
     int self_managed = !file_exists(cert_file) || file_exists(ca_key_file);
-    struct pgw_certs_options cert_opts = {.service = cfg.service_name, .namespace = cfg.operator_namespace, .ca_days = 3650, .leaf_days = 365};
+    struct pgw_certs_options cert_opts = {
+        .service = cfg.service_name, .namespace = cfg.operator_namespace, .ca_days = 3650, .leaf_days = 365};
     struct pgw_tls_store *store = NULL;
     struct pgw_server *server = NULL;
     struct pgw_kclient *ca_client = NULL;

@@ -63,8 +63,8 @@ struct pgw_controller {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stopping;
-    int need_prime;               /* under lock: the apply cache must be primed before the next reconcile */
-    pthread_rwlock_t prime_lock;  /* reconciles read-hold it; priming write-holds it */
+    int need_prime;              /* under lock: the apply cache must be primed before the next reconcile */
+    pthread_rwlock_t prime_lock; /* reconciles read-hold it; priming write-holds it */
 };
 
 static void enqueue(struct pgw_controller *c, const char *kind, const char *ns, const char *name)

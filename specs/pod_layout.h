@@ -48,14 +48,15 @@
 #define PGW_POD_METRICS_PATH "/metrics"
 
 /* Volumes (pod volume names) */
-#define PGW_POD_VOLUME_PGDATA "pgdata"             /* PVC template of the StatefulSet */
-#define PGW_POD_VOLUME_PGWAL "pgwal"               /* PVC template, only with spec.storage.walSize */
-#define PGW_POD_VOLUME_SOCKET "pgw-socket"         /* emptyDir, the shared unix socket directory */
-#define PGW_POD_VOLUME_TMP "pgw-tmp"               /* emptyDir, /tmp (pgBackRest locks) */
-#define PGW_POD_VOLUME_PGBOUNCER "pgw-pgbouncer"   /* projected: ConfigMap + Secret <cluster>-pgbouncer */
-#define PGW_POD_VOLUME_EXPORTER "pgw-exporter"     /* Secret <cluster>-exporter */
-#define PGW_POD_VOLUME_PGBACKREST "pgw-pgbackrest" /* projected: ConfigMap <cluster>-pgbackrest + Secret <cluster>-pgbackrest-tls  \
-                                                    */
+#define PGW_POD_VOLUME_PGDATA "pgdata"           /* PVC template of the StatefulSet */
+#define PGW_POD_VOLUME_PGWAL "pgwal"             /* PVC template, only with spec.storage.walSize */
+#define PGW_POD_VOLUME_SOCKET "pgw-socket"       /* emptyDir, the shared unix socket directory */
+#define PGW_POD_VOLUME_TMP "pgw-tmp"             /* emptyDir, /tmp (pgBackRest locks) */
+#define PGW_POD_VOLUME_PGBOUNCER "pgw-pgbouncer" /* projected: ConfigMap + Secret <cluster>-pgbouncer */
+#define PGW_POD_VOLUME_EXPORTER "pgw-exporter"   /* Secret <cluster>-exporter */
+#define PGW_POD_VOLUME_PGBACKREST                                                                                                  \
+    "pgw-pgbackrest" /* projected: ConfigMap <cluster>-pgbackrest + Secret <cluster>-pgbackrest-tls                                \
+                      */
 
 /* Mount paths */
 #define PGW_POD_PGDATA_MOUNT "/var/lib/postgresql/data"

@@ -25,15 +25,14 @@ static json_t *configmap(const json_t *cluster, const char *suffix, const char *
 }
 
 /* Runs once on the first primary, after initdb: roles and database, passwords as psql variables. */
-static const char post_bootstrap_sh[] =
-    "#!/bin/sh\n"
-    "# Written by pgwarden. Patroni runs it once after initdb with a connection URL.\n"
-    "set -eu\n"
-    "exec psql \"$1\" -v ON_ERROR_STOP=1 \\\n"
-    "  -v app_password=\"$PGW_APP_PASSWORD\" \\\n"
-    "  -v pgbouncer_password=\"$PGW_PGBOUNCER_PASSWORD\" \\\n"
-    "  -v exporter_password=\"$PGW_EXPORTER_PASSWORD\" \\\n"
-    "  -f /etc/patroni/bootstrap.sql\n";
+static const char post_bootstrap_sh[] = "#!/bin/sh\n"
+                                        "# Written by pgwarden. Patroni runs it once after initdb with a connection URL.\n"
+                                        "set -eu\n"
+                                        "exec psql \"$1\" -v ON_ERROR_STOP=1 \\\n"
+                                        "  -v app_password=\"$PGW_APP_PASSWORD\" \\\n"
+                                        "  -v pgbouncer_password=\"$PGW_PGBOUNCER_PASSWORD\" \\\n"
+                                        "  -v exporter_password=\"$PGW_EXPORTER_PASSWORD\" \\\n"
+                                        "  -f /etc/patroni/bootstrap.sql\n";
 
 /*
  * Runs after initdb on the first primary. The pooler's auth function goes into
@@ -86,16 +85,16 @@ void pgw_render_configmaps(const json_t *cluster, const struct pgw_render_ctx *c
         struct pgw_pgbouncer_render_opts opts;
         pgw_pgbouncer_render_opts_default(&opts);
         char *ini = pgw_render_pgbouncer_ini(cluster, &opts);
-        json_array_append_new(out, configmap(cluster, PGW_SUFFIX_PGBOUNCER, "pooler",
-                                             json_pack("{s:s}", PGW_KEY_PGBOUNCER_INI, ini)));
+        json_array_append_new(out,
+                              configmap(cluster, PGW_SUFFIX_PGBOUNCER, "pooler", json_pack("{s:s}", PGW_KEY_PGBOUNCER_INI, ini)));
         free(ini);
     }
 
     char *instance = pgw_render_pgbackrest_conf(cluster, NULL), *job = pgw_render_pgbackrest_job_conf(cluster, NULL);
     if (instance != NULL && job != NULL)
-        json_array_append_new(out, configmap(cluster, PGW_SUFFIX_PGBACKREST, "backup",
-                                             json_pack("{s:s,s:s}", PGW_KEY_PGBACKREST_CONF, instance,
-                                                       PGW_KEY_PGBACKREST_JOB_CONF, job)));
+        json_array_append_new(
+            out, configmap(cluster, PGW_SUFFIX_PGBACKREST, "backup",
+                           json_pack("{s:s,s:s}", PGW_KEY_PGBACKREST_CONF, instance, PGW_KEY_PGBACKREST_JOB_CONF, job)));
     free(instance);
     free(job);
 }

@@ -76,16 +76,14 @@ json_t *pgw_child_labels(const json_t *cluster, const char *component)
     return labels;
 }
 
-json_t *pgw_child_object(const json_t *cluster, const char *api_version, const char *kind, const char *name,
-                         const char *component)
+json_t *pgw_child_object(const json_t *cluster, const char *api_version, const char *kind, const char *name, const char *component)
 {
     const json_t *meta = json_object_get(cluster, "metadata");
     const char *uid = json_string_value(json_object_get(meta, "uid"));
-    json_t *owner = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster",
-                              "name", pgw_cluster_name(cluster), "uid", uid != NULL ? uid : "", "controller", 1,
-                              "blockOwnerDeletion", 1);
-    json_t *metadata = json_pack("{s:s,s:s,s:o,s:[o]}", "name", name, "namespace", pgw_cluster_namespace(cluster),
-                                 "labels", pgw_child_labels(cluster, component), "ownerReferences", owner);
+    json_t *owner = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster", "name",
+                              pgw_cluster_name(cluster), "uid", uid != NULL ? uid : "", "controller", 1, "blockOwnerDeletion", 1);
+    json_t *metadata = json_pack("{s:s,s:s,s:o,s:[o]}", "name", name, "namespace", pgw_cluster_namespace(cluster), "labels",
+                                 pgw_child_labels(cluster, component), "ownerReferences", owner);
     json_t *annotations = pgw_cluster_spec(cluster, "metadata.annotations");
     if (json_is_object(annotations) && json_object_size(annotations) != 0)
         json_object_set_new(metadata, "annotations", json_deep_copy(annotations));

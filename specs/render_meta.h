@@ -28,7 +28,6 @@ json_t *pgw_pod_selector(const json_t *cluster);
  * A new object {apiVersion, kind, metadata{name, namespace, labels, annotations,
  * ownerReferences}} owned by the cluster (controller=true).
  */
-json_t *pgw_child_object(const json_t *cluster, const char *api_version, const char *kind, const char *name,
-                         const char *component);
+json_t *pgw_child_object(const json_t *cluster, const char *api_version, const char *kind, const char *name, const char *component);
 
 #endif

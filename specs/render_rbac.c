@@ -15,20 +15,19 @@ void pgw_render_rbac(const json_t *cluster, json_t *out)
     json_array_append_new(out, pgw_child_object(cluster, "v1", "ServiceAccount", name, "database"));
 
     json_t *role = pgw_child_object(cluster, "rbac.authorization.k8s.io/v1", "Role", name, "database");
-    json_object_set_new(
-        role, "rules",
-        json_pack("[{s:[s],s:[s],s:[s,s,s,s,s,s,s]},{s:[s],s:[s],s:[s,s,s,s]},{s:[s],s:[s],s:[s]}]", "apiGroups", "",
-                  "resources", "endpoints", "verbs", "get", "list", "watch", "create", "update", "patch", "delete",
-                  "apiGroups", "", "resources", "pods", "verbs", "get", "list", "watch", "patch", "apiGroups", "",
-                  "resources", "services", "verbs", "create"));
+    json_object_set_new(role, "rules",
+                        json_pack("[{s:[s],s:[s],s:[s,s,s,s,s,s,s]},{s:[s],s:[s],s:[s,s,s,s]},{s:[s],s:[s],s:[s]}]", "apiGroups",
+                                  "", "resources", "endpoints", "verbs", "get", "list", "watch", "create", "update", "patch",
+                                  "delete", "apiGroups", "", "resources", "pods", "verbs", "get", "list", "watch", "patch",
+                                  "apiGroups", "", "resources", "services", "verbs", "create"));
     json_array_append_new(out, role);
 
     json_t *binding = pgw_child_object(cluster, "rbac.authorization.k8s.io/v1", "RoleBinding", name, "database");
     json_object_set_new(binding, "roleRef",
                         json_pack("{s:s,s:s,s:s}", "apiGroup", "rbac.authorization.k8s.io", "kind", "Role", "name", name));
-    json_object_set_new(binding, "subjects",
-                        json_pack("[{s:s,s:s,s:s}]", "kind", "ServiceAccount", "name", name, "namespace",
-                                  pgw_cluster_namespace(cluster)));
+    json_object_set_new(
+        binding, "subjects",
+        json_pack("[{s:s,s:s,s:s}]", "kind", "ServiceAccount", "name", name, "namespace", pgw_cluster_namespace(cluster)));
     json_array_append_new(out, binding);
     free(name);
 }

@@ -49,13 +49,13 @@ void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx,
     char *pw;
 
     pw = new_password(ctx);
-    json_array_append_new(out, secret(cluster, "-superuser", "database",
-                                      json_pack("{s:s,s:s}", "username", "postgres", "password", pw)));
+    json_array_append_new(
+        out, secret(cluster, "-superuser", "database", json_pack("{s:s,s:s}", "username", "postgres", "password", pw)));
     free(pw);
 
     pw = new_password(ctx);
-    json_array_append_new(out, secret(cluster, "-replication", "database",
-                                      json_pack("{s:s,s:s}", "username", "replicator", "password", pw)));
+    json_array_append_new(
+        out, secret(cluster, "-replication", "database", json_pack("{s:s,s:s}", "username", "replicator", "password", pw)));
     free(pw);
 
     /* The application credentials, with ready-made connection strings through the pooler or direct. */
@@ -71,9 +71,8 @@ void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx,
     char *uri = pgw_asprintf("postgresql://%s:%s@%s:%d/%s?sslmode=require", owner, pw, host, port, db);
     char *jdbc = pgw_asprintf("jdbc:postgresql://%s:%d/%s?user=%s&password=%s&sslmode=require", host, port, db, owner, pw);
     json_array_append_new(out, secret(cluster, "-app", "database",
-                                      json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "username", owner, "password", pw,
-                                                "dbname", db, "host", host, "port", pooled ? "6432" : "5432", "uri",
-                                                uri, "jdbc-uri", jdbc)));
+                                      json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "username", owner, "password", pw, "dbname", db,
+                                                "host", host, "port", pooled ? "6432" : "5432", "uri", uri, "jdbc-uri", jdbc)));
     free(pw);
     free(uri);
     free(jdbc);

@@ -16,10 +16,9 @@
 
 static json_t *service_ports(void)
 {
-    return json_pack("[{s:s,s:i,s:s,s:s},{s:s,s:i,s:s,s:s}]", "name", PGW_POD_PORT_POSTGRES_NAME, "port",
-                     PGW_POD_PORT_POSTGRES, "targetPort", PGW_POD_PORT_POSTGRES_NAME, "protocol", "TCP", "name",
-                     PGW_POD_PORT_PGBOUNCER_NAME, "port", PGW_POD_PORT_PGBOUNCER, "targetPort",
-                     PGW_POD_PORT_PGBOUNCER_NAME, "protocol", "TCP");
+    return json_pack("[{s:s,s:i,s:s,s:s},{s:s,s:i,s:s,s:s}]", "name", PGW_POD_PORT_POSTGRES_NAME, "port", PGW_POD_PORT_POSTGRES,
+                     "targetPort", PGW_POD_PORT_POSTGRES_NAME, "protocol", "TCP", "name", PGW_POD_PORT_PGBOUNCER_NAME, "port",
+                     PGW_POD_PORT_PGBOUNCER, "targetPort", PGW_POD_PORT_PGBOUNCER_NAME, "protocol", "TCP");
 }
 
 static void add_service(const json_t *cluster, json_t *out, const char *suffix, const char *component, json_t *spec)
@@ -40,8 +39,7 @@ void pgw_render_services(const json_t *cluster, json_t *out)
     add_service(cluster, out, "-ro", "replica",
                 json_pack("{s:s,s:o,s:o}", "type", "ClusterIP", "selector", replicas, "ports", service_ports()));
     add_service(cluster, out, "-r", "instance",
-                json_pack("{s:s,s:o,s:o}", "type", "ClusterIP", "selector", pgw_pod_selector(cluster), "ports",
-                          service_ports()));
+                json_pack("{s:s,s:o,s:o}", "type", "ClusterIP", "selector", pgw_pod_selector(cluster), "ports", service_ports()));
     add_service(cluster, out, "-pods", "instance",
                 json_pack("{s:s,s:b,s:o,s:o}", "clusterIP", "None", "publishNotReadyAddresses", 1, "selector",
                           pgw_pod_selector(cluster), "ports", service_ports()));

@@ -22,9 +22,8 @@
 
 static json_t *restricted_security_context(void)
 {
-    return json_pack("{s:b,s:b,s:b,s:{s:[s]},s:{s:s}}", "runAsNonRoot", 1, "allowPrivilegeEscalation", 0,
-                     "readOnlyRootFilesystem", 1, "capabilities", "drop", "ALL", "seccompProfile", "type",
-                     "RuntimeDefault");
+    return json_pack("{s:b,s:b,s:b,s:{s:[s]},s:{s:s}}", "runAsNonRoot", 1, "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem",
+                     1, "capabilities", "drop", "ALL", "seccompProfile", "type", "RuntimeDefault");
 }
 
 static json_t *env_field(const char *name, const char *field_path)
@@ -46,10 +45,10 @@ static json_t *postgres_env(const json_t *cluster)
     json_array_append_new(env, env_field("PATRONI_NAME", "metadata.name"));
     json_array_append_new(env, env_field("PATRONI_KUBERNETES_NAMESPACE", "metadata.namespace"));
     json_array_append_new(env, env_field("PATRONI_KUBERNETES_POD_IP", "status.podIP"));
-    json_array_append_new(env, json_pack("{s:s,s:s}", "name", "PATRONI_POSTGRESQL_CONNECT_ADDRESS", "value",
-                                         "$(PATRONI_KUBERNETES_POD_IP):5432"));
-    json_array_append_new(env, json_pack("{s:s,s:s}", "name", "PATRONI_RESTAPI_CONNECT_ADDRESS", "value",
-                                         "$(PATRONI_KUBERNETES_POD_IP):8008"));
+    json_array_append_new(
+        env, json_pack("{s:s,s:s}", "name", "PATRONI_POSTGRESQL_CONNECT_ADDRESS", "value", "$(PATRONI_KUBERNETES_POD_IP):5432"));
+    json_array_append_new(
+        env, json_pack("{s:s,s:s}", "name", "PATRONI_RESTAPI_CONNECT_ADDRESS", "value", "$(PATRONI_KUBERNETES_POD_IP):8008"));
     json_array_append_new(env, env_secret("PATRONI_SUPERUSER_PASSWORD", superuser, "password"));
     json_array_append_new(env, env_secret("PATRONI_REPLICATION_PASSWORD", replication, "password"));
     json_array_append_new(env, env_secret("PATRONI_REWIND_PASSWORD", superuser, "password"));
@@ -75,12 +74,12 @@ static json_t *postgres_container(const json_t *cluster, const struct pgw_render
     const char *image = json_string_value(pgw_cluster_spec(cluster, "image"));
     if (image == NULL)
         image = pgw_config_postgres_image(ctx->config, (int)pgw_cluster_spec_int(cluster, "postgresVersion", 18));
-    json_t *mounts = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s,s:b},{s:s,s:s,s:b},{s:s,s:s,s:b}]", "name",
-                               PGW_POD_VOLUME_PGDATA, "mountPath", PGW_POD_PGDATA_MOUNT, "name", PGW_POD_VOLUME_SOCKET,
-                               "mountPath", PGW_POD_SOCKET_DIR, "name", PGW_POD_VOLUME_TMP, "mountPath", PGW_POD_TMP_DIR,
-                               "name", "pgw-patroni", "mountPath", "/etc/patroni", "readOnly", 1, "name", "pgw-tls",
-                               "mountPath", "/etc/pgwarden/tls", "readOnly", 1, "name", PGW_POD_VOLUME_PGBACKREST,
-                               "mountPath", PGW_POD_PGBACKREST_DIR, "readOnly", 1);
+    json_t *mounts =
+        json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s,s:b},{s:s,s:s,s:b},{s:s,s:s,s:b}]", "name", PGW_POD_VOLUME_PGDATA,
+                  "mountPath", PGW_POD_PGDATA_MOUNT, "name", PGW_POD_VOLUME_SOCKET, "mountPath", PGW_POD_SOCKET_DIR, "name",
+                  PGW_POD_VOLUME_TMP, "mountPath", PGW_POD_TMP_DIR, "name", "pgw-patroni", "mountPath", "/etc/patroni", "readOnly",
+                  1, "name", "pgw-tls", "mountPath", "/etc/pgwarden/tls", "readOnly", 1, "name", PGW_POD_VOLUME_PGBACKREST,
+                  "mountPath", PGW_POD_PGBACKREST_DIR, "readOnly", 1);
     if (pgw_cluster_spec(cluster, "storage.walSize") != NULL)
         json_array_append_new(mounts, json_pack("{s:s,s:s}", "name", PGW_POD_VOLUME_PGWAL, "mountPath", PGW_POD_PGWAL_MOUNT));
     json_t *unused_volumes = json_array(); /* added by volumes() */
@@ -89,13 +88,12 @@ static json_t *postgres_container(const json_t *cluster, const struct pgw_render
     json_t *c = json_pack(
         "{s:s,s:s,s:s,s:[s,s],s:o,s:[{s:s,s:i,s:s},{s:s,s:i,s:s}],s:{s:{s:s,s:i},s:i,s:i,s:i},"
         "s:{s:{s:s,s:i},s:i,s:i,s:i},s:o,s:o}",
-        "name", PGW_POD_CONTAINER_POSTGRES, "image", image ? image : "", "imagePullPolicy",
-        ctx->config->image_pull_policy, "command", "patroni", "/etc/patroni/patroni.yml", "env", postgres_env(cluster),
-        "ports", "name", PGW_POD_PORT_POSTGRES_NAME, "containerPort", PGW_POD_PORT_POSTGRES, "protocol", "TCP", "name",
-        "patroni", "containerPort", 8008, "protocol", "TCP", "readinessProbe", "httpGet", "path", "/readiness", "port",
-        8008, "periodSeconds", 5, "timeoutSeconds", 3, "failureThreshold", 3, "livenessProbe", "httpGet", "path",
-        "/liveness", "port", 8008, "periodSeconds", 10, "timeoutSeconds", 5, "failureThreshold", 6, "volumeMounts",
-        mounts, "securityContext", restricted_security_context());
+        "name", PGW_POD_CONTAINER_POSTGRES, "image", image ? image : "", "imagePullPolicy", ctx->config->image_pull_policy,
+        "command", "patroni", "/etc/patroni/patroni.yml", "env", postgres_env(cluster), "ports", "name", PGW_POD_PORT_POSTGRES_NAME,
+        "containerPort", PGW_POD_PORT_POSTGRES, "protocol", "TCP", "name", "patroni", "containerPort", 8008, "protocol", "TCP",
+        "readinessProbe", "httpGet", "path", "/readiness", "port", 8008, "periodSeconds", 5, "timeoutSeconds", 3,
+        "failureThreshold", 3, "livenessProbe", "httpGet", "path", "/liveness", "port", 8008, "periodSeconds", 10, "timeoutSeconds",
+        5, "failureThreshold", 6, "volumeMounts", mounts, "securityContext", restricted_security_context());
     json_t *resources = pgw_cluster_spec(cluster, "resources");
     if (json_is_object(resources))
         json_object_set_new(c, "resources", json_deep_copy(resources));
@@ -107,10 +105,9 @@ static json_t *volumes(const json_t *cluster)
     char *patroni = pgw_child_name(cluster, "-patroni"), *tls = pgw_child_name(cluster, "-server-tls");
     char *pgbackrest = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST);
     json_t *v = json_pack("[{s:s,s:{}},{s:s,s:{}},{s:s,s:{s:s,s:i}},{s:s,s:{s:s,s:i}},{s:s,s:{s:s,s:b}}]", "name",
-                          PGW_POD_VOLUME_SOCKET, "emptyDir", "name", PGW_POD_VOLUME_TMP, "emptyDir", "name",
-                          "pgw-patroni", "configMap", "name", patroni, "defaultMode", 0555, "name", "pgw-tls", "secret",
-                          "secretName", tls, "defaultMode", 0600, "name", PGW_POD_VOLUME_PGBACKREST, "configMap", "name",
-                          pgbackrest, "optional", 1);
+                          PGW_POD_VOLUME_SOCKET, "emptyDir", "name", PGW_POD_VOLUME_TMP, "emptyDir", "name", "pgw-patroni",
+                          "configMap", "name", patroni, "defaultMode", 0555, "name", "pgw-tls", "secret", "secretName", tls,
+                          "defaultMode", 0600, "name", PGW_POD_VOLUME_PGBACKREST, "configMap", "name", pgbackrest, "optional", 1);
     json_t *unused_mounts = json_array(); /* added by postgres_container() */
     pgw_render_pgbackrest_repo_volumes(cluster, v, unused_mounts);
     json_decref(unused_mounts);
@@ -133,23 +130,20 @@ static json_t *affinity(const json_t *cluster)
         topology = "kubernetes.io/hostname";
     if (strcmp(mode, "none") == 0)
         return NULL;
-    json_t *term = json_pack("{s:{s:o},s:s}", "labelSelector", "matchLabels", pgw_pod_selector(cluster), "topologyKey",
-                             topology);
+    json_t *term = json_pack("{s:{s:o},s:s}", "labelSelector", "matchLabels", pgw_pod_selector(cluster), "topologyKey", topology);
     if (strcmp(mode, "required") == 0)
         return json_pack("{s:{s:[o]}}", "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution", term);
-    return json_pack("{s:{s:[{s:i,s:o}]}}", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution",
-                     "weight", 100, "podAffinityTerm", term);
+    return json_pack("{s:{s:[{s:i,s:o}]}}", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution", "weight", 100,
+                     "podAffinityTerm", term);
 }
 
 static json_t *claim_template(const json_t *cluster, const char *name, const char *size)
 {
-    json_t *spec = json_pack("{s:[s],s:{s:{s:s}}}", "accessModes", "ReadWriteOnce", "resources", "requests",
-                             "storage", size);
+    json_t *spec = json_pack("{s:[s],s:{s:{s:s}}}", "accessModes", "ReadWriteOnce", "resources", "requests", "storage", size);
     json_t *storage_class = pgw_cluster_spec(cluster, "storage.storageClass");
     if (json_is_string(storage_class))
         json_object_set(spec, "storageClassName", storage_class);
-    return json_pack("{s:{s:s,s:o},s:o}", "metadata", "name", name, "labels", pgw_child_labels(cluster, "database"),
-                     "spec", spec);
+    return json_pack("{s:{s:s,s:o},s:o}", "metadata", "name", name, "labels", pgw_child_labels(cluster, "database"), "spec", spec);
 }
 
 json_t *pgw_render_statefulset(const json_t *cluster, const struct pgw_render_ctx *ctx)
@@ -162,12 +156,11 @@ json_t *pgw_render_statefulset(const json_t *cluster, const struct pgw_render_ct
     json_t *template_meta = json_pack("{s:o,s:{s:s}}", "labels", pgw_child_labels(cluster, "database"), "annotations",
                                       PGW_POD_ANNOTATION_SIDECARS, sidecars);
     free(sidecars);
-    json_t *pod_spec = json_pack(
-        "{s:s,s:b,s:i,s:{s:b,s:i,s:i,s:i,s:s,s:{s:s}},s:[o],s:o}", "serviceAccountName", sa,
-        "automountServiceAccountToken", 1, "terminationGracePeriodSeconds", 60, "securityContext", "runAsNonRoot", 1,
-        "runAsUser", POSTGRES_UID, "runAsGroup", POSTGRES_UID, "fsGroup", POSTGRES_UID, "fsGroupChangePolicy",
-        "OnRootMismatch", "seccompProfile", "type", "RuntimeDefault", "containers", postgres_container(cluster, ctx),
-        "volumes", volumes(cluster));
+    json_t *pod_spec = json_pack("{s:s,s:b,s:i,s:{s:b,s:i,s:i,s:i,s:s,s:{s:s}},s:[o],s:o}", "serviceAccountName", sa,
+                                 "automountServiceAccountToken", 1, "terminationGracePeriodSeconds", 60, "securityContext",
+                                 "runAsNonRoot", 1, "runAsUser", POSTGRES_UID, "runAsGroup", POSTGRES_UID, "fsGroup", POSTGRES_UID,
+                                 "fsGroupChangePolicy", "OnRootMismatch", "seccompProfile", "type", "RuntimeDefault", "containers",
+                                 postgres_container(cluster, ctx), "volumes", volumes(cluster));
     json_t *aff = affinity(cluster);
     if (aff != NULL)
         json_object_set_new(pod_spec, "affinity", aff);
@@ -197,9 +190,9 @@ json_t *pgw_render_statefulset(const json_t *cluster, const struct pgw_render_ct
                         json_pack("{s:I,s:s,s:s,s:{s:s},s:{s:o},s:{s:o,s:o},s:o,s:{s:s,s:s}}", "replicas",
                                   (json_int_t)pgw_cluster_spec_int(cluster, "instances", 1), "serviceName", pods_service,
                                   "podManagementPolicy", "Parallel", "updateStrategy", "type", "OnDelete", "selector",
-                                  "matchLabels", pgw_pod_selector(cluster), "template", "metadata", template_meta, "spec",
-                                  pod_spec, "volumeClaimTemplates", claims, "persistentVolumeClaimRetentionPolicy",
-                                  "whenDeleted", "Retain", "whenScaled", "Retain"));
+                                  "matchLabels", pgw_pod_selector(cluster), "template", "metadata", template_meta, "spec", pod_spec,
+                                  "volumeClaimTemplates", claims, "persistentVolumeClaimRetentionPolicy", "whenDeleted", "Retain",
+                                  "whenScaled", "Retain"));
     free(pods_service);
     free(sa);
     return sts;

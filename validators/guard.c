@@ -71,8 +71,7 @@ json_t *pgw_guard_run(const struct pgw_guard_kind *kind, const json_t *obj, cons
     return copy;
 }
 
-char *pgw_guard_check(const struct pgw_guard_kind *kind, const json_t *obj, const struct pgw_config *config,
-                      json_t **defaulted)
+char *pgw_guard_check(const struct pgw_guard_kind *kind, const json_t *obj, const struct pgw_config *config, json_t **defaulted)
 {
     struct pgw_request_ctx ctx = pgw_guard_ctx(obj, "", config);
     struct pgw_errors errs;

@@ -59,7 +59,6 @@ json_t *pgw_guard_run(const struct pgw_guard_kind *kind, const json_t *obj, cons
  * decref), or the joined field errors ("spec.instances: Invalid value: 0: must
  * be ...; spec.storage.size: Required value", caller frees) with *defaulted NULL.
  */
-char *pgw_guard_check(const struct pgw_guard_kind *kind, const json_t *obj, const struct pgw_config *config,
-                      json_t **defaulted);
+char *pgw_guard_check(const struct pgw_guard_kind *kind, const json_t *obj, const struct pgw_config *config, json_t **defaulted);
 
 #endif

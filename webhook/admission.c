@@ -29,8 +29,8 @@ static char *dump(const json_t *v, size_t *len)
 
 char *pgw_admission_status_body(int code, const char *reason, const char *message, size_t *len)
 {
-    json_t *st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1", "metadata", "status",
-                           "Failure", "message", message, "reason", reason, "code", code);
+    json_t *st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1", "metadata", "status", "Failure",
+                           "message", message, "reason", reason, "code", code);
     char *s = dump(st, len);
     json_decref(st);
     return s;
@@ -94,8 +94,8 @@ static json_t *invalid_status(const pgw_admission_route_t *route, const char *na
     for (size_t i = 0; i != errs->count; ++i) {
         const struct pgw_field_error *e = &errs->items[i];
         char *body = pgw_field_error_body(e);
-        json_array_append_new(causes, json_pack("{s:s,s:s,s:s}", "reason", pgw_error_type_reason(e->type), "message",
-                                                body, "field", e->path));
+        json_array_append_new(
+            causes, json_pack("{s:s,s:s,s:s}", "reason", pgw_error_type_reason(e->type), "message", body, "field", e->path));
         char *line = pgw_asprintf("%s: %s", e->path, body);
         free(body);
         size_t k = 0;
@@ -120,13 +120,14 @@ static json_t *invalid_status(const pgw_admission_route_t *route, const char *na
     fclose(fp);
     free(lines);
 
-    char *qualified = route->guard->group[0] ? pgw_asprintf("%s.%s", route->guard->kind, route->guard->group) : pgw_strdup(route->guard->kind);
+    char *qualified =
+        route->guard->group[0] ? pgw_asprintf("%s.%s", route->guard->kind, route->guard->group) : pgw_strdup(route->guard->kind);
     json_t *name_json = json_string(name);
     char *quoted = pgw_json_dumps(name_json, JSON_ENCODE_ANY);
     json_decref(name_json);
     char *message = pgw_asprintf("%s %s is invalid: %s", qualified, quoted ? quoted : "\"\"", joined);
-    json_t *status = json_pack("{s:{},s:s,s:s,s:s,s:{s:s,s:s,s:s,s:o},s:i}", "metadata", "status", "Failure", "message",
-                               message, "reason", "Invalid", "details", "name", name, "group", route->guard->group, "kind",
+    json_t *status = json_pack("{s:{},s:s,s:s,s:s,s:{s:s,s:s,s:s,s:o},s:i}", "metadata", "status", "Failure", "message", message,
+                               "reason", "Invalid", "details", "name", name, "group", route->guard->group, "kind",
                                route->guard->kind, "causes", causes, "code", 422);
     free(qualified);
     free(quoted);
@@ -137,24 +138,24 @@ static json_t *invalid_status(const pgw_admission_route_t *route, const char *na
 
 static void respond(struct pgw_admission_outcome *out, const json_t *review, json_t *response)
 {
-    json_t *doc = json_pack("{s:s,s:s,s:o}", "apiVersion", string_member(review, "apiVersion"), "kind",
-                            "AdmissionReview", "response", response);
+    json_t *doc = json_pack("{s:s,s:s,s:o}", "apiVersion", string_member(review, "apiVersion"), "kind", "AdmissionReview",
+                            "response", response);
     out->http_status = 200;
     out->body = dump(doc, &out->body_len);
     json_decref(doc);
 }
 
-static void deny(struct pgw_admission_outcome *out, const json_t *review, const char *uid, int code,
-                 const char *reason, const char *message)
+static void deny(struct pgw_admission_outcome *out, const json_t *review, const char *uid, int code, const char *reason,
+                 const char *message)
 {
-    json_t *response = json_pack("{s:s,s:b,s:{s:{},s:s,s:s,s:s,s:i}}", "uid", uid, "allowed", 0, "status", "metadata",
-                                 "status", "Failure", "message", message, "reason", reason, "code", code);
+    json_t *response = json_pack("{s:s,s:b,s:{s:{},s:s,s:s,s:s,s:i}}", "uid", uid, "allowed", 0, "status", "metadata", "status",
+                                 "Failure", "message", message, "reason", reason, "code", code);
     out->allowed = 0;
     respond(out, review, response);
 }
 
-static void handle(const pgw_admission_route_t *route, const char *body, size_t len, const struct pgw_config *cfg,
-                   time_t now, struct pgw_admission_outcome *out)
+static void handle(const pgw_admission_route_t *route, const char *body, size_t len, const struct pgw_config *cfg, time_t now,
+                   struct pgw_admission_outcome *out)
 {
     memset(out, 0, sizeof(*out));
     out->operation = "";
@@ -199,7 +200,8 @@ static void handle(const pgw_admission_route_t *route, const char *body, size_t 
     }
     out->operation = operation;
     json_t *kind = json_object_get(request, "kind");
-    if (strcmp(string_member(kind, "kind"), route->guard->kind) != 0 || strcmp(string_member(kind, "group"), route->guard->group) != 0) {
+    if (strcmp(string_member(kind, "kind"), route->guard->kind) != 0 ||
+        strcmp(string_member(kind, "group"), route->guard->group) != 0) {
         char *msg = pgw_asprintf("%s serves %s%s%s objects, not %s%s%s", route->path, route->guard->kind,
                                  route->guard->group[0] ? "." : "", route->guard->group, string_member(kind, "kind"),
                                  string_member(kind, "group")[0] ? "." : "", string_member(kind, "group"));
@@ -223,8 +225,8 @@ static void handle(const pgw_admission_route_t *route, const char *body, size_t 
     const char *object_group = group_of(string_member(subject, "apiVersion"), groupbuf, sizeof(groupbuf));
     if ((object_kind[0] && strcmp(object_kind, route->guard->kind) != 0) ||
         (json_object_get(subject, "apiVersion") && strcmp(object_group, route->guard->group) != 0)) {
-        char *msg = pgw_asprintf("object is a %s (%s), but %s serves %s", object_kind,
-                                 string_member(subject, "apiVersion"), route->path, route->guard->kind);
+        char *msg = pgw_asprintf("object is a %s (%s), but %s serves %s", object_kind, string_member(subject, "apiVersion"),
+                                 route->path, route->guard->kind);
         deny(out, review, uid, 400, "BadRequest", msg);
         free(msg);
         goto done;
@@ -285,8 +287,8 @@ done:
 }
 
 /* Every jansson value of a review lives in this thread's arena; only the malloc'd body leaves. */
-void pgw_admission_handle(const pgw_admission_route_t *route, const char *body, size_t len,
-                          const struct pgw_config *cfg, time_t now, struct pgw_admission_outcome *out)
+void pgw_admission_handle(const pgw_admission_route_t *route, const char *body, size_t len, const struct pgw_config *cfg,
+                          time_t now, struct pgw_admission_outcome *out)
 {
     pgw_json_arena_begin();
     handle(route, body, len, cfg, now, out);

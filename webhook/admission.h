@@ -39,14 +39,14 @@ struct pgw_admission_outcome {
     int http_status; /* 200 for every decodable review; 400 otherwise */
     char *body;      /* JSON response (or a Status for 400), malloc'd: the caller frees */
     size_t body_len;
-    int allowed;     /* meaningful when http_status == 200 */
-    char uid[64];    /* echoed uid (truncated for logging only) */
+    int allowed;           /* meaningful when http_status == 200 */
+    char uid[64];          /* echoed uid (truncated for logging only) */
     const char *operation; /* static string, "" when unknown */
 };
 
 /* Runs one review. `now` feeds time-dependent rules. Never fails: errors become the outcome. */
-void pgw_admission_handle(const pgw_admission_route_t *route, const char *body, size_t len,
-                          const struct pgw_config *cfg, time_t now, struct pgw_admission_outcome *out);
+void pgw_admission_handle(const pgw_admission_route_t *route, const char *body, size_t len, const struct pgw_config *cfg,
+                          time_t now, struct pgw_admission_outcome *out);
 
 /* A plain metav1.Status body for non-admission errors (404, 405, 413, 400). malloc'd. */
 char *pgw_admission_status_body(int code, const char *reason, const char *message, size_t *len);

@@ -55,5 +55,4 @@ int pgw_kubeconfig_parse(struct pgw_kubeconfig *kc, const char *text, size_t len
  */
 int pgw_kubeconfig_load(struct pgw_kubeconfig *kc, const char *path, char **err);
 
-
 #endif

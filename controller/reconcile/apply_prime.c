@@ -10,8 +10,8 @@
 #define MANAGED_BY_US "app.kubernetes.io/managed-by=pgwarden"
 #define PRIME_PAGE 500 /* items per LIST page: bounds one response, not the total */
 
-const char *const pgw_apply_child_kinds[] = {"ServiceAccount", "Role",        "RoleBinding", "Secret", "ConfigMap",
-                                             "Service",        "PodDisruptionBudget", "StatefulSet", "CronJob", NULL};
+const char *const pgw_apply_child_kinds[] = {"ServiceAccount",      "Role",        "RoleBinding", "Secret", "ConfigMap", "Service",
+                                             "PodDisruptionBudget", "StatefulSet", "CronJob",     NULL};
 
 static int prime_kind(struct pgw_apply_cache *c, struct pgw_kclient *client, const char *kind, const char *ns, long *children,
                       char **err)
@@ -40,8 +40,7 @@ static int prime_kind(struct pgw_apply_cache *c, struct pgw_kclient *client, con
     return 0;
 }
 
-int pgw_apply_cache_prime(struct pgw_apply_cache *c, struct pgw_kclient *client, const char *namespaces, long *children,
-                          char **err)
+int pgw_apply_cache_prime(struct pgw_apply_cache *c, struct pgw_kclient *client, const char *namespaces, long *children, char **err)
 {
     *children = 0;
     pgw_apply_cache_reset(c);

@@ -51,8 +51,8 @@ int pgw_reconcile_failed(struct pgw_reconcile_outcome *out, char *err);
  * NULL with *rc 0 when the object is gone, or with *rc -1 and out->error
  * ("cannot read the <what>") when the API could not answer.
  */
-json_t *pgw_reconcile_begin(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *what,
-                            const char *ns, const char *name, struct pgw_reconcile_outcome *out, int *rc);
+json_t *pgw_reconcile_begin(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *what, const char *ns,
+                            const char *name, struct pgw_reconcile_outcome *out, int *rc);
 /* Writes `status` (borrowed) through /status as a merge patch when it differs from obj's. 0 or -1 with *err. */
 int pgw_reconcile_write_status(struct pgw_reconciler *r, const char *kind, const json_t *obj, const json_t *status, int *writes,
                                char **err);

@@ -162,7 +162,8 @@ static int start_job(struct pgw_reconciler *r, const json_t *backup, const json_
     int rc = 0;
     if (o == PGW_K_OK) {
         const char *type = json_string_value(json_object_get(json_object_get(defaulted, "spec"), "type"));
-        char *msg = pgw_asprintf("created Job %s: pgbackrest backup --type=%s", pgw_obj_meta_str(job, "name"), type ? type : "full");
+        char *msg =
+            pgw_asprintf("created Job %s: pgbackrest backup --type=%s", pgw_obj_meta_str(job, "name"), type ? type : "full");
         pgw_reconcile_event(r, backup, "Normal", "BackupStarted", msg, writes);
         free(msg);
     } else if (!(o == PGW_K_CONFLICT && res.reason != NULL && strcmp(res.reason, "AlreadyExists") == 0)) {

@@ -76,8 +76,8 @@ static int set_finalizer(struct pgw_reconciler *r, const json_t *cluster, int pr
                           "replace", "path", "/metadata/finalizers", "value", list);
     } else {
         type = PGW_PATCH_MERGE;
-        patch =
-            json_pack("{s:{s:o,s:s?}}", "metadata", "finalizers", list, "resourceVersion", pgw_obj_meta_str(cluster, "resourceVersion"));
+        patch = json_pack("{s:{s:o,s:s?}}", "metadata", "finalizers", list, "resourceVersion",
+                          pgw_obj_meta_str(cluster, "resourceVersion"));
     }
     struct pgw_kresult res = {0};
     int o = pgw_kclient_patch(r->client, pgw_resource_find("PostgresCluster"), pgw_obj_meta_str(cluster, "namespace"),

@@ -48,7 +48,8 @@ static char *schedule_set(const json_t *cronjobs)
 
 static int prune_cronjobs(struct pgw_reconciler *r, const json_t *cluster, const json_t *defaulted, int *writes, char **err)
 {
-    const char *ns = pgw_obj_meta_str(cluster, "namespace"), *name = pgw_obj_meta_str(cluster, "name"), *uid = pgw_obj_meta_str(cluster, "uid");
+    const char *ns = pgw_obj_meta_str(cluster, "namespace"), *name = pgw_obj_meta_str(cluster, "name"),
+               *uid = pgw_obj_meta_str(cluster, "uid");
     struct pgw_render_ctx rctx = {r->config, NULL};
     json_t *desired = json_array();
     pgw_render_backup_cronjobs(defaulted, &rctx, desired);

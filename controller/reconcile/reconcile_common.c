@@ -34,8 +34,8 @@ int pgw_reconcile_write_status(struct pgw_reconciler *r, const char *kind, const
         return 0;
     struct pgw_kresult res = {0};
     (*writes)++;
-    int o = pgw_kclient_patch(r->client, pgw_resource_find(kind), pgw_obj_meta_str(obj, "namespace"), pgw_obj_meta_str(obj, "name"), "status",
-                              PGW_PATCH_MERGE, patch, &res);
+    int o = pgw_kclient_patch(r->client, pgw_resource_find(kind), pgw_obj_meta_str(obj, "namespace"), pgw_obj_meta_str(obj, "name"),
+                              "status", PGW_PATCH_MERGE, patch, &res);
     json_decref(patch);
     int rc = o == PGW_K_OK || o == PGW_K_NOT_FOUND ? 0 : -1;
     if (rc != 0)
@@ -65,8 +65,8 @@ int pgw_reconcile_failed(struct pgw_reconcile_outcome *out, char *err)
     return -1;
 }
 
-json_t *pgw_reconcile_begin(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *what,
-                            const char *ns, const char *name, struct pgw_reconcile_outcome *out, int *rc)
+json_t *pgw_reconcile_begin(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *what, const char *ns,
+                            const char *name, struct pgw_reconcile_outcome *out, int *rc)
 {
     memset(out, 0, sizeof(*out));
     out->result = "success";

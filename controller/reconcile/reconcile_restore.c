@@ -59,7 +59,8 @@ static int create_cluster(struct pgw_reconciler *r, const json_t *restore, const
     json_t *cluster = pgw_render_restore_cluster(defaulted, source);
     struct pgw_kresult res = {0};
     (*writes)++;
-    int o = pgw_kclient_create(r->client, pgw_resource_find("PostgresCluster"), pgw_obj_meta_str(restore, "namespace"), cluster, &res);
+    int o =
+        pgw_kclient_create(r->client, pgw_resource_find("PostgresCluster"), pgw_obj_meta_str(restore, "namespace"), cluster, &res);
     int rc = 0;
     if (o == PGW_K_OK) {
         char *msg = pgw_asprintf(
@@ -75,7 +76,8 @@ static int create_cluster(struct pgw_reconciler *r, const json_t *restore, const
                             res.message != NULL ? res.message : "no message");
         rc = 1;
     } else {
-        *err = pgw_asprintf("creating cluster %s: %s", pgw_obj_meta_str(cluster, "name"), res.message != NULL ? res.message : "failed");
+        *err = pgw_asprintf("creating cluster %s: %s", pgw_obj_meta_str(cluster, "name"),
+                            res.message != NULL ? res.message : "failed");
         rc = -1;
     }
     pgw_kresult_dispose(&res);

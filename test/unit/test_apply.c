@@ -88,7 +88,8 @@ START_TEST(controller_uid)
     } rows[] = {
         {"{'metadata':{'ownerReferences':[{'kind':'PostgresCluster','uid':'u1','controller':true}]}}", "u1"},
         {"{'metadata':{'ownerReferences':[{'kind':'PostgresCluster','uid':'u1'},"
-         "{'kind':'PostgresBackup','uid':'u2','controller':true}]}}", NULL},
+         "{'kind':'PostgresBackup','uid':'u2','controller':true}]}}",
+         NULL},
         {"{'metadata':{'ownerReferences':[{'kind':'PostgresCluster','uid':'u1','controller':false}]}}", NULL},
         {"{'metadata':{'ownerReferences':[{'kind':'PostgresCluster','controller':true}]}}", NULL},
         {"{'metadata':{}}", NULL},

@@ -19,8 +19,8 @@ START_TEST(end_takes_everything_back)
     json_t *b = json_integer(2);
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(b);
-    ck_assert_msg((uintptr_t)b > (uintptr_t)a && (uintptr_t)b - (uintptr_t)a < 256, "bump allocation: %p then %p",
-                  (void *)a, (void *)b);
+    ck_assert_msg((uintptr_t)b > (uintptr_t)a && (uintptr_t)b - (uintptr_t)a < 256, "bump allocation: %p then %p", (void *)a,
+                  (void *)b);
     pgw_json_arena_end();
 
     pgw_json_arena_begin();

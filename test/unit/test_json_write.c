@@ -18,10 +18,30 @@ static void check_same(const json_t *v, const char *what)
 }
 
 static const char *const literals[] = {
-    "null", "true", "false", "0", "-1", "9223372036854775807", "-9223372036854775808", "1.5", "-0.0", "1e300",
-    "2.5e-8", "100.0", "\"\"", "\"plain\"", "\"quote \\\" and backslash \\\\\"", "\"\\b\\f\\n\\r\\t\"",
-    "\"\\u0000\\u0001\\u001f\\u007f\"", "\"slash / stays\"", "\"caf\\u00e9 \\u2028 \\ud83d\\ude00\"", "[]", "{}",
-    "[[],{},[{}]]", "{\"b\":1,\"a\":2,\"\\n\":{\"z\":[1,\"x\",null]}}", "{\"\":\"\",\"k\\u0001k\":0}",
+    "null",
+    "true",
+    "false",
+    "0",
+    "-1",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "1.5",
+    "-0.0",
+    "1e300",
+    "2.5e-8",
+    "100.0",
+    "\"\"",
+    "\"plain\"",
+    "\"quote \\\" and backslash \\\\\"",
+    "\"\\b\\f\\n\\r\\t\"",
+    "\"\\u0000\\u0001\\u001f\\u007f\"",
+    "\"slash / stays\"",
+    "\"caf\\u00e9 \\u2028 \\ud83d\\ude00\"",
+    "[]",
+    "{}",
+    "[[],{},[{}]]",
+    "{\"b\":1,\"a\":2,\"\\n\":{\"z\":[1,\"x\",null]}}",
+    "{\"\":\"\",\"k\\u0001k\":0}",
     "[1,2.25,\"three\",true,false,null,{\"four\":[4]}]",
     "[9,10,-9,-10,99,100,1000000007,-4611686018427387904]",
 };
@@ -84,7 +104,7 @@ START_TEST(escapes_at_every_offset)
 END_TEST
 
 static const char *const files[] = {
-    "examples/admissionreview-pod.json",       "test/fixtures/pods/all-sidecars.json", "test/fixtures/pods/istio-meshed.json",
+    "examples/admissionreview-pod.json",      "test/fixtures/pods/all-sidecars.json", "test/fixtures/pods/istio-meshed.json",
     "test/fixtures/pods/user-pgbouncer.json", "test/fixtures/pgbackrest/info.json",
 };
 

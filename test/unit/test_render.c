@@ -35,7 +35,8 @@ static const char minimal[] =
     "\"pooler\":{\"enabled\":true,\"mode\":\"transaction\",\"maxClientConnections\":1000,\"defaultPoolSize\":20},"
     "\"metrics\":{\"enabled\":true},"
     "\"postgres\":{\"parameters\":{\"max_connections\":\"200\"},\"pgHba\":[\"hostssl app app 10.0.0.0/8 scram-sha-256\"]},"
-    "\"bootstrap\":{\"initdb\":{\"database\":\"shop\",\"owner\":\"shopper\",\"encoding\":\"UTF8\",\"locale\":\"C\",\"dataChecksums\":true}},"
+    "\"bootstrap\":{\"initdb\":{\"database\":\"shop\",\"owner\":\"shopper\",\"encoding\":\"UTF8\",\"locale\":\"C\","
+    "\"dataChecksums\":true}},"
     "\"affinity\":{\"antiAffinity\":\"required\",\"topologyKey\":\"kubernetes.io/hostname\"},"
     "\"metadata\":{\"labels\":{\"team\":\"payments\"},\"annotations\":{\"owner\":\"ops\"}},"
     "\"deletionProtection\":false}}";
@@ -107,19 +108,29 @@ START_TEST(every_child_is_owned_and_labelled)
         ck_assert_str_eq(json_string_value(json_object_get(json_object_get(meta, "annotations"), "owner")), "ops");
     }
     static const char *const expected[][2] = {
-        {"ServiceAccount", "demo-instance"}, {"Role", "demo-instance"},     {"RoleBinding", "demo-instance"},
-        {"Secret", "demo-superuser"},        {"Secret", "demo-replication"}, {"Secret", "demo-app"},
-        {"Secret", "demo-pgbouncer"},        {"Secret", "demo-exporter"},    {"ConfigMap", "demo-patroni"},
-        {"ConfigMap", "demo-pgbouncer"},     {"Service", "demo"},            {"Service", "demo-ro"},
-        {"Service", "demo-r"},               {"Service", "demo-pods"},       {"Service", "demo-config"},
-        {"PodDisruptionBudget", "demo"},     {"StatefulSet", "demo"},
+        {"ServiceAccount", "demo-instance"},
+        {"Role", "demo-instance"},
+        {"RoleBinding", "demo-instance"},
+        {"Secret", "demo-superuser"},
+        {"Secret", "demo-replication"},
+        {"Secret", "demo-app"},
+        {"Secret", "demo-pgbouncer"},
+        {"Secret", "demo-exporter"},
+        {"ConfigMap", "demo-patroni"},
+        {"ConfigMap", "demo-pgbouncer"},
+        {"Service", "demo"},
+        {"Service", "demo-ro"},
+        {"Service", "demo-r"},
+        {"Service", "demo-pods"},
+        {"Service", "demo-config"},
+        {"PodDisruptionBudget", "demo"},
+        {"StatefulSet", "demo"},
     };
     /* exactly these 17: a new child must be named here */
     ck_assert_uint_eq(json_array_size(children), 17);
     ck_assert_uint_eq(sizeof(expected) / sizeof(expected[0]), 17);
     for (size_t k = 0; k != sizeof(expected) / sizeof(expected[0]); ++k)
-        ck_assert_msg(find(children, expected[k][0], expected[k][1]) != NULL, "missing %s %s", expected[k][0],
-                      expected[k][1]);
+        ck_assert_msg(find(children, expected[k][0], expected[k][1]) != NULL, "missing %s %s", expected[k][0], expected[k][1]);
     json_decref(children);
     json_decref(cluster);
 }
@@ -179,9 +190,12 @@ START_TEST(services_and_pdb)
     ck_assert_ptr_null(json_object_get(json_object_get(find(out, "Service", "demo"), "spec"), "selector"));
     ck_assert_str_eq(str_at(find(out, "Service", "demo-ro"), "spec.selector.pgwarden.io/role"), "replica");
     ck_assert_str_eq(str_at(find(out, "Service", "demo-pods"), "spec.clusterIP"), "None");
-    ck_assert(json_is_true(json_object_get(json_object_get(find(out, "Service", "demo-pods"), "spec"), "publishNotReadyAddresses")));
+    ck_assert(
+        json_is_true(json_object_get(json_object_get(find(out, "Service", "demo-pods"), "spec"), "publishNotReadyAddresses")));
     ck_assert_str_eq(str_at(find(out, "Service", "demo-config"), "spec.clusterIP"), "None");
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(find(out, "PodDisruptionBudget", "demo"), "spec"), "maxUnavailable")), 1);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(find(out, "PodDisruptionBudget", "demo"), "spec"), "maxUnavailable")),
+        1);
     json_decref(out);
     json_decref(cluster);
 }
@@ -213,7 +227,8 @@ START_TEST(patroni_configuration)
     ck_assert_str_eq(str_at(p, "bootstrap.initdb.2"), "data-checksums");
     json_decref(p);
 
-    json_object_set_new(json_object_get(cluster, "spec"), "backup", json_pack("{s:{s:{s:s}}}", "repository", "volume", "size", "5Gi"));
+    json_object_set_new(json_object_get(cluster, "spec"), "backup",
+                        json_pack("{s:{s:{s:s}}}", "repository", "volume", "size", "5Gi"));
     p = pgw_render_patroni_config(cluster, &ctx);
     ck_assert_ptr_nonnull(strstr(str_at(p, "postgresql.parameters.archive_command"), "archive-push %p"));
     json_decref(p);
@@ -227,7 +242,8 @@ START_TEST(restore_bootstrap_method)
     static const struct {
         const char *target, *want[4];
     } rows[] = {
-        {"{\"time\":\"2026-11-21T10:00:00Z\"}", {"'--type=time'", "'--target=2026-11-21 10:00:00+00'", "'--target-action=promote'", NULL}},
+        {"{\"time\":\"2026-11-21T10:00:00Z\"}",
+         {"'--type=time'", "'--target=2026-11-21 10:00:00+00'", "'--target-action=promote'", NULL}},
         {"{\"lsn\":\"0/16B3748\"}", {"'--type=lsn'", "'--target=0/16B3748'", "'--target-action=promote'", NULL}},
         {"{\"immediate\":true}", {"'--type=immediate'", "'--target-action=promote'", NULL, NULL}},
         {NULL, {"'restore'", NULL, NULL, NULL}}, /* latest: the end of the archived WAL */
