@@ -8,6 +8,7 @@
 
 #include "certs/files.h"
 #include "common/base64.h"
+#include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "controller/kube/kclient.h"
 
@@ -59,9 +60,10 @@ static json_t *secret_from_local(const char *ns, const char *name, const char *c
     json_t *secret = NULL;
     if (crt != NULL && key != NULL) {
         char *crt64 = pgw_base64_encode(crt, strlen(crt)), *key64 = pgw_base64_encode(key, strlen(key));
-        secret = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s}},s:s,s:{s:s,s:s}}", "apiVersion", "v1", "kind", "Secret", "metadata",
-                           "name", name, "namespace", ns, "labels", "app.kubernetes.io/name", "pgwarden",
-                           "app.kubernetes.io/component", "webhook-ca", "type", "Opaque", "data", "ca.crt", crt64, "ca.key", key64);
+        secret =
+            pgw_json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s}},s:s,s:{s:s,s:s}}", "apiVersion", "v1", "kind", "Secret", "metadata",
+                          "name", name, "namespace", ns, "labels", "app.kubernetes.io/name", "pgwarden",
+                          "app.kubernetes.io/component", "webhook-ca", "type", "Opaque", "data", "ca.crt", crt64, "ca.key", key64);
         free(crt64);
         free(key64);
     }

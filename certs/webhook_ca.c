@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_pack.h"
 #include "common/log.h"
 #include "common/base64.h"
 #include "common/xalloc.h"
@@ -24,14 +25,14 @@ json_t *pgw_webhook_ca_patch(const json_t *config, const char *ca_b64)
             continue;
         char path[96];
         snprintf(path, sizeof(path), "/webhooks/%zu/name", i);
-        json_array_append_new(ops, json_pack("{s:s,s:s,s:s?}", "op", "test", "path", path, "value", name));
+        json_array_append_new(ops, pgw_json_pack("{s:s,s:s,s:s?}", "op", "test", "path", path, "value", name));
         if (cc == NULL) {
             snprintf(path, sizeof(path), "/webhooks/%zu/clientConfig", i);
-            json_array_append_new(ops, json_pack("{s:s,s:s,s:{s:s}}", "op", "add", "path", path, "value", "caBundle", ca_b64));
+            json_array_append_new(ops, pgw_json_pack("{s:s,s:s,s:{s:s}}", "op", "add", "path", path, "value", "caBundle", ca_b64));
         } else {
             snprintf(path, sizeof(path), "/webhooks/%zu/clientConfig/caBundle", i);
             json_array_append_new(
-                ops, json_pack("{s:s,s:s,s:s}", "op", have != NULL ? "replace" : "add", "path", path, "value", ca_b64));
+                ops, pgw_json_pack("{s:s,s:s,s:s}", "op", have != NULL ? "replace" : "add", "path", path, "value", ca_b64));
         }
     }
     if (json_array_size(ops) == 0) {
@@ -79,10 +80,10 @@ static void sync_kind(struct pgw_kclient *client, const char *kind, const char *
             if (o == PGW_K_OK) {
                 res->correct++;
                 pgw_log(PGW_LOG_INFO, "patched the caBundle of a webhook configuration",
-                        json_pack("{s:s,s:s}", "kind", kind, "name", name));
+                        pgw_json_pack("{s:s,s:s}", "kind", kind, "name", name));
             } else {
                 pgw_log(PGW_LOG_WARN, "cannot patch the caBundle of a webhook configuration",
-                        json_pack("{s:s,s:s,s:s?}", "kind", kind, "name", name, "error", out.message));
+                        pgw_json_pack("{s:s,s:s,s:s?}", "kind", kind, "name", name, "error", out.message));
             }
             pgw_kresult_dispose(&out);
         }

@@ -22,6 +22,7 @@
 #include "cli/input.h"
 #include "cli/options.h"
 #include "common/config.h"
+#include "common/json_pack.h"
 #include "common/jsonpatch_apply.h"
 #include "common/base64.h"
 #include "common/xalloc.h"
@@ -68,17 +69,18 @@ static json_t *run_review(struct st_admit_t *a, const pgw_admission_route_t *rou
     const char *api_version = str(subject, "apiVersion");
     const char *slash = strchr(api_version, '/');
     char *uid = pgw_asprintf("pgwarden-admit-%u", ++a->seq);
-    json_t *request =
-        json_pack("{s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:b}", "uid", uid, "kind", "group", route->guard->group,
-                  "version", slash ? slash + 1 : "v1", "kind", route->guard->kind, "resource", "group", route->guard->group,
-                  "version", slash ? slash + 1 : "v1", "resource", route->resource, "name", str(meta, "name"), "namespace",
-                  ns[0] ? ns : "default", "operation", operation, "userInfo", "username", "pgwarden-admit", "dryRun", 1);
+    json_t *request = pgw_json_pack("{s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:b}", "uid", uid, "kind", "group",
+                                    route->guard->group, "version", slash ? slash + 1 : "v1", "kind", route->guard->kind,
+                                    "resource", "group", route->guard->group, "version", slash ? slash + 1 : "v1", "resource",
+                                    route->resource, "name", str(meta, "name"), "namespace", ns[0] ? ns : "default", "operation",
+                                    operation, "userInfo", "username", "pgwarden-admit", "dryRun", 1);
     free(uid);
     if (object != NULL)
         json_object_set(request, "object", (json_t *)object);
     if (old_object != NULL)
         json_object_set(request, "oldObject", (json_t *)old_object);
-    json_t *review = json_pack("{s:s,s:s,s:o}", "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request", request);
+    json_t *review =
+        pgw_json_pack("{s:s,s:s,s:o}", "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request", request);
     char *body = json_dumps(review, JSON_COMPACT);
     json_decref(review);
     struct pgw_admission_outcome out;
@@ -328,7 +330,7 @@ int pgw_cmd_admit(int argc, char **argv)
     if (strcmp(output, "json") == 0) {
         json_t *out = json_array_size(printed) == 1
                           ? json_incref(json_array_get(printed, 0))
-                          : json_pack("{s:s,s:s,s:O,s:{}}", "apiVersion", "v1", "kind", "List", "items", printed, "metadata");
+                          : pgw_json_pack("{s:s,s:s,s:O,s:{}}", "apiVersion", "v1", "kind", "List", "items", printed, "metadata");
         if (json_array_size(printed) != 0) {
             char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             puts(s);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "controller/kube/watch_stream.h"
+#include "common/json_pack.h"
 
 #define MAX_LINE 512
 
@@ -27,7 +28,7 @@ struct st_log_t {
 static int on_event(void *ctx, enum pgw_watch_type type, json_t *object)
 {
     struct st_log_t *log = ctx;
-    json_array_append_new(log->events, json_pack("[s,O]", pgw_watch_type_name(type), object));
+    json_array_append_new(log->events, pgw_json_pack("[s,O]", pgw_watch_type_name(type), object));
     return 0;
 }
 

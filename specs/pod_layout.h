@@ -39,6 +39,8 @@
 /* Ports: number and container port name */
 #define PGW_POD_PORT_POSTGRES 5432
 #define PGW_POD_PORT_POSTGRES_NAME "postgres"
+#define PGW_POD_PORT_PATRONI 8008 /* Patroni's REST API: probes and member traffic */
+#define PGW_POD_PORT_PATRONI_NAME "patroni"
 #define PGW_POD_PORT_PGBOUNCER 6432
 #define PGW_POD_PORT_PGBOUNCER_NAME "pgbouncer"
 #define PGW_POD_PORT_EXPORTER 9187
@@ -50,6 +52,8 @@
 /* Volumes (pod volume names) */
 #define PGW_POD_VOLUME_PGDATA "pgdata"           /* PVC template of the StatefulSet */
 #define PGW_POD_VOLUME_PGWAL "pgwal"             /* PVC template, only with spec.storage.walSize */
+#define PGW_POD_VOLUME_PATRONI "pgw-patroni"     /* ConfigMap <cluster>-patroni */
+#define PGW_POD_VOLUME_TLS "pgw-tls"             /* Secret <cluster>-server-tls (or spec.tls.secretName) */
 #define PGW_POD_VOLUME_SOCKET "pgw-socket"       /* emptyDir, the shared unix socket directory */
 #define PGW_POD_VOLUME_TMP "pgw-tmp"             /* emptyDir, /tmp (pgBackRest locks) */
 #define PGW_POD_VOLUME_PGBOUNCER "pgw-pgbouncer" /* projected: ConfigMap + Secret <cluster>-pgbouncer */
@@ -63,6 +67,8 @@
 #define PGW_POD_PGDATA_DIR "/var/lib/postgresql/data/pgdata"
 #define PGW_POD_PGWAL_MOUNT "/var/lib/postgresql/wal"
 #define PGW_POD_SOCKET_DIR "/var/run/postgresql"
+#define PGW_POD_PATRONI_DIR "/etc/patroni"
+#define PGW_POD_TLS_DIR "/etc/pgwarden/tls"
 #define PGW_POD_TMP_DIR "/tmp"
 #define PGW_POD_PGBOUNCER_DIR "/etc/pgbouncer"
 #define PGW_POD_EXPORTER_DIR "/etc/postgres_exporter"
@@ -74,6 +80,17 @@
 #define PGW_SUFFIX_EXPORTER "-exporter"             /* Secret (password) */
 #define PGW_SUFFIX_PGBACKREST "-pgbackrest"         /* ConfigMap (pgbackrest.conf) */
 #define PGW_SUFFIX_PGBACKREST_TLS "-pgbackrest-tls" /* Secret (tls.crt, tls.key, ca.crt) */
+#define PGW_SUFFIX_SUPERUSER "-superuser"           /* Secret (postgres's password) */
+#define PGW_SUFFIX_REPLICATION "-replication"       /* Secret (replicator's password) */
+#define PGW_SUFFIX_APP "-app"                       /* Secret (the application owner's credentials) */
+#define PGW_SUFFIX_PATRONI "-patroni"               /* ConfigMap (patroni.yml, post-bootstrap.sh) */
+#define PGW_SUFFIX_SERVER_TLS "-server-tls"         /* Secret (the server certificate) unless spec.tls.secretName */
+#define PGW_SUFFIX_INSTANCE "-instance"             /* ServiceAccount, Role and RoleBinding of the pods */
+#define PGW_SUFFIX_READ_ONLY "-ro"                  /* Service: replicas */
+#define PGW_SUFFIX_READ "-r"                        /* Service: every instance */
+#define PGW_SUFFIX_PODS "-pods"                     /* headless Service of the StatefulSet */
+#define PGW_SUFFIX_CONFIG "-config"                 /* headless Service and Patroni's config endpoints */
+#define PGW_SUFFIX_STANZA_CREATE "-stanza-create"   /* Job: pgbackrest stanza-create */
 
 /* Keys inside those ConfigMaps and Secrets (file names under the mount paths) */
 #define PGW_KEY_PGBOUNCER_INI "pgbouncer.ini"

@@ -4,6 +4,7 @@
 #include "specs/render.h"
 #include "specs/render_backup.h"
 #include "specs/render_pgbackrest.h"
+#include "common/json_pack.h"
 
 json_t *pgw_render_cluster(const json_t *cluster, const struct pgw_render_ctx *ctx)
 {
@@ -22,5 +23,5 @@ json_t *pgw_render_cluster(const json_t *cluster, const struct pgw_render_ctx *c
 
 json_t *pgw_render_list(json_t *items)
 {
-    return json_pack("{s:s,s:s,s:{},s:o}", "apiVersion", "v1", "kind", "List", "metadata", "items", items);
+    return pgw_json_pack("{s:s,s:s,s:{},s:o}", "apiVersion", "v1", "kind", "List", "metadata", "items", items);
 }

@@ -18,14 +18,15 @@
 #include <time.h>
 
 #include "common/config.h"
+#include "common/json_pack.h"
 #include "common/lsn.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
 #include "specs/render_meta.h"
 #include "specs/render_pgbackrest.h"
+#include "specs/security_context.h"
 
-#define JOB_UID 999
 #define JOB_CONFIG PGW_POD_PGBACKREST_DIR "/" PGW_KEY_PGBACKREST_CONF
 
 static void args_addf(json_t *a, const char *fmt, const char *value)
@@ -39,7 +40,7 @@ static void args_addf(json_t *a, const char *fmt, const char *value)
 
 static json_t *args_new(const char *config_path)
 {
-    json_t *a = json_pack("[s]", "pgbackrest");
+    json_t *a = pgw_json_pack("[s]", "pgbackrest");
     args_addf(a, "--config=%s", config_path);
     json_array_append_new(a, json_string("--stanza=" PGW_PGBACKREST_STANZA));
     return a;
@@ -203,12 +204,6 @@ json_t *pgw_render_restore_args(const struct pgw_restore_params *p, char **err)
 
 /* --- Jobs -------------------------------------------------------------------- */
 
-static json_t *restricted_security_context(void)
-{
-    return json_pack("{s:b,s:b,s:b,s:{s:[s]},s:{s:s}}", "runAsNonRoot", 1, "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem",
-                     1, "capabilities", "drop", "ALL", "seccompProfile", "type", "RuntimeDefault");
-}
-
 static json_t *resources(const struct pgw_sidecar_config *sc)
 {
     json_t *r = json_object(), *req = json_object(), *lim = json_object();
@@ -286,7 +281,7 @@ static json_t *job_pod_spec(const json_t *cluster, const struct pgw_render_ctx *
     json_t *command;
     if (backup_type != NULL) {
         char *script = pgw_render_backup_script(JOB_CONFIG, backup_type, PGW_BACKUP_TERMINATION_PATH);
-        command = json_pack("[s,s,s]", "/bin/sh", "-c", script);
+        command = pgw_json_pack("[s,s,s]", "/bin/sh", "-c", script);
         free(script);
         json_decref(argv);
     } else {
@@ -294,35 +289,34 @@ static json_t *job_pod_spec(const json_t *cluster, const struct pgw_render_ctx *
     }
     char *cm = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST), *tls = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST_TLS);
     /* The job side of the ConfigMap becomes pgbackrest.conf; the client pair and the CA from the TLS Secret. */
-    json_t *config = json_pack("{s:s,s:{s:i,s:[{s:{s:s,s:[{s:s,s:s}]}},{s:{s:s,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}}]}}", "name",
-                               PGW_POD_VOLUME_PGBACKREST, "projected", "defaultMode", 0440, "sources", "configMap", "name", cm,
-                               "items", "key", PGW_KEY_PGBACKREST_JOB_CONF, "path", PGW_KEY_PGBACKREST_CONF, "secret", "name", tls,
-                               "items", "key", PGW_KEY_TLS_CA, "path", PGW_KEY_TLS_CA, "key", PGW_KEY_TLS_CLIENT_CERT, "path",
-                               PGW_KEY_TLS_CLIENT_CERT, "key", PGW_KEY_TLS_CLIENT_KEY, "path", PGW_KEY_TLS_CLIENT_KEY);
+    json_t *config = pgw_json_pack("{s:s,s:{s:i,s:[{s:{s:s,s:[{s:s,s:s}]}},{s:{s:s,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}}]}}", "name",
+                                   PGW_POD_VOLUME_PGBACKREST, "projected", "defaultMode", 0440, "sources", "configMap", "name", cm,
+                                   "items", "key", PGW_KEY_PGBACKREST_JOB_CONF, "path", PGW_KEY_PGBACKREST_CONF, "secret", "name",
+                                   tls, "items", "key", PGW_KEY_TLS_CA, "path", PGW_KEY_TLS_CA, "key", PGW_KEY_TLS_CLIENT_CERT,
+                                   "path", PGW_KEY_TLS_CLIENT_CERT, "key", PGW_KEY_TLS_CLIENT_KEY, "path", PGW_KEY_TLS_CLIENT_KEY);
     free(cm);
     free(tls);
-    json_t *volumes = json_pack("[o,{s:s,s:{}}]", config, "name", PGW_POD_VOLUME_TMP, "emptyDir");
-    json_t *mounts = json_pack("[{s:s,s:s,s:b},{s:s,s:s}]", "name", PGW_POD_VOLUME_PGBACKREST, "mountPath", PGW_POD_PGBACKREST_DIR,
-                               "readOnly", 1, "name", PGW_POD_VOLUME_TMP, "mountPath", PGW_POD_TMP_DIR);
+    json_t *volumes = pgw_json_pack("[o,{s:s,s:{}}]", config, "name", PGW_POD_VOLUME_TMP, "emptyDir");
+    json_t *mounts = pgw_json_pack("[{s:s,s:s,s:b},{s:s,s:s}]", "name", PGW_POD_VOLUME_PGBACKREST, "mountPath",
+                                   PGW_POD_PGBACKREST_DIR, "readOnly", 1, "name", PGW_POD_VOLUME_TMP, "mountPath", PGW_POD_TMP_DIR);
     pgw_render_pgbackrest_repo_volumes(cluster, volumes, mounts);
-    json_t *container = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "name", PGW_POD_CONTAINER_PGBACKREST, "image",
-                                  ctx->config->pgbackrest.image ? ctx->config->pgbackrest.image : "", "imagePullPolicy",
-                                  ctx->config->image_pull_policy ? ctx->config->image_pull_policy : "IfNotPresent", "command",
-                                  command, "env", pgw_render_pgbackrest_env(cluster), "volumeMounts", mounts, "resources",
-                                  resources(&ctx->config->pgbackrest), "securityContext", restricted_security_context());
+    json_t *container = pgw_json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "name", PGW_POD_CONTAINER_PGBACKREST, "image",
+                                      ctx->config->pgbackrest.image ? ctx->config->pgbackrest.image : "", "imagePullPolicy",
+                                      ctx->config->image_pull_policy ? ctx->config->image_pull_policy : "IfNotPresent", "command",
+                                      command, "env", pgw_render_pgbackrest_env(cluster), "volumeMounts", mounts, "resources",
+                                      resources(&ctx->config->pgbackrest), "securityContext", pgw_container_security_context());
     /* The info JSON of the new backup set goes to the termination message; on a
      * failure with no message the last log lines (pgBackRest's error) go there. */
     json_object_set_new(container, "terminationMessagePath", json_string(PGW_BACKUP_TERMINATION_PATH));
     json_object_set_new(container, "terminationMessagePolicy", json_string("FallbackToLogsOnError"));
-    return json_pack("{s:s,s:b,s:{s:b,s:i,s:i,s:i,s:{s:s}},s:[o],s:o}", "restartPolicy", "Never", "automountServiceAccountToken", 0,
-                     "securityContext", "runAsNonRoot", 1, "runAsUser", JOB_UID, "runAsGroup", JOB_UID, "fsGroup", JOB_UID,
-                     "seccompProfile", "type", "RuntimeDefault", "containers", container, "volumes", volumes);
+    return pgw_json_pack("{s:s,s:b,s:o,s:[o],s:o}", "restartPolicy", "Never", "automountServiceAccountToken", 0, "securityContext",
+                         pgw_pod_security_context(NULL), "containers", container, "volumes", volumes);
 }
 
 static json_t *job_spec(json_t *labels, json_t *pod_spec, int backoff_limit)
 {
-    return json_pack("{s:i,s:i,s:{s:{s:o},s:o}}", "backoffLimit", backoff_limit, "activeDeadlineSeconds",
-                     PGW_BACKUP_ACTIVE_DEADLINE_SECONDS, "template", "metadata", "labels", labels, "spec", pod_spec);
+    return pgw_json_pack("{s:i,s:i,s:{s:{s:o},s:o}}", "backoffLimit", backoff_limit, "activeDeadlineSeconds",
+                         PGW_BACKUP_ACTIVE_DEADLINE_SECONDS, "template", "metadata", "labels", labels, "spec", pod_spec);
 }
 
 json_t *pgw_render_backup_job(const json_t *backup, const json_t *cluster, const struct pgw_render_ctx *ctx)
@@ -338,8 +332,8 @@ json_t *pgw_render_backup_job(const json_t *backup, const json_t *cluster, const
     json_object_set_new(labels, PGW_LABEL_BACKUP, json_string(name));
     /* The PostgresBackup owns its Job: deleting the backup object cleans the Job up (never the backup data). */
     json_object_set_new(json_object_get(job, "metadata"), "ownerReferences",
-                        json_pack("[{s:s,s:s,s:s,s:s,s:b,s:b}]", "apiVersion", "pgwarden.io/v1", "kind", "PostgresBackup", "name",
-                                  name, "uid", uid != NULL ? uid : "", "controller", 1, "blockOwnerDeletion", 1));
+                        pgw_json_pack("[{s:s,s:s,s:s,s:s,s:b,s:b}]", "apiVersion", "pgwarden.io/v1", "kind", "PostgresBackup",
+                                      "name", name, "uid", uid != NULL ? uid : "", "controller", 1, "blockOwnerDeletion", 1));
     json_t *argv = pgw_render_backup_args(JOB_CONFIG, type != NULL ? type : "full");
     json_object_set_new(
         job, "spec",
@@ -351,7 +345,7 @@ json_t *pgw_render_stanza_job(const json_t *cluster, const struct pgw_render_ctx
 {
     if (pgw_cluster_spec(cluster, "backup.repository") == NULL)
         return NULL;
-    char *name = pgw_child_name(cluster, "-stanza-create");
+    char *name = pgw_child_name(cluster, PGW_SUFFIX_STANZA_CREATE);
     json_t *job = pgw_child_object(cluster, "batch/v1", "Job", name, "backup");
     free(name);
     json_t *labels = json_object_get(json_object_get(job, "metadata"), "labels");
@@ -383,11 +377,11 @@ void pgw_render_backup_cronjobs(const json_t *cluster, const struct pgw_render_c
             job_spec(pod_labels(labels), job_pod_spec(cluster, ctx, argv, type != NULL ? type : "full"), PGW_BACKUP_BACKOFF_LIMIT);
         /* Forbid: never two backups of one stanza at once; a missed run is skipped, not queued. */
         json_object_set_new(cj, "spec",
-                            json_pack("{s:s,s:s,s:i,s:i,s:i,s:b,s:{s:{s:o},s:o}}", "schedule", schedule, "concurrencyPolicy",
-                                      "Forbid", "startingDeadlineSeconds", PGW_BACKUP_STARTING_DEADLINE_SECONDS,
-                                      "successfulJobsHistoryLimit", PGW_BACKUP_HISTORY_LIMIT, "failedJobsHistoryLimit",
-                                      PGW_BACKUP_HISTORY_LIMIT, "suspend", 0, "jobTemplate", "metadata", "labels",
-                                      json_deep_copy(labels), "spec", spec));
+                            pgw_json_pack("{s:s,s:s,s:i,s:i,s:i,s:b,s:{s:{s:o},s:o}}", "schedule", schedule, "concurrencyPolicy",
+                                          "Forbid", "startingDeadlineSeconds", PGW_BACKUP_STARTING_DEADLINE_SECONDS,
+                                          "successfulJobsHistoryLimit", PGW_BACKUP_HISTORY_LIMIT, "failedJobsHistoryLimit",
+                                          PGW_BACKUP_HISTORY_LIMIT, "suspend", 0, "jobTemplate", "metadata", "labels",
+                                          json_deep_copy(labels), "spec", spec));
         json_array_append_new(out, cj);
         free(suffix);
         free(name);
@@ -429,7 +423,7 @@ json_t *pgw_render_restore_cluster(const json_t *restore, const json_t *source_c
         json_object_set_new(backup, "path", json_string(path));
         free(path);
     }
-    json_t *how = json_pack("{s:s}", "fromCluster", from);
+    json_t *how = pgw_json_pack("{s:s}", "fromCluster", from);
     json_t *b = json_object_get(source, "backup");
     if (json_is_string(b))
         json_object_set_new(how, "backup", json_deep_copy(b));
@@ -443,15 +437,15 @@ json_t *pgw_render_restore_cluster(const json_t *restore, const json_t *source_c
         else
             json_decref(copy);
     }
-    json_object_set_new(spec, "bootstrap", json_pack("{s:o}", "restore", how));
+    json_object_set_new(spec, "bootstrap", pgw_json_pack("{s:o}", "restore", how));
 
-    json_t *labels = json_pack("{s:s}", PGW_LABEL_RESTORE, rname);
-    json_t *annotations = json_pack("{s:s}", PGW_ANNOTATION_RESTORED_FROM, from);
+    json_t *labels = pgw_json_pack("{s:s}", PGW_LABEL_RESTORE, rname);
+    json_t *annotations = pgw_json_pack("{s:s}", PGW_ANNOTATION_RESTORED_FROM, from);
     const char *source_path = json_string_value(json_object_get(json_object_get(sspec, "backup"), "path"));
     char *default_path = pgw_asprintf("/%s/%s", pgw_cluster_namespace(source_cluster), from);
     json_object_set_new(annotations, PGW_ANNOTATION_RESTORE_REPO_PATH,
                         json_string(source_path != NULL ? source_path : default_path));
     free(default_path);
-    return json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:o},s:o}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster", "metadata",
-                     "name", name, "namespace", ns, "labels", labels, "annotations", annotations, "spec", spec);
+    return pgw_json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:o},s:o}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster", "metadata",
+                         "name", name, "namespace", ns, "labels", labels, "annotations", annotations, "spec", spec);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
@@ -74,9 +75,9 @@ void pgw_render_configmaps(const json_t *cluster, const struct pgw_render_ctx *c
     json_t *patroni = pgw_render_patroni_config(cluster, ctx);
     char *patroni_text = json_dumps(patroni, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     char *sql = bootstrap_sql(cluster);
-    json_array_append_new(out, configmap(cluster, "-patroni", "database",
-                                         json_pack("{s:s,s:s,s:s}", "patroni.yml", patroni_text, "post-bootstrap.sh",
-                                                   post_bootstrap_sh, "bootstrap.sql", sql)));
+    json_array_append_new(out, configmap(cluster, PGW_SUFFIX_PATRONI, "database",
+                                         pgw_json_pack("{s:s,s:s,s:s}", "patroni.yml", patroni_text, "post-bootstrap.sh",
+                                                       post_bootstrap_sh, "bootstrap.sql", sql)));
     free(patroni_text);
     free(sql);
     json_decref(patroni);
@@ -85,8 +86,8 @@ void pgw_render_configmaps(const json_t *cluster, const struct pgw_render_ctx *c
         struct pgw_pgbouncer_render_opts opts;
         pgw_pgbouncer_render_opts_default(&opts);
         char *ini = pgw_render_pgbouncer_ini(cluster, &opts);
-        json_array_append_new(out,
-                              configmap(cluster, PGW_SUFFIX_PGBOUNCER, "pooler", json_pack("{s:s}", PGW_KEY_PGBOUNCER_INI, ini)));
+        json_array_append_new(
+            out, configmap(cluster, PGW_SUFFIX_PGBOUNCER, "pooler", pgw_json_pack("{s:s}", PGW_KEY_PGBOUNCER_INI, ini)));
         free(ini);
     }
 
@@ -94,7 +95,7 @@ void pgw_render_configmaps(const json_t *cluster, const struct pgw_render_ctx *c
     if (instance != NULL && job != NULL)
         json_array_append_new(
             out, configmap(cluster, PGW_SUFFIX_PGBACKREST, "backup",
-                           json_pack("{s:s,s:s}", PGW_KEY_PGBACKREST_CONF, instance, PGW_KEY_PGBACKREST_JOB_CONF, job)));
+                           pgw_json_pack("{s:s,s:s}", PGW_KEY_PGBACKREST_CONF, instance, PGW_KEY_PGBACKREST_JOB_CONF, job)));
     free(instance);
     free(job);
 }

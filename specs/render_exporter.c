@@ -14,6 +14,7 @@
 
 #include "specs/pod_layout.h"
 #include "specs/render_sql.h"
+#include "common/json_pack.h"
 #include "common/xalloc.h"
 
 void pgw_exporter_render_opts_default(struct pgw_exporter_render_opts *opts)
@@ -37,7 +38,7 @@ static void write_query_value(FILE *fp, const char *s)
 
 static json_t *env_var(const char *name, const char *value)
 {
-    return json_pack("{s:s,s:s}", "name", name, "value", value);
+    return pgw_json_pack("{s:s,s:s}", "name", name, "value", value);
 }
 
 json_t *pgw_render_exporter_env(const struct pgw_exporter_render_opts *opts)
@@ -67,7 +68,7 @@ json_t *pgw_render_exporter_env(const struct pgw_exporter_render_opts *opts)
 json_t *pgw_render_exporter_args(const char *listen_address)
 {
     char *listen = pgw_asprintf("--web.listen-address=%s", listen_address);
-    json_t *args = json_pack("[s,s]", listen, "--web.telemetry-path=" PGW_POD_METRICS_PATH);
+    json_t *args = pgw_json_pack("[s,s]", listen, "--web.telemetry-path=" PGW_POD_METRICS_PATH);
     free(listen);
     return args;
 }

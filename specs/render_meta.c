@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/object.h"
+#include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
 
@@ -53,12 +55,12 @@ int pgw_cluster_spec_bool(const json_t *cluster, const char *dotted, int fallbac
 
 char *pgw_child_name(const json_t *cluster, const char *suffix)
 {
-    return pgw_asprintf("%s%s", pgw_cluster_name(cluster), suffix);
+    return pgw_obj_child_name(pgw_cluster_name(cluster), suffix);
 }
 
 json_t *pgw_pod_selector(const json_t *cluster)
 {
-    return json_pack("{s:s}", PGW_POD_LABEL_CLUSTER, pgw_cluster_name(cluster));
+    return pgw_json_pack("{s:s}", PGW_POD_LABEL_CLUSTER, pgw_cluster_name(cluster));
 }
 
 json_t *pgw_child_labels(const json_t *cluster, const char *component)
@@ -80,12 +82,13 @@ json_t *pgw_child_object(const json_t *cluster, const char *api_version, const c
 {
     const json_t *meta = json_object_get(cluster, "metadata");
     const char *uid = json_string_value(json_object_get(meta, "uid"));
-    json_t *owner = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster", "name",
-                              pgw_cluster_name(cluster), "uid", uid != NULL ? uid : "", "controller", 1, "blockOwnerDeletion", 1);
-    json_t *metadata = json_pack("{s:s,s:s,s:o,s:[o]}", "name", name, "namespace", pgw_cluster_namespace(cluster), "labels",
-                                 pgw_child_labels(cluster, component), "ownerReferences", owner);
+    json_t *owner =
+        pgw_json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster", "name",
+                      pgw_cluster_name(cluster), "uid", uid != NULL ? uid : "", "controller", 1, "blockOwnerDeletion", 1);
+    json_t *metadata = pgw_json_pack("{s:s,s:s,s:o,s:[o]}", "name", name, "namespace", pgw_cluster_namespace(cluster), "labels",
+                                     pgw_child_labels(cluster, component), "ownerReferences", owner);
     json_t *annotations = pgw_cluster_spec(cluster, "metadata.annotations");
     if (json_is_object(annotations) && json_object_size(annotations) != 0)
         json_object_set_new(metadata, "annotations", json_deep_copy(annotations));
-    return json_pack("{s:s,s:s,s:o}", "apiVersion", api_version, "kind", kind, "metadata", metadata);
+    return pgw_json_pack("{s:s,s:s,s:o}", "apiVersion", api_version, "kind", kind, "metadata", metadata);
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
@@ -25,26 +26,24 @@
 #include "specs/render_meta.h"
 #include "specs/render_pgbackrest.h"
 
-#define PATRONI_REST_PORT 8008
-
 static json_t *initdb_options(const json_t *cluster)
 {
     json_t *initdb = pgw_cluster_spec(cluster, "bootstrap.initdb"), *opts = json_array();
     const char *encoding = json_string_value(json_object_get(initdb, "encoding"));
     const char *locale = json_string_value(json_object_get(initdb, "locale"));
-    json_array_append_new(opts, json_pack("{s:s}", "encoding", encoding ? encoding : "UTF8"));
-    json_array_append_new(opts, json_pack("{s:s}", "locale", locale ? locale : "C"));
+    json_array_append_new(opts, pgw_json_pack("{s:s}", "encoding", encoding ? encoding : "UTF8"));
+    json_array_append_new(opts, pgw_json_pack("{s:s}", "locale", locale ? locale : "C"));
     json_t *checksums = json_object_get(initdb, "dataChecksums");
     if (checksums == NULL || json_is_true(checksums))
         json_array_append_new(opts, json_string("data-checksums"));
-    json_array_append_new(opts, json_pack("{s:s}", "auth", "scram-sha-256"));
+    json_array_append_new(opts, pgw_json_pack("{s:s}", "auth", "scram-sha-256"));
     return opts;
 }
 
 static json_t *pg_hba(const json_t *cluster)
 {
-    json_t *hba = json_pack("[s,s,s]", "local all all scram-sha-256", "hostssl replication replicator all scram-sha-256",
-                            "host replication replicator 127.0.0.1/32 scram-sha-256");
+    json_t *hba = pgw_json_pack("[s,s,s]", "local all all scram-sha-256", "hostssl replication replicator all scram-sha-256",
+                                "host replication replicator 127.0.0.1/32 scram-sha-256");
     json_t *user = pgw_cluster_spec(cluster, "postgres.pgHba");
     size_t i;
     json_t *line;
@@ -67,9 +66,9 @@ static json_t *json_string_nocheck_own(char *s)
 
 static json_t *local_parameters(const json_t *cluster)
 {
-    json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s}", "unix_socket_directories", PGW_POD_SOCKET_DIR, "ssl", "on", "ssl_cert_file",
-                          "/etc/pgwarden/tls/tls.crt", "ssl_key_file", "/etc/pgwarden/tls/tls.key", "ssl_ca_file",
-                          "/etc/pgwarden/tls/ca.crt");
+    json_t *p = pgw_json_pack("{s:s,s:s,s:s,s:s,s:s}", "unix_socket_directories", PGW_POD_SOCKET_DIR, "ssl", "on", "ssl_cert_file",
+                              "/etc/pgwarden/tls/tls.crt", "ssl_key_file", "/etc/pgwarden/tls/tls.key", "ssl_ca_file",
+                              "/etc/pgwarden/tls/ca.crt");
     if (pgw_cluster_spec(cluster, "backup.repository") != NULL) {
         json_object_set_new(p, "archive_mode", json_string("on"));
         json_object_set_new(
@@ -150,37 +149,42 @@ static void add_restore_method(const json_t *cluster, json_t *bootstrap)
     json_decref(args);
     json_object_set_new(bootstrap, "method", json_string("pgbackrest"));
     json_object_set_new(bootstrap, "pgbackrest",
-                        json_pack("{s:s,s:b,s:b}", "command", command, "keep_existing_recovery_conf", 1, "no_params", 1));
+                        pgw_json_pack("{s:s,s:b,s:b}", "command", command, "keep_existing_recovery_conf", 1, "no_params", 1));
     free(command);
 }
 
 json_t *pgw_render_patroni_config(const json_t *cluster, const struct pgw_render_ctx *ctx)
 {
+    char *postgres_listen = pgw_asprintf("0.0.0.0:%d", PGW_POD_PORT_POSTGRES);
+    char *restapi_listen = pgw_asprintf("0.0.0.0:%d", PGW_POD_PORT_PATRONI);
     (void)ctx;
     const char *name = pgw_cluster_name(cluster);
-    json_t *labels = json_pack("{s:s,s:s}", "app.kubernetes.io/instance", name, PGW_POD_LABEL_CLUSTER, name);
-    json_t *ports = json_pack("[{s:s,s:i},{s:s,s:i}]", "name", PGW_POD_PORT_POSTGRES_NAME, "port", PGW_POD_PORT_POSTGRES, "name",
-                              PGW_POD_PORT_PGBOUNCER_NAME, "port", PGW_POD_PORT_PGBOUNCER);
+    json_t *labels = pgw_json_pack("{s:s,s:s}", "app.kubernetes.io/instance", name, PGW_POD_LABEL_CLUSTER, name);
+    json_t *ports = pgw_json_pack("[{s:s,s:i},{s:s,s:i}]", "name", PGW_POD_PORT_POSTGRES_NAME, "port", PGW_POD_PORT_POSTGRES,
+                                  "name", PGW_POD_PORT_PGBOUNCER_NAME, "port", PGW_POD_PORT_PGBOUNCER);
     json_t *kubernetes =
-        json_pack("{s:s,s:o,s:s,s:s,s:s,s:s,s:b,s:o}", "namespace", pgw_cluster_namespace(cluster), "labels", labels, "scope_label",
-                  PGW_POD_LABEL_CLUSTER, "role_label", "pgwarden.io/role", "leader_label_value", "primary", "follower_label_value",
-                  "replica", "use_endpoints", 1, "ports", ports);
-    json_t *dcs = json_pack("{s:i,s:i,s:i,s:i,s:{s:b,s:b,s:o}}", "ttl", 30, "loop_wait", 10, "retry_timeout", 10,
-                            "maximum_lag_on_failover", 1048576, "postgresql", "use_pg_rewind", 1, "use_slots", 1, "parameters",
-                            pgw_render_patroni_dcs_parameters(cluster));
+        pgw_json_pack("{s:s,s:o,s:s,s:s,s:s,s:s,s:b,s:o}", "namespace", pgw_cluster_namespace(cluster), "labels", labels,
+                      "scope_label", PGW_POD_LABEL_CLUSTER, "role_label", "pgwarden.io/role", "leader_label_value", "primary",
+                      "follower_label_value", "replica", "use_endpoints", 1, "ports", ports);
+    json_t *dcs = pgw_json_pack("{s:i,s:i,s:i,s:i,s:{s:b,s:b,s:o}}", "ttl", 30, "loop_wait", 10, "retry_timeout", 10,
+                                "maximum_lag_on_failover", 1048576, "postgresql", "use_pg_rewind", 1, "use_slots", 1, "parameters",
+                                pgw_render_patroni_dcs_parameters(cluster));
     /* Patroni's schema requires bootstrap.pg_hba; it is the same list as postgresql.pg_hba. */
-    json_t *bootstrap = json_pack("{s:o,s:o,s:o,s:s}", "dcs", dcs, "initdb", initdb_options(cluster), "pg_hba", pg_hba(cluster),
-                                  "post_bootstrap", "/etc/patroni/post-bootstrap.sh");
+    json_t *bootstrap = pgw_json_pack("{s:o,s:o,s:o,s:s}", "dcs", dcs, "initdb", initdb_options(cluster), "pg_hba", pg_hba(cluster),
+                                      "post_bootstrap", "/etc/patroni/post-bootstrap.sh");
     add_restore_method(cluster, bootstrap);
     json_t *postgresql =
-        json_pack("{s:s,s:s,s:s,s:s,s:{s:{s:s},s:{s:s},s:{s:s}},s:o,s:o,s:b}", "listen", "0.0.0.0:5432", "data_dir",
-                  PGW_POD_PGDATA_DIR, "pgpass", "/tmp/pgpass", "bin_dir", "", "authentication", "superuser", "username", "postgres",
-                  "replication", "username", "replicator", "rewind", "username", "postgres", "parameters",
-                  local_parameters(cluster), "pg_hba", pg_hba(cluster), "use_unix_socket", 1);
+        pgw_json_pack("{s:s,s:s,s:s,s:s,s:{s:{s:s},s:{s:s},s:{s:s}},s:o,s:o,s:b}", "listen", postgres_listen, "data_dir",
+                      PGW_POD_PGDATA_DIR, "pgpass", "/tmp/pgpass", "bin_dir", "", "authentication", "superuser", "username",
+                      "postgres", "replication", "username", "replicator", "rewind", "username", "postgres", "parameters",
+                      local_parameters(cluster), "pg_hba", pg_hba(cluster), "use_unix_socket", 1);
     if (pgw_cluster_spec(cluster, "storage.walSize") != NULL)
-        json_object_set_new(postgresql, "basebackup", json_pack("[{s:s}]", "waldir", PGW_POD_PGWAL_MOUNT "/pg_wal"));
+        json_object_set_new(postgresql, "basebackup", pgw_json_pack("[{s:s}]", "waldir", PGW_POD_PGWAL_MOUNT "/pg_wal"));
     json_object_del(postgresql, "bin_dir"); /* the image puts postgres on PATH */
-    return json_pack("{s:s,s:{s:s},s:o,s:o,s:o,s:{s:b,s:b,s:b,s:b}}", "scope", name, "restapi", "listen", "0.0.0.0:8008",
-                     "kubernetes", kubernetes, "bootstrap", bootstrap, "postgresql", postgresql, "tags", "nofailover", 0,
-                     "noloadbalance", 0, "clonefrom", 0, "nosync", 0);
+    json_t *config = pgw_json_pack("{s:s,s:{s:s},s:o,s:o,s:o,s:{s:b,s:b,s:b,s:b}}", "scope", name, "restapi", "listen",
+                                   restapi_listen, "kubernetes", kubernetes, "bootstrap", bootstrap, "postgresql", postgresql,
+                                   "tags", "nofailover", 0, "noloadbalance", 0, "clonefrom", 0, "nosync", 0);
+    free(postgres_listen);
+    free(restapi_listen);
+    return config;
 }

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
 #include "specs/render_meta.h"
@@ -310,7 +311,7 @@ char *pgw_render_pgbackrest_archive_command(const char *config_path)
 
 static json_t *env_secret(const char *name, const char *secret, const char *key)
 {
-    return json_pack("{s:s,s:{s:{s:s,s:s}}}", "name", name, "valueFrom", "secretKeyRef", "name", secret, "key", key);
+    return pgw_json_pack("{s:s,s:{s:{s:s,s:s}}}", "name", name, "valueFrom", "secretKeyRef", "name", secret, "key", key);
 }
 
 json_t *pgw_render_pgbackrest_env(const json_t *cluster)
@@ -326,8 +327,8 @@ json_t *pgw_render_pgbackrest_env(const json_t *cluster)
     } else if (strcmp(kind, "azure") == 0 && secret != NULL) {
         json_array_append_new(env, env_secret("PGBACKREST_REPO1_AZURE_KEY", secret, PGW_PGBACKREST_SECRET_AZURE_KEY));
     } else if (strcmp(kind, "gcs") == 0) {
-        json_array_append_new(env, json_pack("{s:s,s:s}", "name", "PGBACKREST_REPO1_GCS_KEY", "value",
-                                             PGW_PGBACKREST_REPO_CREDENTIALS_DIR "/" PGW_PGBACKREST_GCS_KEY_FILE));
+        json_array_append_new(env, pgw_json_pack("{s:s,s:s}", "name", "PGBACKREST_REPO1_GCS_KEY", "value",
+                                                 PGW_PGBACKREST_REPO_CREDENTIALS_DIR "/" PGW_PGBACKREST_GCS_KEY_FILE));
     }
     const char *cipher = json_string_value(pgw_cluster_spec(cluster, "backup.encryptionSecret"));
     if (cipher != NULL)
@@ -342,17 +343,18 @@ void pgw_render_pgbackrest_repo_volumes(const json_t *cluster, json_t *volumes, 
         return;
     if (strcmp(kind, "gcs") == 0) {
         const char *secret = repo_string(cluster, "gcs", "credentialsSecret");
-        json_array_append_new(volumes, json_pack("{s:s,s:{s:s,s:i,s:[{s:s,s:s}]}}", "name", PGW_PGBACKREST_REPO_CREDENTIALS_VOLUME,
-                                                 "secret", "secretName", secret != NULL ? secret : "", "defaultMode", 0400, "items",
-                                                 "key", PGW_PGBACKREST_GCS_KEY_FILE, "path", PGW_PGBACKREST_GCS_KEY_FILE));
-        json_array_append_new(mounts, json_pack("{s:s,s:s,s:b}", "name", PGW_PGBACKREST_REPO_CREDENTIALS_VOLUME, "mountPath",
-                                                PGW_PGBACKREST_REPO_CREDENTIALS_DIR, "readOnly", 1));
+        json_array_append_new(volumes,
+                              pgw_json_pack("{s:s,s:{s:s,s:i,s:[{s:s,s:s}]}}", "name", PGW_PGBACKREST_REPO_CREDENTIALS_VOLUME,
+                                            "secret", "secretName", secret != NULL ? secret : "", "defaultMode", 0400, "items",
+                                            "key", PGW_PGBACKREST_GCS_KEY_FILE, "path", PGW_PGBACKREST_GCS_KEY_FILE));
+        json_array_append_new(mounts, pgw_json_pack("{s:s,s:s,s:b}", "name", PGW_PGBACKREST_REPO_CREDENTIALS_VOLUME, "mountPath",
+                                                    PGW_PGBACKREST_REPO_CREDENTIALS_DIR, "readOnly", 1));
     } else if (strcmp(kind, "volume") == 0) {
         char *claim = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST_REPO);
+        json_array_append_new(volumes, pgw_json_pack("{s:s,s:{s:s}}", "name", PGW_PGBACKREST_REPO_VOLUME, "persistentVolumeClaim",
+                                                     "claimName", claim));
         json_array_append_new(
-            volumes, json_pack("{s:s,s:{s:s}}", "name", PGW_PGBACKREST_REPO_VOLUME, "persistentVolumeClaim", "claimName", claim));
-        json_array_append_new(mounts,
-                              json_pack("{s:s,s:s}", "name", PGW_PGBACKREST_REPO_VOLUME, "mountPath", PGW_PGBACKREST_REPO_MOUNT));
+            mounts, pgw_json_pack("{s:s,s:s}", "name", PGW_PGBACKREST_REPO_VOLUME, "mountPath", PGW_PGBACKREST_REPO_MOUNT));
         free(claim);
     }
 }
@@ -366,8 +368,8 @@ json_t *pgw_render_pgbackrest_repo_claim(const json_t *cluster)
     json_t *pvc = pgw_child_object(cluster, "v1", "PersistentVolumeClaim", name, "backup");
     free(name);
     const char *size = repo_string(cluster, "volume", "size");
-    json_t *spec = json_pack("{s:[s],s:{s:{s:s}}}", "accessModes", "ReadWriteMany", "resources", "requests", "storage",
-                             size != NULL ? size : "1Gi");
+    json_t *spec = pgw_json_pack("{s:[s],s:{s:{s:s}}}", "accessModes", "ReadWriteMany", "resources", "requests", "storage",
+                                 size != NULL ? size : "1Gi");
     const char *storage_class = repo_string(cluster, "volume", "storageClass");
     if (storage_class != NULL)
         json_object_set_new(spec, "storageClassName", json_string(storage_class));

@@ -6,10 +6,12 @@
  * rendered here is used once; rendering twice gives different passwords.
  */
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/base64.h"
+#include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
@@ -50,12 +52,12 @@ void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx,
 
     pw = new_password(ctx);
     json_array_append_new(
-        out, secret(cluster, "-superuser", "database", json_pack("{s:s,s:s}", "username", "postgres", "password", pw)));
+        out, secret(cluster, PGW_SUFFIX_SUPERUSER, "database", pgw_json_pack("{s:s,s:s}", "username", "postgres", "password", pw)));
     free(pw);
 
     pw = new_password(ctx);
-    json_array_append_new(
-        out, secret(cluster, "-replication", "database", json_pack("{s:s,s:s}", "username", "replicator", "password", pw)));
+    json_array_append_new(out, secret(cluster, PGW_SUFFIX_REPLICATION, "database",
+                                      pgw_json_pack("{s:s,s:s}", "username", "replicator", "password", pw)));
     free(pw);
 
     /* The application credentials, with ready-made connection strings through the pooler or direct. */
@@ -67,12 +69,14 @@ void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx,
     int pooled = pgw_cluster_spec_bool(cluster, "pooler.enabled", 1);
     char *host = pgw_asprintf("%s.%s.svc", pgw_cluster_name(cluster), pgw_cluster_namespace(cluster));
     int port = pooled ? PGW_POD_PORT_PGBOUNCER : PGW_POD_PORT_POSTGRES;
+    char port_text[16];
+    snprintf(port_text, sizeof(port_text), "%d", port);
     pw = new_password(ctx);
     char *uri = pgw_asprintf("postgresql://%s:%s@%s:%d/%s?sslmode=require", owner, pw, host, port, db);
     char *jdbc = pgw_asprintf("jdbc:postgresql://%s:%d/%s?user=%s&password=%s&sslmode=require", host, port, db, owner, pw);
-    json_array_append_new(out, secret(cluster, "-app", "database",
-                                      json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "username", owner, "password", pw, "dbname", db,
-                                                "host", host, "port", pooled ? "6432" : "5432", "uri", uri, "jdbc-uri", jdbc)));
+    json_array_append_new(out, secret(cluster, PGW_SUFFIX_APP, "database",
+                                      pgw_json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "username", owner, "password", pw, "dbname",
+                                                    db, "host", host, "port", port_text, "uri", uri, "jdbc-uri", jdbc)));
     free(pw);
     free(uri);
     free(jdbc);
@@ -81,13 +85,13 @@ void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx,
     pw = new_password(ctx);
     char *userlist = pgw_render_pgbouncer_userlist(pw);
     json_array_append_new(out, secret(cluster, PGW_SUFFIX_PGBOUNCER, "pooler",
-                                      json_pack("{s:s,s:s,s:s}", "username", PGW_ROLE_PGBOUNCER, "password", pw,
-                                                PGW_KEY_PGBOUNCER_USERLIST, userlist)));
+                                      pgw_json_pack("{s:s,s:s,s:s}", "username", PGW_ROLE_PGBOUNCER, "password", pw,
+                                                    PGW_KEY_PGBOUNCER_USERLIST, userlist)));
     free(userlist);
     free(pw);
 
     pw = new_password(ctx);
     json_array_append_new(out, secret(cluster, PGW_SUFFIX_EXPORTER, "metrics",
-                                      json_pack("{s:s,s:s}", "username", PGW_ROLE_EXPORTER, PGW_KEY_EXPORTER_PASSWORD, pw)));
+                                      pgw_json_pack("{s:s,s:s}", "username", PGW_ROLE_EXPORTER, PGW_KEY_EXPORTER_PASSWORD, pw)));
     free(pw);
 }

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "specs/pod_layout.h"
+#include "specs/security_context.h"
+#include "common/json_pack.h"
 
 static int array_has_name(const json_t *array, const char *name)
 {
@@ -55,12 +57,6 @@ void pgw_pod_edit_add_container(struct pgw_pod_edit *edit, json_t *container)
     json_array_append_new(edit->containers, container);
 }
 
-json_t *pgw_sidecar_security_context(void)
-{
-    return json_pack("{s:b,s:b,s:{s:[s]},s:b,s:{s:s}}", "runAsNonRoot", 1, "allowPrivilegeEscalation", 0, "capabilities", "drop",
-                     "ALL", "readOnlyRootFilesystem", 1, "seccompProfile", "type", "RuntimeDefault");
-}
-
 static void set_quantity(json_t *resources, const char *section, const char *key, const char *value)
 {
     if (value == NULL || value[0] == '\0')
@@ -86,7 +82,7 @@ json_t *pgw_sidecar_container_new(const char *name, const struct pgw_sidecar_con
     set_quantity(resources, "limits", "cpu", sc->cpu_limit);
     set_quantity(resources, "limits", "memory", sc->memory_limit);
     json_object_set_new(c, "resources", resources);
-    json_object_set_new(c, "securityContext", pgw_sidecar_security_context());
+    json_object_set_new(c, "securityContext", pgw_container_security_context());
     return c;
 }
 
@@ -103,12 +99,12 @@ static json_t *member_array(json_t *obj, const char *key)
 void pgw_sidecar_add_port(json_t *container, const char *name, int port)
 {
     json_array_append_new(member_array(container, "ports"),
-                          json_pack("{s:s,s:i,s:s}", "name", name, "containerPort", port, "protocol", "TCP"));
+                          pgw_json_pack("{s:s,s:i,s:s}", "name", name, "containerPort", port, "protocol", "TCP"));
 }
 
 void pgw_sidecar_add_mount(json_t *container, const char *volume, const char *path, int read_only)
 {
-    json_t *m = json_pack("{s:s,s:s}", "name", volume, "mountPath", path);
+    json_t *m = pgw_json_pack("{s:s,s:s}", "name", volume, "mountPath", path);
     if (read_only)
         json_object_set_new(m, "readOnly", json_true());
     json_array_append_new(member_array(container, "volumeMounts"), m);
@@ -117,16 +113,16 @@ void pgw_sidecar_add_mount(json_t *container, const char *volume, const char *pa
 void pgw_sidecar_tcp_probes(json_t *container, const char *port_name)
 {
     json_object_set_new(container, "readinessProbe",
-                        json_pack("{s:{s:s},s:i,s:i,s:i,s:i}", "tcpSocket", "port", port_name, "initialDelaySeconds", 2,
-                                  "periodSeconds", 5, "timeoutSeconds", 2, "failureThreshold", 3));
+                        pgw_json_pack("{s:{s:s},s:i,s:i,s:i,s:i}", "tcpSocket", "port", port_name, "initialDelaySeconds", 2,
+                                      "periodSeconds", 5, "timeoutSeconds", 2, "failureThreshold", 3));
     json_object_set_new(container, "livenessProbe",
-                        json_pack("{s:{s:s},s:i,s:i,s:i,s:i}", "tcpSocket", "port", port_name, "initialDelaySeconds", 10,
-                                  "periodSeconds", 10, "timeoutSeconds", 5, "failureThreshold", 6));
+                        pgw_json_pack("{s:{s:s},s:i,s:i,s:i,s:i}", "tcpSocket", "port", port_name, "initialDelaySeconds", 10,
+                                      "periodSeconds", 10, "timeoutSeconds", 5, "failureThreshold", 6));
 }
 
 json_t *pgw_sidecar_empty_dir(const char *name)
 {
-    return json_pack("{s:s,s:{}}", "name", name, "emptyDir");
+    return pgw_json_pack("{s:s,s:{}}", "name", name, "emptyDir");
 }
 
 void pgw_sidecar_add_shared_volumes(struct pgw_pod_edit *edit, int with_tmp)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
 #include "specs/render_exporter.h"
@@ -30,6 +31,6 @@ void pgw_sidecar_exporter_inject(struct pgw_pod_edit *edit)
 
     pgw_sidecar_add_shared_volumes(edit, 0);
     char *secret = pgw_asprintf("%s%s", edit->cluster, PGW_SUFFIX_EXPORTER);
-    pgw_pod_edit_add_volume(edit, json_pack("{s:s,s:{s:s}}", "name", PGW_POD_VOLUME_EXPORTER, "secret", "secretName", secret));
+    pgw_pod_edit_add_volume(edit, pgw_json_pack("{s:s,s:{s:s}}", "name", PGW_POD_VOLUME_EXPORTER, "secret", "secretName", secret));
     free(secret);
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
 
@@ -22,8 +23,8 @@ static json_t *config_volume(const char *cluster)
 {
     char *cm = pgw_asprintf("%s%s", cluster, PGW_SUFFIX_PGBACKREST);
     char *tls = pgw_asprintf("%s%s", cluster, PGW_SUFFIX_PGBACKREST_TLS);
-    json_t *v = json_pack("{s:s,s:{s:[{s:{s:s}},{s:{s:s}}]}}", "name", PGW_POD_VOLUME_PGBACKREST, "projected", "sources",
-                          "configMap", "name", cm, "secret", "name", tls);
+    json_t *v = pgw_json_pack("{s:s,s:{s:[{s:{s:s}},{s:{s:s}}]}}", "name", PGW_POD_VOLUME_PGBACKREST, "projected", "sources",
+                              "configMap", "name", cm, "secret", "name", tls);
     free(cm);
     free(tls);
     return v;
@@ -31,7 +32,7 @@ static json_t *config_volume(const char *cluster)
 
 static void add_env(json_t *env, const char *name, const char *value)
 {
-    json_array_append_new(env, json_pack("{s:s,s:s}", "name", name, "value", value));
+    json_array_append_new(env, pgw_json_pack("{s:s,s:s}", "name", name, "value", value));
 }
 
 void pgw_sidecar_pgbackrest_inject(struct pgw_pod_edit *edit)
@@ -44,7 +45,7 @@ void pgw_sidecar_pgbackrest_inject(struct pgw_pod_edit *edit)
         return;
     }
     json_t *c = pgw_sidecar_container_new(PGW_POD_CONTAINER_PGBACKREST, &edit->cfg->pgbackrest, edit->cfg->image_pull_policy);
-    json_object_set_new(c, "command", json_pack("[s,s]", "pgbackrest", "server"));
+    json_object_set_new(c, "command", pgw_json_pack("[s,s]", "pgbackrest", "server"));
     json_t *env = json_array();
     add_env(env, "PGBACKREST_TLS_SERVER_ADDRESS", "*");
     char port[8];

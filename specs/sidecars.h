@@ -34,8 +34,6 @@ void pgw_pod_edit_add_container(struct pgw_pod_edit *edit, json_t *container);
 
 /* {name, image, imagePullPolicy, resources, securityContext} from the operator configuration. */
 json_t *pgw_sidecar_container_new(const char *name, const struct pgw_sidecar_config *sc, const char *pull_policy);
-/* The restricted security context every injected container gets. */
-json_t *pgw_sidecar_security_context(void);
 /* Adds {name, containerPort, protocol TCP} to container.ports. */
 void pgw_sidecar_add_port(json_t *container, const char *name, int port);
 /* Adds a volumeMount. */

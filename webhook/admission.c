@@ -17,6 +17,7 @@
 #include "common/base64.h"
 #include "common/json_arena.h"
 #include "common/config.h"
+#include "common/json_pack.h"
 #include "common/json_read.h"
 #include "common/json_write.h"
 #include "common/jsonpatch.h"
@@ -29,8 +30,8 @@ static char *dump(const json_t *v, size_t *len)
 
 char *pgw_admission_status_body(int code, const char *reason, const char *message, size_t *len)
 {
-    json_t *st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1", "metadata", "status", "Failure",
-                           "message", message, "reason", reason, "code", code);
+    json_t *st = pgw_json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1", "metadata", "status",
+                               "Failure", "message", message, "reason", reason, "code", code);
     char *s = dump(st, len);
     json_decref(st);
     return s;
@@ -95,7 +96,7 @@ static json_t *invalid_status(const pgw_admission_route_t *route, const char *na
         const struct pgw_field_error *e = &errs->items[i];
         char *body = pgw_field_error_body(e);
         json_array_append_new(
-            causes, json_pack("{s:s,s:s,s:s}", "reason", pgw_error_type_reason(e->type), "message", body, "field", e->path));
+            causes, pgw_json_pack("{s:s,s:s,s:s}", "reason", pgw_error_type_reason(e->type), "message", body, "field", e->path));
         char *line = pgw_asprintf("%s: %s", e->path, body);
         free(body);
         size_t k = 0;
@@ -126,9 +127,9 @@ static json_t *invalid_status(const pgw_admission_route_t *route, const char *na
     char *quoted = pgw_json_dumps(name_json, JSON_ENCODE_ANY);
     json_decref(name_json);
     char *message = pgw_asprintf("%s %s is invalid: %s", qualified, quoted ? quoted : "\"\"", joined);
-    json_t *status = json_pack("{s:{},s:s,s:s,s:s,s:{s:s,s:s,s:s,s:o},s:i}", "metadata", "status", "Failure", "message", message,
-                               "reason", "Invalid", "details", "name", name, "group", route->guard->group, "kind",
-                               route->guard->kind, "causes", causes, "code", 422);
+    json_t *status = pgw_json_pack("{s:{},s:s,s:s,s:s,s:{s:s,s:s,s:s,s:o},s:i}", "metadata", "status", "Failure", "message",
+                                   message, "reason", "Invalid", "details", "name", name, "group", route->guard->group, "kind",
+                                   route->guard->kind, "causes", causes, "code", 422);
     free(qualified);
     free(quoted);
     free(message);
@@ -138,8 +139,8 @@ static json_t *invalid_status(const pgw_admission_route_t *route, const char *na
 
 static void respond(struct pgw_admission_outcome *out, const json_t *review, json_t *response)
 {
-    json_t *doc = json_pack("{s:s,s:s,s:o}", "apiVersion", string_member(review, "apiVersion"), "kind", "AdmissionReview",
-                            "response", response);
+    json_t *doc = pgw_json_pack("{s:s,s:s,s:o}", "apiVersion", string_member(review, "apiVersion"), "kind", "AdmissionReview",
+                                "response", response);
     out->http_status = 200;
     out->body = dump(doc, &out->body_len);
     json_decref(doc);
@@ -148,8 +149,8 @@ static void respond(struct pgw_admission_outcome *out, const json_t *review, jso
 static void deny(struct pgw_admission_outcome *out, const json_t *review, const char *uid, int code, const char *reason,
                  const char *message)
 {
-    json_t *response = json_pack("{s:s,s:b,s:{s:{},s:s,s:s,s:s,s:i}}", "uid", uid, "allowed", 0, "status", "metadata", "status",
-                                 "Failure", "message", message, "reason", reason, "code", code);
+    json_t *response = pgw_json_pack("{s:s,s:b,s:{s:{},s:s,s:s,s:s,s:i}}", "uid", uid, "allowed", 0, "status", "metadata", "status",
+                                     "Failure", "message", message, "reason", reason, "code", code);
     out->allowed = 0;
     respond(out, review, response);
 }
@@ -259,7 +260,7 @@ static void handle(const pgw_admission_route_t *route, const char *body, size_t 
                                 deleting ? old_object : (strcmp(operation, "UPDATE") == 0 ? old_object : NULL), &ctx, &errs);
     }
 
-    json_t *response = json_pack("{s:s,s:b}", "uid", uid, "allowed", errs.count == 0);
+    json_t *response = pgw_json_pack("{s:s,s:b}", "uid", uid, "allowed", errs.count == 0);
     if (errs.count != 0)
         json_object_set_new(response, "status", invalid_status(route, name, &errs));
     if (patch != NULL && json_array_size(patch) != 0) {

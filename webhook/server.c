@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/json_pack.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/xalloc.h"
@@ -100,7 +101,7 @@ static void log_request(const char *path, size_t path_len, int status, const str
 {
     if (!pgw_log_enabled(PGW_LOG_DEBUG))
         return;
-    json_t *f = json_pack("{s:s%,s:i,s:f}", "path", path, path_len, "code", status, "durationMs", seconds * 1e3);
+    json_t *f = pgw_json_pack("{s:s%,s:i,s:f}", "path", path, path_len, "code", status, "durationMs", seconds * 1e3);
     if (out != NULL) {
         json_object_set_new(f, "uid", json_string(out->uid));
         json_object_set_new(f, "operation", json_string(out->operation));

@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "common/json_pack.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
 
@@ -136,9 +137,9 @@ json_t *pgw_backup_info_status(const struct pgw_backup_info *info)
     char started[32], completed[32];
     pgw_rfc3339_format((time_t)info->started_at, started, sizeof(started));
     pgw_rfc3339_format((time_t)info->completed_at, completed, sizeof(completed));
-    json_t *s = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "backupLabel", info->label ? info->label : "", "type",
-                          info->type ? info->type : "", "lsnStart", info->lsn_start ? info->lsn_start : "", "lsnStop",
-                          info->lsn_stop ? info->lsn_stop : "", "startedAt", started, "completedAt", completed);
+    json_t *s = pgw_json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "backupLabel", info->label ? info->label : "", "type",
+                              info->type ? info->type : "", "lsnStart", info->lsn_start ? info->lsn_start : "", "lsnStop",
+                              info->lsn_stop ? info->lsn_stop : "", "startedAt", started, "completedAt", completed);
     if (info->size_bytes >= 0)
         json_object_set_new(s, "sizeBytes", json_integer(info->size_bytes));
     return s;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "controller/decide/cluster_status.h"
 #include "specs/pod_layout.h"
@@ -61,9 +62,9 @@ static void add_condition(json_t *conds, const json_t *old_status, const char *t
     const char *old_s = json_string_value(json_object_get(old, "status"));
     const char *old_t = json_string_value(json_object_get(old, "lastTransitionTime"));
     const char *when = old_s != NULL && old_t != NULL && strcmp(old_s, status) == 0 ? old_t : now;
-    json_array_append_new(conds,
-                          json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "type", type, "status", status, "reason", reason, "message",
-                                    message != NULL ? message : "", "lastTransitionTime", when, "observedGeneration", generation));
+    json_array_append_new(conds, pgw_json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "type", type, "status", status, "reason", reason,
+                                               "message", message != NULL ? message : "", "lastTransitionTime", when,
+                                               "observedGeneration", generation));
 }
 
 void pgw_cluster_status_set_condition(json_t *status, const json_t *old_status, const char *type, const char *cond_status,
@@ -181,8 +182,8 @@ json_t *pgw_cluster_status_compute(const struct pgw_status_input *in)
         if (t != NULL && find_in(conds, t) == NULL)
             json_array_append(conds, c);
     }
-    json_t *status = json_pack("{s:s,s:o,s:I,s:I,s:I}", "phase", phase, "conditions", conds, "instances", (json_int_t)pods,
-                               "readyInstances", (json_int_t)ready, "observedGeneration", generation);
+    json_t *status = pgw_json_pack("{s:s,s:o,s:I,s:I,s:I}", "phase", phase, "conditions", conds, "instances", (json_int_t)pods,
+                                   "readyInstances", (json_int_t)ready, "observedGeneration", generation);
     if (primary != NULL)
         json_object_set_new(status, "primary", json_string(primary));
     /* Owned by other writers (backups): carried over untouched. */
@@ -204,5 +205,5 @@ json_t *pgw_cluster_status_patch(const json_t *old_status, const json_t *new_sta
         if (json_object_get(s, key) == NULL)
             json_object_set_new(s, key, json_null());
     }
-    return json_pack("{s:o}", "status", s);
+    return pgw_json_pack("{s:o}", "status", s);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/json_pack.h"
 #include "common/json_read.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -329,8 +330,9 @@ static void log_request(const char *method, const char *path, const struct pgw_k
     if (!pgw_log_enabled(level))
         return;
     const char *q = strchr(path, '?'); /* query strings carry selectors and continue tokens only, but keep lines short */
-    json_t *fields = json_pack("{s:s,s:s%,s:I,s:f}", "method", method, "path", path, q != NULL ? (size_t)(q - path) : strlen(path),
-                               "status", (json_int_t)out->http_status, "seconds", seconds);
+    json_t *fields =
+        pgw_json_pack("{s:s,s:s%,s:I,s:f}", "method", method, "path", path, q != NULL ? (size_t)(q - path) : strlen(path), "status",
+                      (json_int_t)out->http_status, "seconds", seconds);
     if (out->reason != NULL)
         json_object_set_new(fields, "reason", json_string(out->reason));
     if (out->outcome == PGW_K_TRANSPORT && out->message != NULL)
@@ -687,10 +689,11 @@ json_t *pgw_kclient_event_object(const json_t *involved, const char *type, const
         json_object_set_new(inv, "uid", json_string(md_str(involved, "uid")));
     if (md_str(involved, "resourceVersion") != NULL)
         json_object_set_new(inv, "resourceVersion", json_string(md_str(involved, "resourceVersion")));
-    return json_pack("{s:s,s:s,s:{s:s,s:s},s:o,s:s,s:s%,s:s,s:{s:s},s:s,s:s,s:i,s:s}", "apiVersion", "v1", "kind", "Event",
-                     "metadata", "name", ename, "namespace", ns, "involvedObject", inv, "reason", reason != NULL ? reason : "",
-                     "message", message != NULL ? message : "", mlen, "type", type != NULL ? type : "Normal", "source", "component",
-                     "pgwarden", "firstTimestamp", stamp, "lastTimestamp", stamp, "count", 1, "reportingComponent", "pgwarden");
+    return pgw_json_pack("{s:s,s:s,s:{s:s,s:s},s:o,s:s,s:s%,s:s,s:{s:s},s:s,s:s,s:i,s:s}", "apiVersion", "v1", "kind", "Event",
+                         "metadata", "name", ename, "namespace", ns, "involvedObject", inv, "reason", reason != NULL ? reason : "",
+                         "message", message != NULL ? message : "", mlen, "type", type != NULL ? type : "Normal", "source",
+                         "component", "pgwarden", "firstTimestamp", stamp, "lastTimestamp", stamp, "count", 1, "reportingComponent",
+                         "pgwarden");
 }
 
 int pgw_kclient_event(struct pgw_kclient *c, const json_t *involved, const char *type, const char *reason, const char *message,

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/json_pack.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/xalloc.h"
@@ -155,7 +156,7 @@ static void set_leading(struct pgw_leader *l, int leading, double renewed_at)
         pgw_metrics_set_leader(leading);
     if (was == leading)
         return;
-    json_t *fields = json_pack("{s:s}", "identity", l->opts.identity);
+    json_t *fields = pgw_json_pack("{s:s}", "identity", l->opts.identity);
     pgw_log(PGW_LOG_INFO, leading ? "started leading" : "stopped leading", fields);
     if (leading && l->opts.on_started_leading != NULL)
         l->opts.on_started_leading(l->opts.cb_ctx);

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "common/json_pack.h"
 #include "common/xalloc.h"
 
 static char *dup_str(const json_t *obj, const char *key)
@@ -32,16 +33,17 @@ int pgw_lease_from_json(const json_t *lease, struct pgw_lease_record *out)
 
 json_t *pgw_lease_to_json(const struct pgw_lease_record *rec, const char *namespace_, const char *name)
 {
-    json_t *md = json_pack("{s:s,s:s}", "name", name, "namespace", namespace_);
+    json_t *md = pgw_json_pack("{s:s,s:s}", "name", name, "namespace", namespace_);
     if (rec->resource_version != NULL && rec->resource_version[0] != '\0')
         json_object_set_new(md, "resourceVersion", json_string(rec->resource_version));
-    json_t *spec = json_pack("{s:s,s:i,s:i}", "holderIdentity", rec->holder != NULL ? rec->holder : "", "leaseDurationSeconds",
-                             rec->duration, "leaseTransitions", rec->transitions);
+    json_t *spec = pgw_json_pack("{s:s,s:i,s:i}", "holderIdentity", rec->holder != NULL ? rec->holder : "", "leaseDurationSeconds",
+                                 rec->duration, "leaseTransitions", rec->transitions);
     if (rec->acquire_time != NULL)
         json_object_set_new(spec, "acquireTime", json_string(rec->acquire_time));
     if (rec->renew_time != NULL)
         json_object_set_new(spec, "renewTime", json_string(rec->renew_time));
-    return json_pack("{s:s,s:s,s:o,s:o}", "apiVersion", "coordination.k8s.io/v1", "kind", "Lease", "metadata", md, "spec", spec);
+    return pgw_json_pack("{s:s,s:s,s:o,s:o}", "apiVersion", "coordination.k8s.io/v1", "kind", "Lease", "metadata", md, "spec",
+                         spec);
 }
 
 static int outcome_to_lease(int outcome)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/json_pack.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "controller/kube/backoff.h"
@@ -93,8 +94,8 @@ static void fail_and_wait(struct pgw_watch *w, const char *what, const struct pg
 {
     bump(w, &w->stats.failures);
     double delay = pgw_backoff_next(&w->backoff);
-    json_t *fields = json_pack("{s:s,s:s,s:I,s:f}", "resource", w->resource->plural, "op", what, "status",
-                               (json_int_t)(res != NULL ? res->http_status : 0), "retryIn", delay);
+    json_t *fields = pgw_json_pack("{s:s,s:s,s:I,s:f}", "resource", w->resource->plural, "op", what, "status",
+                                   (json_int_t)(res != NULL ? res->http_status : 0), "retryIn", delay);
     if (res != NULL && res->message != NULL)
         json_object_set_new(fields, "error", json_string(res->message));
     pgw_log(PGW_LOG_WARN, "watch failed; backing off", fields);
@@ -202,7 +203,7 @@ static int on_data(void *arg, const char *data, size_t len)
         return 1; /* an ERROR event ended it */
     if (rc != PGW_WATCH_STREAM_OK) {
         pgw_log(PGW_LOG_WARN, "unreadable watch event; listing again",
-                json_pack("{s:s,s:i}", "resource", s->w->resource->plural, "code", rc));
+                pgw_json_pack("{s:s,s:i}", "resource", s->w->resource->plural, "code", rc));
         s->w->need_list = 1;
         return 1;
     }

@@ -27,6 +27,7 @@
 
 #include "common/config.h"
 #include "common/errors.h"
+#include "common/json_pack.h"
 #include "common/request.h"
 #include "common/timefmt.h"
 #include "common/object.h"
@@ -47,7 +48,7 @@
 
 static json_t *simple_status(const char *phase, const char *message, const json_t *old)
 {
-    json_t *s = json_pack("{s:s,s:s}", "phase", phase, "message", message);
+    json_t *s = pgw_json_pack("{s:s,s:s}", "phase", phase, "message", message);
     const json_t *started = json_object_get(old, "startedAt");
     if (started != NULL && strcmp(phase, "Pending") != 0)
         json_object_set(s, "startedAt", (json_t *)started);
@@ -104,7 +105,7 @@ static int advance_last_backup(struct pgw_reconciler *r, const char *ns, const c
     const char *last = json_string_value(json_object_get(json_object_get(cluster, "status"), "lastBackup"));
     int rc = 0;
     if (last == NULL || strcmp(last, completed) < 0) {
-        json_t *patch = json_pack("{s:{s:s}}", "status", "lastBackup", completed);
+        json_t *patch = pgw_json_pack("{s:{s:s}}", "status", "lastBackup", completed);
         struct pgw_kresult res = {0};
         (*writes)++;
         int o = pgw_kclient_patch(r->client, pgw_resource_find("PostgresCluster"), ns, cluster_name, "status", PGW_PATCH_MERGE,
@@ -294,7 +295,7 @@ int pgw_reconcile_backup(struct pgw_reconciler *r, const char *ns, const char *n
     if (start_job(r, backup, defaulted, cluster, &out->writes, &err) != 0)
         goto fail;
     why = pgw_asprintf("Job %s is running pgbackrest backup", name);
-    status = json_pack("{s:s,s:s,s:s}", "phase", "Running", "startedAt", ts, "message", why);
+    status = pgw_json_pack("{s:s,s:s,s:s}", "phase", "Running", "startedAt", ts, "message", why);
 
 write:
     if (status != NULL && pgw_reconcile_write_status(r, "PostgresBackup", backup, status, &out->writes, &err) != 0)

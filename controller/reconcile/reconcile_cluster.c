@@ -23,6 +23,7 @@
 
 #include "common/config.h"
 #include "common/errors.h"
+#include "common/json_pack.h"
 #include "common/log.h"
 #include "common/request.h"
 #include "common/timefmt.h"
@@ -72,12 +73,12 @@ static int set_finalizer(struct pgw_reconciler *r, const json_t *cluster, int pr
     enum pgw_patch_type type;
     if (json_is_array(old)) {
         type = PGW_PATCH_JSON;
-        patch = json_pack("[{s:s,s:s,s:O},{s:s,s:s,s:o}]", "op", "test", "path", "/metadata/finalizers", "value", old, "op",
-                          "replace", "path", "/metadata/finalizers", "value", list);
+        patch = pgw_json_pack("[{s:s,s:s,s:O},{s:s,s:s,s:o}]", "op", "test", "path", "/metadata/finalizers", "value", old, "op",
+                              "replace", "path", "/metadata/finalizers", "value", list);
     } else {
         type = PGW_PATCH_MERGE;
-        patch = json_pack("{s:{s:o,s:s?}}", "metadata", "finalizers", list, "resourceVersion",
-                          pgw_obj_meta_str(cluster, "resourceVersion"));
+        patch = pgw_json_pack("{s:{s:o,s:s?}}", "metadata", "finalizers", list, "resourceVersion",
+                              pgw_obj_meta_str(cluster, "resourceVersion"));
     }
     struct pgw_kresult res = {0};
     int o = pgw_kclient_patch(r->client, pgw_resource_find("PostgresCluster"), pgw_obj_meta_str(cluster, "namespace"),
@@ -160,7 +161,7 @@ static int sync_patroni_parameters(struct pgw_reconciler *r, const json_t *clust
                                    char **err)
 {
     const char *ns = pgw_obj_meta_str(cluster, "namespace"), *name = pgw_obj_meta_str(cluster, "name");
-    char *epname = pgw_asprintf("%s-config", name);
+    char *epname = pgw_obj_child_name(name, PGW_SUFFIX_CONFIG);
     const struct pgw_resource *ep = pgw_resource_find("Endpoints");
     struct pgw_kresult res = {0};
     int rc = 0, o = pgw_kclient_get(r->client, ep, ns, epname, &res);
@@ -171,8 +172,8 @@ static int sync_patroni_parameters(struct pgw_reconciler *r, const json_t *clust
         char *updated = current != NULL ? pgw_patroni_dcs_update(current, desired) : NULL; /* absent: Patroni bootstraps it */
         json_decref(desired);
         if (updated != NULL) {
-            json_t *patch = json_pack("{s:{s:{s:s},s:s?}}", "metadata", "annotations", PGW_PATRONI_CONFIG_ANNOTATION, updated,
-                                      "resourceVersion", pgw_obj_meta_str(res.body, "resourceVersion"));
+            json_t *patch = pgw_json_pack("{s:{s:{s:s},s:s?}}", "metadata", "annotations", PGW_PATRONI_CONFIG_ANNOTATION, updated,
+                                          "resourceVersion", pgw_obj_meta_str(res.body, "resourceVersion"));
             struct pgw_kresult p = {0};
             (*writes)++;
             if (pgw_kclient_patch(r->client, ep, ns, epname, NULL, PGW_PATCH_MERGE, patch, &p) == PGW_K_OK) {

@@ -136,7 +136,7 @@ int pgw_reconcile_cluster_backups(struct pgw_reconciler *r, const json_t *cluste
         return rc;
     }
     const char *ns = pgw_obj_meta_str(cluster, "namespace");
-    char *job_name = pgw_asprintf("%s-stanza-create", pgw_obj_meta_str(cluster, "name"));
+    char *job_name = pgw_obj_child_name(pgw_obj_meta_str(cluster, "name"), PGW_SUFFIX_STANZA_CREATE);
     int failed = 0;
     json_t *job = pgw_reconcile_fetch(r, r->jobs, "Job", ns, job_name, &failed);
     const char *phase = json_string_value(json_object_get(status, "phase"));

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_pack.h"
 #include "common/log.h"
 #include "common/object.h"
 #include "common/xalloc.h"
@@ -22,7 +23,7 @@ void pgw_reconcile_event(struct pgw_reconciler *r, const json_t *obj, const char
     struct pgw_kresult res = {0};
     (*writes)++;
     if (pgw_kclient_event(r->client, obj, type, reason, message, &res) != PGW_K_OK)
-        pgw_log(PGW_LOG_DEBUG, "cannot record an event", json_pack("{s:s,s:s?}", "reason", reason, "error", res.message));
+        pgw_log(PGW_LOG_DEBUG, "cannot record an event", pgw_json_pack("{s:s,s:s?}", "reason", reason, "error", res.message));
     pgw_kresult_dispose(&res);
 }
 

@@ -24,6 +24,7 @@
 
 #include "common/config.h"
 #include "common/errors.h"
+#include "common/json_pack.h"
 #include "common/request.h"
 #include "common/object.h"
 #include "common/xalloc.h"
@@ -37,7 +38,7 @@
 
 static json_t *make_status(const char *phase, const char *cluster_name, const char *restored_to, const char *message)
 {
-    json_t *s = json_pack("{s:s,s:s}", "phase", phase, "message", message);
+    json_t *s = pgw_json_pack("{s:s,s:s}", "phase", phase, "message", message);
     if (cluster_name != NULL)
         json_object_set_new(s, "clusterName", json_string(cluster_name));
     if (restored_to != NULL)

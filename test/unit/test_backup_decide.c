@@ -6,6 +6,7 @@
 #include "helpers.h"
 
 #include "controller/decide/backup_decide.h"
+#include "common/json_pack.h"
 
 /* --- Job state ---------------------------------------------------------------------- */
 
@@ -153,7 +154,7 @@ END_TEST
 START_TEST(gate_picks_one)
 {
     json_t *a = q(BK_NEW("a", T1, "c")), *b = q(BK_NEW("b", T1, "c"));
-    json_t *all = json_pack("[O,O]", a, b), *none = json_array();
+    json_t *all = pgw_json_pack("[O,O]", a, b), *none = json_array();
     char *wa = NULL, *wb = NULL;
     ck_assert_int_eq(pgw_backup_decide_gate(a, all, none, &wa) + pgw_backup_decide_gate(b, all, none, &wb), 1);
     free(wa);

@@ -3,6 +3,7 @@
  */
 #include "helpers.h"
 
+#include "common/json_pack.h"
 #include "common/json_write.h"
 
 static void check_same(const json_t *v, const char *what)
@@ -59,8 +60,8 @@ END_TEST
 /* Keys come out in insertion order, as the admission responses are built. */
 START_TEST(insertion_order_and_built_values)
 {
-    json_t *v = json_pack("{s:s,s:b,s:{s:s,s:i},s:s}", "uid", "u-1", "allowed", 1, "status", "message", "m\"x", "code", 422,
-                          "patch", "W3sib3AiOiJhZGQifV0=");
+    json_t *v = pgw_json_pack("{s:s,s:b,s:{s:s,s:i},s:s}", "uid", "u-1", "allowed", 1, "status", "message", "m\"x", "code", 422,
+                              "patch", "W3sib3AiOiJhZGQifV0=");
     json_object_set_new(v, "binary", json_stringn("a\0b", 3));
     json_object_set_new(v, "real", json_real(0.1));
     check_same(v, "built");

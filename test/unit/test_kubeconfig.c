@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "controller/kube/kclient.h"
 #include "common/base64.h"
@@ -279,8 +280,8 @@ END_TEST
 
 START_TEST(event_object)
 {
-    json_t *pod = json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s}}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster", "metadata",
-                            "name", "demo", "namespace", "db", "uid", "u-1", "resourceVersion", "9");
+    json_t *pod = pgw_json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s}}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster",
+                                "metadata", "name", "demo", "namespace", "db", "uid", "u-1", "resourceVersion", "9");
     char longmsg[1100];
     memset(longmsg, 'm', sizeof(longmsg) - 1);
     longmsg[sizeof(longmsg) - 1] = '\0';

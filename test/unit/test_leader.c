@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_pack.h"
 #include "common/metrics.h"
 #include "common/xalloc.h"
 #include "controller/kube/lease.h"
@@ -405,7 +406,7 @@ START_TEST(lease_json_round_trip)
     ck_assert_int_eq(back.duration, 15);
     pgw_lease_record_dispose(&back);
     json_decref(obj);
-    json_t *bad = json_pack("{s:s}", "kind", "Lease");
+    json_t *bad = pgw_json_pack("{s:s}", "kind", "Lease");
     ck_assert_int_eq(pgw_lease_from_json(bad, &back), -1);
     pgw_lease_record_dispose(&back);
     json_decref(bad);

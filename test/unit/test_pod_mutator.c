@@ -13,6 +13,7 @@
 
 #include "common/config.h"
 #include "common/errors.h"
+#include "common/json_pack.h"
 #include "common/jsonpatch.h"
 #include "common/request.h"
 #include "common/xalloc.h"
@@ -616,13 +617,13 @@ START_TEST(test_large_pod)
         char name[32], value[32];
         snprintf(name, sizeof(name), "VAR_%03d", i);
         snprintf(value, sizeof(value), "value-%d", i);
-        json_array_append_new(env, json_pack("{s:s,s:s}", "name", name, "value", value));
+        json_array_append_new(env, pgw_json_pack("{s:s,s:s}", "name", name, "value", value));
     }
     json_object_set_new(pg, "env", env);
     for (int i = 1; i != 50; ++i) {
         char name[32];
         snprintf(name, sizeof(name), "helper-%02d", i);
-        json_array_append_new(containers(pod), json_pack("{s:s,s:s}", "name", name, "image", "busybox:1"));
+        json_array_append_new(containers(pod), pgw_json_pack("{s:s,s:s}", "name", name, "image", "busybox:1"));
     }
     struct pgw_errors errs;
     json_t *out = mutate_idempotent(pod, &errs);

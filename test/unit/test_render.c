@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/json_pack.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
 
@@ -126,6 +127,7 @@ START_TEST(every_child_is_owned_and_labelled)
         {"PodDisruptionBudget", "demo"},
         {"StatefulSet", "demo"},
     };
+    ck_assert_uint_eq(pgw_json_pack_failures(), 0); /* no builder dropped a part */
     /* exactly these 17: a new child must be named here */
     ck_assert_uint_eq(json_array_size(children), 17);
     ck_assert_uint_eq(sizeof(expected) / sizeof(expected[0]), 17);
@@ -166,7 +168,7 @@ START_TEST(statefulset_template)
     /* walSize adds a second claim; backups add the backup sidecar; image override wins; no anti-affinity. */
     json_t *spec_in = json_object_get(cluster, "spec");
     json_object_set_new(json_object_get(spec_in, "storage"), "walSize", json_string("2Gi"));
-    json_object_set_new(spec_in, "backup", json_pack("{s:{s:{s:s}}}", "repository", "volume", "size", "5Gi"));
+    json_object_set_new(spec_in, "backup", pgw_json_pack("{s:{s:{s:s}}}", "repository", "volume", "size", "5Gi"));
     json_object_set_new(spec_in, "image", json_string("registry.example/pg:17.2"));
     json_object_set_new(json_object_get(spec_in, "affinity"), "antiAffinity", json_string("none"));
     json_object_set_new(json_object_get(spec_in, "metrics"), "enabled", json_false());
@@ -228,7 +230,7 @@ START_TEST(patroni_configuration)
     json_decref(p);
 
     json_object_set_new(json_object_get(cluster, "spec"), "backup",
-                        json_pack("{s:{s:{s:s}}}", "repository", "volume", "size", "5Gi"));
+                        pgw_json_pack("{s:{s:{s:s}}}", "repository", "volume", "size", "5Gi"));
     p = pgw_render_patroni_config(cluster, &ctx);
     ck_assert_ptr_nonnull(strstr(str_at(p, "postgresql.parameters.archive_command"), "archive-push %p"));
     json_decref(p);
@@ -251,12 +253,12 @@ START_TEST(restore_bootstrap_method)
     struct pgw_render_ctx ctx = {&cfg, counting_bytes};
     for (size_t r = 0; r != sizeof(rows) / sizeof(rows[0]); ++r) {
         json_t *cluster = load(minimal);
-        json_t *how = json_pack("{s:s}", "fromCluster", "orders");
+        json_t *how = pgw_json_pack("{s:s}", "fromCluster", "orders");
         if (rows[r].target != NULL)
             json_object_set_new(how, "target", load(rows[r].target));
-        json_object_set_new(json_object_get(cluster, "spec"), "bootstrap", json_pack("{s:o}", "restore", how));
+        json_object_set_new(json_object_get(cluster, "spec"), "bootstrap", pgw_json_pack("{s:o}", "restore", how));
         json_object_set_new(json_object_get(cluster, "metadata"), "annotations",
-                            json_pack("{s:s}", "pgwarden.io/restore-repo-path", "/db/orders"));
+                            pgw_json_pack("{s:s}", "pgwarden.io/restore-repo-path", "/db/orders"));
         json_t *p = pgw_render_patroni_config(cluster, &ctx);
         ck_assert_str_eq(str_at(p, "bootstrap.method"), "pgbackrest");
         ck_assert(json_is_true(node_at(p, "bootstrap.pgbackrest.keep_existing_recovery_conf")));

@@ -7,6 +7,7 @@
 #include "test/unit/helpers.h"
 
 #include "validators/validators.h"
+#include "common/json_pack.h"
 
 #define NOW 1767225600 /* 2026-01-01T00:00:00Z */
 
@@ -61,7 +62,7 @@ static const struct {
 static json_t *restore(const char *patch)
 {
     json_t *obj = q("{'metadata':{'name':'pitr'},'spec':{'source':{'cluster':'orders'},'newCluster':{'name':'orders-copy'}}}");
-    json_t *p = q(patch), *wrapped = json_pack("{s:O}", "spec", p);
+    json_t *p = q(patch), *wrapped = pgw_json_pack("{s:O}", "spec", p);
     merge(obj, wrapped);
     json_decref(wrapped);
     json_decref(p);
