@@ -1,5 +1,10 @@
 /*
- * Webhook CA shared through a Secret (see shared_ca.h).
+ * One webhook CA for every replica, shared through a Secret (see shared_ca.h).
+ *
+ * Why: the webhook configurations carry a single caBundle, so every replica
+ * must serve from the same CA. The first replica to start publishes its CA;
+ * every replica copies the Secret into its certificate directory, where
+ * pgw_certs_ensure() issues its own serving certificate from it.
  */
 #include "certs/shared_ca.h"
 

@@ -1,15 +1,21 @@
 /*
- * caBundle drift repair for our webhook configurations; see webhook_ca.h.
+ * Keeping our webhook configurations' caBundle equal to our CA (see
+ * webhook_ca.h).
+ *
+ * Why: a wrong bundle (manifests re-applied by a GitOps tool, a rotated CA)
+ * fails every admission. Every replica checks; the leader repairs drift with
+ * a JSON patch whose `test` ops guard each webhook's index, so a concurrent
+ * reorder fails instead of patching the wrong entry.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "certs/webhook_ca.h"
+#include "common/base64.h"
 #include "common/json_pack.h"
 #include "common/log.h"
-#include "common/base64.h"
 #include "common/xalloc.h"
-#include "certs/webhook_ca.h"
 
 json_t *pgw_webhook_ca_patch(const json_t *config, const char *ca_b64)
 {

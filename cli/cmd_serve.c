@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "certs/certs.h"
+#include "certs/shared_ca.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "common/config.h"
@@ -25,7 +26,6 @@
 #include "common/xalloc.h"
 #include "controller/controller.h"
 #include "controller/kube/kclient.h"
-#include "certs/shared_ca.h"
 #include "webhook/server.h"
 #include "webhook/tls.h"
 

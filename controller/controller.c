@@ -1,5 +1,13 @@
 /*
- * Controller wiring; see controller.h.
+ * The controller process, wired together (DESIGN.md §6; the map of threads is
+ * in controller.h).
+ *
+ * Why it looks like this: every replica watches and keeps local stores, so a
+ * new leader starts warm and reconciles read memory instead of the API
+ * server; only the leader's workers reconcile, and the kube client refuses
+ * writes when not leading, so a replica that lost its lease mid-reconcile
+ * cannot write. Admission never waits on any of this: a replica keeps serving
+ * the webhook whatever its role, and only the caBundle check feeds /readyz.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -8,25 +16,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certs/webhook_ca.h"
 #include "common/config.h"
 #include "common/json_pack.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/xalloc.h"
-#include "controller/reconcile/apply.h"
 #include "controller/controller.h"
 #include "controller/kube/kclient.h"
 #include "controller/kube/leader.h"
 #include "controller/kube/lease.h"
-#include "specs/pod_layout.h"
 #include "controller/kube/ratelimit.h"
-#include "controller/reconcile/reconcile.h"
-#include "specs/render_backup.h"
 #include "controller/kube/store.h"
 #include "controller/kube/trim.h"
 #include "controller/kube/watch.h"
-#include "certs/webhook_ca.h"
 #include "controller/kube/workqueue.h"
+#include "controller/reconcile/apply.h"
+#include "controller/reconcile/reconcile.h"
+#include "specs/pod_layout.h"
+#include "specs/render_backup.h"
 
 #define MAX_WATCHES 96 /* six per watched namespace */
 

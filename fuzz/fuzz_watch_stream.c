@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/kube/watch_stream.h"
 #include "common/json_pack.h"
+#include "controller/kube/watch_stream.h"
 
 #define MAX_LINE 512
 

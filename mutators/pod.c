@@ -26,8 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "specs/pod_layout.h"
 #include "specs/inject.h"
+#include "specs/pod_layout.h"
 #include "specs/sidecars.h"
 
 static json_t *object_member(json_t *obj, const char *key, int create)

@@ -1,10 +1,10 @@
 /*
  * All children of a cluster, in the order the controller applies them.
  */
+#include "common/json_pack.h"
 #include "specs/render.h"
 #include "specs/render_backup.h"
 #include "specs/render_pgbackrest.h"
-#include "common/json_pack.h"
 
 json_t *pgw_render_cluster(const json_t *cluster, const struct pgw_render_ctx *ctx)
 {

@@ -11,8 +11,8 @@
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
-#include "specs/render_meta.h"
 #include "specs/render_exporter.h"
+#include "specs/render_meta.h"
 #include "specs/render_pgbackrest.h"
 #include "specs/render_pgbouncer.h"
 

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "specs/pod_layout.h"
-#include "specs/render_sql.h"
 #include "common/json_pack.h"
 #include "common/xalloc.h"
+#include "specs/pod_layout.h"
+#include "specs/render_sql.h"
 
 void pgw_exporter_render_opts_default(struct pgw_exporter_render_opts *opts)
 {

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/object.h"
 #include "common/json_pack.h"
+#include "common/object.h"
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
 

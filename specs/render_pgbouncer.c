@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "specs/pod_layout.h"
 #include "specs/render_sql.h"
-#include "common/xalloc.h"
 
 void pgw_pgbouncer_render_opts_default(struct pgw_pgbouncer_render_opts *opts)
 {

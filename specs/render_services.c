@@ -10,10 +10,10 @@
  */
 #include <stdlib.h>
 
+#include "common/json_pack.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
 #include "specs/render_meta.h"
-#include "common/json_pack.h"
 
 static json_t *service_ports(void)
 {

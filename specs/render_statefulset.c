@@ -14,10 +14,10 @@
 #include "common/config.h"
 #include "common/json_pack.h"
 #include "common/xalloc.h"
+#include "specs/inject.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
 #include "specs/render_meta.h"
-#include "specs/inject.h"
 #include "specs/render_pgbackrest.h"
 #include "specs/security_context.h"
 

@@ -12,8 +12,8 @@ static json_t *runtime_default_seccomp(void)
 
 json_t *pgw_container_security_context(void)
 {
-    return pgw_json_pack("{s:b,s:b,s:b,s:{s:[s]},s:o}", "runAsNonRoot", 1, "allowPrivilegeEscalation", 0,
-                         "readOnlyRootFilesystem", 1, "capabilities", "drop", "ALL", "seccompProfile", runtime_default_seccomp());
+    return pgw_json_pack("{s:b,s:b,s:b,s:{s:[s]},s:o}", "runAsNonRoot", 1, "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem",
+                         1, "capabilities", "drop", "ALL", "seccompProfile", runtime_default_seccomp());
 }
 
 json_t *pgw_pod_security_context(const char *fs_group_change_policy)

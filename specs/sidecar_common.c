@@ -10,9 +10,9 @@
 
 #include <string.h>
 
+#include "common/json_pack.h"
 #include "specs/pod_layout.h"
 #include "specs/security_context.h"
-#include "common/json_pack.h"
 
 static int array_has_name(const json_t *array, const char *name)
 {

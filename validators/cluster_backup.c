@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/regex_match.h"
 #include "common/cron.h"
 #include "common/names.h"
+#include "common/regex_match.h"
 #include "common/xalloc.h"
 #include "validators/cluster.h"
 #include "validators/fields.h"

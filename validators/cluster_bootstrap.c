@@ -11,8 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/regex_match.h"
 #include "common/names.h"
+#include "common/regex_match.h"
 #include "validators/cluster.h"
 #include "validators/fields.h"
 #include "validators/restore_target.h"

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/regex_match.h"
 #include "common/config.h"
+#include "common/regex_match.h"
 #include "common/xalloc.h"
 #include "validators/cluster.h"
 #include "validators/fields.h"

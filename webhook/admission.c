@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "common/base64.h"
-#include "common/json_arena.h"
 #include "common/config.h"
+#include "common/json_arena.h"
 #include "common/json_pack.h"
 #include "common/json_read.h"
 #include "common/json_write.h"

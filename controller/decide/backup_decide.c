@@ -1,5 +1,9 @@
 /*
- * Backup and restore decisions; see backup_decide.h.
+ * Backup and restore decisions (the rules are listed in backup_decide.h).
+ *
+ * Why pure: the gate (one pgBackRest per stanza) must pick the same winner in
+ * two controllers or two workers looking at the same objects, and every rule
+ * must be a row in a unit test. No I/O and no clock here: callers pass `now`.
  */
 #include "controller/decide/backup_decide.h"
 

@@ -1,5 +1,9 @@
 /*
- * Status computation for a PostgresCluster; see cluster_status.h.
+ * The status of a PostgresCluster (phases and conditions in cluster_status.h).
+ *
+ * Why pure, and why careful with lastTransitionTime: recomputing the status of
+ * an unchanged cluster must yield an equal object, so the reconciler writes
+ * nothing in steady state. No I/O and no clock: callers pass `now`.
  */
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,10 @@
 /*
- * Patroni dynamic configuration diff; see patroni_dcs.h.
+ * Parameter changes after bootstrap (see patroni_dcs.h).
+ *
+ * Why: once bootstrapped, Patroni reads its dynamic configuration from the
+ * `<cluster>-config` annotation, not from patroni.yml. We own
+ * postgresql.parameters there and leave every other key as Patroni left it;
+ * values compare by text, so 100 and "100" are equal and nothing is rewritten.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,9 @@
 /*
- * Exponential backoff with bounded jitter; see backoff.h for the contract.
+ * Exponential backoff with bounded jitter (contract in backoff.h).
+ *
+ * Why jitter: a thousand watches must not reconnect in lock-step after an API
+ * server restart. Every delay stays within [initial, max]; the random source
+ * is injectable so tests are exact.
  */
 #include "controller/kube/backoff.h"
 

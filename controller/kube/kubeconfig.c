@@ -1,5 +1,10 @@
 /*
- * In-cluster and kubeconfig loading; see kubeconfig.h.
+ * Finding the API server and our credentials (contract in kubeconfig.h).
+ *
+ * Why our own loader: the binary links no Go client, and the two sources we
+ * need (in-cluster service account, a kubeconfig's current context) are small.
+ * Plugins (exec, auth-provider) are refused with a clear error rather than
+ * silently ignored, so a misconfiguration fails at start, not at first write.
  */
 #include "controller/kube/kubeconfig.h"
 

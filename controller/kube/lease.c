@@ -1,5 +1,10 @@
 /*
- * API-server Lease store; see lease.h.
+ * The Lease store behind leader election (contract in lease.h).
+ *
+ * Why separate from leader.c: the election state machine is pure and tested
+ * with a fake store; this file is the only part that talks to the API server,
+ * carrying resourceVersion so a lost race comes back as a 409 conflict
+ * instead of two leaders.
  */
 #include "controller/kube/lease.h"
 

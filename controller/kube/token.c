@@ -1,5 +1,10 @@
 /*
- * Token sources; see token.h.
+ * Bearer tokens (contract in token.h).
+ *
+ * Why not read the token once: projected service-account tokens expire within
+ * the hour and kubelet rewrites the file, so a token read at start-up stops
+ * working. We re-read on file change, near the JWT's exp, and after a 401.
+ * Tokens are secrets: never logged, and copies are the caller's to free.
  */
 #include "controller/kube/token.h"
 

@@ -1,5 +1,10 @@
 /*
- * Trimming watched objects before they are cached; see trim.h.
+ * Trimming watched objects before they are cached (contract in trim.h).
+ *
+ * Why: every watched object stays in memory for the life of the process, so
+ * fields no reconcile reads (managedFields, last-applied annotations, pod
+ * specs, templates) are dropped on the way in, as client-go transforms do.
+ * Reads that need a whole object go to the API server, not the cache.
  */
 #include <string.h>
 

@@ -1,8 +1,10 @@
 /*
- * Newline-delimited JSON watch events; see watch_stream.h.
+ * Newline-delimited JSON watch events (contract in watch_stream.h).
  *
- * Lines that arrive whole inside one chunk are parsed in place; only the
- * partial line at the end of a chunk is copied into the carry buffer.
+ * Why a separate, pure parser: the network splits and merges events at any
+ * byte, so reassembly is where bugs hide; pure code can be fed arbitrary
+ * chunks by unit tests and the fuzzer. An oversized or unreadable line is
+ * reported and skipped, and the watch restarts, since that event is lost.
  */
 #include "controller/kube/watch_stream.h"
 

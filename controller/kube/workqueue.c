@@ -1,11 +1,12 @@
 /*
- * Work queue; see workqueue.h for the guarantees.
+ * The work queue (guarantees in workqueue.h), after client-go's rate-limited
+ * delaying queue.
  *
- * Every key with any state (waiting, in progress, delayed, or with a failure
- * count) has one entry in a chained hash table. Waiting entries are also on an
- * intrusive FIFO list, delayed entries in a binary min-heap by ready time. An
- * entry is freed as soon as it has no state left, so memory follows the number
- * of live keys, not the history.
+ * Why these rules: a key waits at most once and is never held by two workers,
+ * so a burst of events for one cluster costs one reconcile, and a reconcile
+ * never races itself; failures back off per key, so one broken cluster
+ * cannot starve the rest. One mutex, one condition variable, an injectable
+ * clock for tests.
  */
 #include "controller/kube/workqueue.h"
 

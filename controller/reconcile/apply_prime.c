@@ -1,5 +1,10 @@
 /*
- * Priming the desired-hash cache from the live children; see apply.h.
+ * Priming the desired-hash cache from the live children (see apply.h).
+ *
+ * Why: after a restart or a leader handover the cache is cold. One paged LIST
+ * per child kind, filtered on our managed-by label, refills it, so a cold
+ * start costs a handful of LISTs instead of one GET per child, and a miss in
+ * a primed cache can be written at once.
  */
 #include <stdlib.h>
 #include <string.h>

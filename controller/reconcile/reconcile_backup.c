@@ -28,14 +28,14 @@
 #include "common/config.h"
 #include "common/errors.h"
 #include "common/json_pack.h"
+#include "common/object.h"
 #include "common/request.h"
 #include "common/timefmt.h"
-#include "common/object.h"
 #include "common/xalloc.h"
 #include "controller/decide/backup_decide.h"
 #include "controller/decide/cluster_status.h"
-#include "specs/pod_layout.h"
 #include "controller/reconcile/reconcile.h"
+#include "specs/pod_layout.h"
 #include "specs/render_backup.h"
 #include "validators/guard.h"
 
@@ -155,7 +155,7 @@ static int start_job(struct pgw_reconciler *r, const json_t *backup, const json_
         free(invalid);
         return -1;
     }
-    struct pgw_render_ctx rctx = {r->config, NULL};
+    struct pgw_render_ctx rctx = {.config = r->config};
     json_t *job = pgw_render_backup_job(defaulted, dcluster, &rctx);
     struct pgw_kresult res = {0};
     (*writes)++;

@@ -25,17 +25,17 @@
 #include "common/errors.h"
 #include "common/json_pack.h"
 #include "common/log.h"
+#include "common/object.h"
 #include "common/request.h"
 #include "common/timefmt.h"
-#include "common/object.h"
 #include "common/xalloc.h"
 #include "controller/decide/cluster_status.h"
 #include "controller/decide/patroni_dcs.h"
-#include "specs/pod_layout.h"
 #include "controller/reconcile/reconcile.h"
 #include "controller/reconcile/reconcile_cluster_backups.h"
-#include "specs/render.h"
 #include "specs/inject.h"
+#include "specs/pod_layout.h"
+#include "specs/render.h"
 #include "validators/guard.h"
 
 static int has_finalizer(const json_t *cluster)
@@ -259,7 +259,7 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
             goto fail;
     }
 
-    struct pgw_render_ctx rctx = {r->config, NULL};
+    struct pgw_render_ctx rctx = {.config = r->config};
     children = pgw_render_cluster(defaulted, &rctx);
     struct pgw_apply_stats st = {0};
     char *apply_err = NULL;

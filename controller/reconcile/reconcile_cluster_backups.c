@@ -23,11 +23,11 @@
 #include "common/log.h"
 #include "common/object.h"
 #include "common/xalloc.h"
-#include "controller/reconcile/apply.h"
 #include "controller/decide/backup_decide.h"
 #include "controller/decide/cluster_status.h"
-#include "specs/pod_layout.h"
+#include "controller/reconcile/apply.h"
 #include "controller/reconcile/reconcile_cluster_backups.h"
+#include "specs/pod_layout.h"
 #include "specs/render.h"
 #include "specs/render_backup.h"
 
@@ -50,7 +50,7 @@ static int prune_cronjobs(struct pgw_reconciler *r, const json_t *cluster, const
 {
     const char *ns = pgw_obj_meta_str(cluster, "namespace"), *name = pgw_obj_meta_str(cluster, "name"),
                *uid = pgw_obj_meta_str(cluster, "uid");
-    struct pgw_render_ctx rctx = {r->config, NULL};
+    struct pgw_render_ctx rctx = {.config = r->config};
     json_t *desired = json_array();
     pgw_render_backup_cronjobs(defaulted, &rctx, desired);
     char *set = schedule_set(desired);
@@ -103,7 +103,7 @@ out:
 /* Creates the stanza-create Job. 0 (created or already there) or -1 with *err. */
 static int create_stanza_job(struct pgw_reconciler *r, const json_t *cluster, const json_t *defaulted, int *writes, char **err)
 {
-    struct pgw_render_ctx rctx = {r->config, NULL};
+    struct pgw_render_ctx rctx = {.config = r->config};
     json_t *job = pgw_render_stanza_job(defaulted, &rctx);
     if (job == NULL)
         return 0;

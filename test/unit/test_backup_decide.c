@@ -5,8 +5,8 @@
  */
 #include "helpers.h"
 
-#include "controller/decide/backup_decide.h"
 #include "common/json_pack.h"
+#include "controller/decide/backup_decide.h"
 
 /* --- Job state ---------------------------------------------------------------------- */
 

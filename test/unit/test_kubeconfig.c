@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "controller/kube/kclient.h"
-#include "common/base64.h"
 #include "controller/kube/kubeconfig.h"
 
 static void put(const char *dir, const char *name, const char *content)

@@ -15,8 +15,8 @@
 #include "common/json_pack.h"
 #include "common/metrics.h"
 #include "common/xalloc.h"
-#include "controller/kube/lease.h"
 #include "controller/kube/leader.h"
+#include "controller/kube/lease.h"
 
 struct fake_store {
     int exists;

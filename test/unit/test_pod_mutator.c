@@ -17,9 +17,9 @@
 #include "common/jsonpatch.h"
 #include "common/request.h"
 #include "common/xalloc.h"
-#include "specs/pod_layout.h"
-#include "specs/inject.h"
 #include "mutators/mutators.h"
+#include "specs/inject.h"
+#include "specs/pod_layout.h"
 
 static struct pgw_config cfg;
 

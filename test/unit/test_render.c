@@ -88,7 +88,7 @@ static const char *str_at(json_t *root, const char *path)
 START_TEST(every_child_is_owned_and_labelled)
 {
     json_t *cluster = load(minimal);
-    struct pgw_render_ctx ctx = {&cfg, counting_bytes};
+    struct pgw_render_ctx ctx = {.config = &cfg, .random_bytes = counting_bytes};
     json_t *children = pgw_render_cluster(cluster, &ctx);
     size_t i;
     json_t *c;
@@ -141,7 +141,7 @@ END_TEST
 START_TEST(statefulset_template)
 {
     json_t *cluster = load(minimal);
-    struct pgw_render_ctx ctx = {&cfg, counting_bytes};
+    struct pgw_render_ctx ctx = {.config = &cfg, .random_bytes = counting_bytes};
     json_t *sts = pgw_render_statefulset(cluster, &ctx);
     json_t *spec = json_object_get(sts, "spec");
     ck_assert_int_eq(json_integer_value(json_object_get(spec, "replicas")), 3);
@@ -206,7 +206,7 @@ END_TEST
 START_TEST(patroni_configuration)
 {
     json_t *cluster = load(minimal);
-    struct pgw_render_ctx ctx = {&cfg, counting_bytes};
+    struct pgw_render_ctx ctx = {.config = &cfg, .random_bytes = counting_bytes};
     json_t *p = pgw_render_patroni_config(cluster, &ctx);
     ck_assert_str_eq(str_at(p, "scope"), "demo");
     ck_assert_str_eq(str_at(p, "kubernetes.role_label"), "pgwarden.io/role");
@@ -250,7 +250,7 @@ START_TEST(restore_bootstrap_method)
         {"{\"immediate\":true}", {"'--type=immediate'", "'--target-action=promote'", NULL, NULL}},
         {NULL, {"'restore'", NULL, NULL, NULL}}, /* latest: the end of the archived WAL */
     };
-    struct pgw_render_ctx ctx = {&cfg, counting_bytes};
+    struct pgw_render_ctx ctx = {.config = &cfg, .random_bytes = counting_bytes};
     for (size_t r = 0; r != sizeof(rows) / sizeof(rows[0]); ++r) {
         json_t *cluster = load(minimal);
         json_t *how = pgw_json_pack("{s:s}", "fromCluster", "orders");
@@ -286,7 +286,7 @@ START_TEST(secrets_have_distinct_random_passwords)
 {
     json_t *cluster = load(minimal);
     json_t *out = json_array();
-    struct pgw_render_ctx ctx = {&cfg, NULL}; /* RAND_bytes */
+    struct pgw_render_ctx ctx = {.config = &cfg}; /* RAND_bytes */
     pgw_render_secrets(cluster, &ctx, out);
     const char *su = str_at(find(out, "Secret", "demo-superuser"), "stringData.password");
     const char *app = str_at(find(out, "Secret", "demo-app"), "stringData.password");

@@ -271,7 +271,7 @@ START_TEST(configmap_without_secrets)
 {
     struct pgw_config cfg;
     pgw_config_init_defaults(&cfg);
-    struct pgw_render_ctx ctx = {&cfg, NULL};
+    struct pgw_render_ctx ctx = {.config = &cfg};
     static const char *const backups[] = {
         "{'repository':{'s3':{'bucket':'b1b','endpoint':'e','region':'r','credentialsSecret':'topsecret-s3'}},"
         "'encryptionSecret':'topsecret-enc'}",
@@ -319,7 +319,7 @@ START_TEST(statefulset_gets_repo_env)
 {
     struct pgw_config cfg;
     pgw_config_init_defaults(&cfg);
-    struct pgw_render_ctx ctx = {&cfg, NULL};
+    struct pgw_render_ctx ctx = {.config = &cfg};
     json_t *cluster = cluster_with("{'repository':{'s3':{'bucket':'b1b','endpoint':'e','region':'r',"
                                    "'credentialsSecret':'s3c'}}}");
     json_t *sts = pgw_render_statefulset(cluster, &ctx);

@@ -6,8 +6,8 @@
 #include "helpers.h"
 #include "test/unit/helpers.h"
 
-#include "validators/validators.h"
 #include "common/json_pack.h"
+#include "validators/validators.h"
 
 #define NOW 1767225600 /* 2026-01-01T00:00:00Z */
 
