@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "certs/internal.h"
+#include "common/names.h"
 #include "common/xalloc.h"
 
 #define MAX_DAYS 36500
@@ -30,26 +31,14 @@ void pgw_certs_dns_names(const struct pgw_certs_options *opts, char *names[PGW_C
     names[4] = pgw_strdup("localhost");
 }
 
-/* An RFC 1123 label, as Kubernetes requires of Service and Namespace names. */
-static int is_dns_label(const char *s)
-{
-    size_t n = s != NULL ? strlen(s) : 0;
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-        return 0;
-    for (size_t i = 0; i != n; ++i)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return 0;
-    return 1;
-}
-
 int pgw_certs_check_options(const struct pgw_certs_options *opts, char **err)
 {
-    if (!is_dns_label(opts->service)) {
+    if (opts->service == NULL || pgw_dns1123_label(opts->service, NULL) != 0) {
         *err = pgw_asprintf("service \"%s\" is not a DNS label (lowercase letters, digits and '-', at most 63)",
                             opts->service != NULL ? opts->service : "");
         return -1;
     }
-    if (!is_dns_label(opts->namespace)) {
+    if (opts->namespace == NULL || pgw_dns1123_label(opts->namespace, NULL) != 0) {
         *err = pgw_asprintf("namespace \"%s\" is not a DNS label (lowercase letters, digits and '-', at most 63)",
                             opts->namespace != NULL ? opts->namespace : "");
         return -1;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/names.h"
 #include "specs/inject.h"
 #include "specs/pod_layout.h"
 #include "specs/sidecars.h"
@@ -40,18 +41,11 @@ static json_t *object_member(json_t *obj, const char *key, int create)
     return v;
 }
 
-/* The cluster name goes into ConfigMap and Secret names: a DNS-1123 label (checked
- * here rather than with common/names.h so that injection has no dependency
- * beyond this module; the validator enforces the stricter DNS-1035 rule). */
+/* The cluster name goes into ConfigMap and Secret names: a DNS-1123 label (the
+ * validator enforces the stricter DNS-1035 rule on the cluster itself). */
 static int usable_cluster_name(const char *s)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-        return 0;
-    for (size_t i = 0; i != n; ++i)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return 0;
-    return 1;
+    return pgw_dns1123_label(s, NULL) == 0;
 }
 
 /* Sets annotation `key` when absent. */
