@@ -4,11 +4,11 @@
  * A pod labelled pgwarden.io/cluster=<name> and annotated
  * pgwarden.io/sidecars=<list> gets the listed sidecars (pooler → pgbouncer,
  * metrics → exporter, backup → pgbackrest) and the volumes they need, and is
- * stamped pgwarden.io/injected=<hash> (mutators/inject.h).
+ * stamped pgwarden.io/injected=<hash> (specs/inject.h).
  *
  * Invariants:
  *  - No API lookups: only the pod, the operator configuration and naming
- *    conventions (controller/pod_layout.h) decide what is added.
+ *    conventions (specs/pod_layout.h) decide what is added.
  *  - Idempotent: a container that exists by name (in containers or
  *    initContainers) is left exactly as written, volumes are added only when
  *    no volume has that name, and the stamp depends only on the requested set

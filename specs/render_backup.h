@@ -11,7 +11,7 @@
  * `pgbackrest info --output=json --set=<new label>` (one backup set, well under
  * the 4 KiB Kubernetes keeps) to its termination message, and prints it as its
  * last log line for people; the controller reads the message from the Job's
- * pod status (no logs, no exec) and parses it with controller/backup_info.h.
+ * pod status (no logs, no exec) and parses it with controller/decide/backup_info.h.
  *
  * Job pods do not carry pgwarden.io/cluster: that label selects the cluster's
  * database pods (Services, PDB, StatefulSet, sidecar injection). The Jobs

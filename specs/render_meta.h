@@ -1,6 +1,6 @@
 /*
  * Shared pieces of every rendered child: names, labels, owner reference, and
- * small accessors for the cluster spec. Internal to controller/render_*.c.
+ * small accessors for the cluster spec. Internal to specs/render_*.c.
  */
 #ifndef PGW_SPECS_RENDER_META_H
 #define PGW_SPECS_RENDER_META_H

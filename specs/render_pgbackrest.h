@@ -16,7 +16,7 @@
  * secretKeyRef (pgw_render_pgbackrest_env). The GCS key is a file mounted from
  * its Secret (pgw_render_pgbackrest_repo_volumes).
  *
- * Paths default to the pod layout (controller/pod_layout.h); the data-plane
+ * Paths default to the pod layout (specs/pod_layout.h); the data-plane
  * tests change them through struct pgw_pgbackrest_render_opts to run on
  * loopback with temporary directories, never by editing the rendered text.
  */

@@ -2,7 +2,7 @@
  * PgBouncer rendering (see render_pgbouncer.h for the authentication scheme).
  *
  * Everything that depends on the pod layout comes from the options, whose
- * defaults are controller/pod_layout.h; everything that depends on the user
+ * defaults are specs/pod_layout.h; everything that depends on the user
  * comes from spec.pooler. Nothing here edits text after the fact: tests render
  * with other options instead of patching the output.
  */

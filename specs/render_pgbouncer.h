@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-/* Where things are; the defaults are the pod layout (controller/pod_layout.h).
+/* Where things are; the defaults are the pod layout (specs/pod_layout.h).
  * Tests change them to run on loopback with temporary directories. */
 struct pgw_pgbouncer_render_opts {
     const char *listen_addr;     /* "0.0.0.0" */

@@ -2,7 +2,7 @@
  * The exporter sidecar: postgres_exporter on 9187 (port name "metrics"),
  * logged in as the pg_monitor role over the shared unix socket. The password is
  * a file from Secret <cluster>-exporter; the environment is the one
- * controller/render_exporter.c renders, so the data-plane test runs exactly it.
+ * specs/render_exporter.c renders, so the data-plane test runs exactly it.
  */
 #include "specs/sidecars.h"
 

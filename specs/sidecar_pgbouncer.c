@@ -2,7 +2,7 @@
  * The pgbouncer sidecar: PgBouncer on 6432, reaching postgres over the shared
  * unix socket. Its pgbouncer.ini comes from ConfigMap <cluster>-pgbouncer and
  * its auth_file (and TLS key pair) from Secret <cluster>-pgbouncer, projected
- * together into one directory (controller/render_pgbouncer.h renders both).
+ * together into one directory (specs/render_pgbouncer.h renders both).
  */
 #include "specs/sidecars.h"
 

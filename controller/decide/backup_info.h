@@ -2,7 +2,7 @@
  * `pgbackrest info --output=json` → the fields of PostgresBackup status
  * (DESIGN.md §3, §7): backupLabel, lsnStart, lsnStop, sizeBytes, startedAt,
  * completedAt. The backup Job prints that JSON as the last line of its log
- * (controller/render_backup.c); the controller reads the log and calls these.
+ * (specs/render_backup.c); the controller reads the log and calls these.
  *
  * Pure functions over untrusted text: the JSON is size-capped, parsed with
  * duplicate keys rejected, and every field is type-checked.

@@ -29,7 +29,7 @@ struct pgw_kubeconfig {
     char *client_cert_data, *client_key_data;
     size_t client_cert_data_len, client_key_data_len;
     char *token;      /* a fixed token (secret: never log) */
-    char *token_file; /* re-read by controller/token.h */
+    char *token_file; /* re-read by controller/kube/token.h */
     char *namespace_; /* context namespace or the pod's namespace; "default" otherwise */
 };
 

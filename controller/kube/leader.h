@@ -13,7 +13,7 @@
  * retry, not a second leader.
  *
  * The state machine is pure: the Lease is read and written through a store
- * interface (controller/lease.h provides the API-server one; tests pass a
+ * interface (controller/kube/lease.h provides the API-server one; tests pass a
  * fake) and both clocks are injectable. pgw_leader_run drives it on a thread.
  * Writers check pgw_leader_is_leading() before every write.
  */

@@ -1,5 +1,5 @@
 /*
- * The Lease store of leader election (controller/leader.h) over the API
+ * The Lease store of leader election (controller/kube/leader.h) over the API
  * server: coordination.k8s.io/v1 Lease get/create/update, with the
  * resourceVersion carried for optimistic concurrency (a lost race is a 409,
  * reported as PGW_LEASE_CONFLICT).

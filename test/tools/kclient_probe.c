@@ -1,5 +1,5 @@
 /*
- * kclient_probe: drives controller/kclient and controller/watch for the
+ * kclient_probe: drives controller/kube/kclient and controller/kube/watch for the
  * integration test (test/integration/test_kclient.py), one command per stdin
  * line, one JSON result per stdout line, so the test can change the world
  * (rotate a token, script the fake server) between commands.

@@ -1,5 +1,5 @@
 /*
- * Unit tests for controller/apply: the desired hash (stable under key order,
+ * Unit tests for controller/reconcile/apply: the desired hash (stable under key order,
  * blind to its own annotation, sensitive to any other change) and the
  * per-child decision table (skip / read live / apply / create), including the
  * rule that Secrets are never overwritten. The cache's owner scoping too.

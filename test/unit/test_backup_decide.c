@@ -1,5 +1,5 @@
 /*
- * Unit tests for controller/backup_decide: the Job state, the termination
+ * Unit tests for controller/decide/backup_decide: the Job state, the termination
  * message of a Job's pods, the one-pgBackRest-per-stanza gate, a backup's
  * status from its Job, and the restore checks. Case tables throughout.
  */

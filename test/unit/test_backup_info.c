@@ -1,5 +1,5 @@
 /*
- * `pgbackrest info --output=json` → PostgresBackup status (controller/backup_info.c),
+ * `pgbackrest info --output=json` → PostgresBackup status (controller/decide/backup_info.c),
  * on real output: test/fixtures/pgbackrest/info.json was written by pgBackRest
  * 2.45 in test/integration/test_backup_pitr.py (full, diff, incr, full).
  */

@@ -1,5 +1,5 @@
 /*
- * Unit tests for controller/cluster_status: phase and conditions from the
+ * Unit tests for controller/decide/cluster_status: phase and conditions from the
  * inputs a reconcile sees (case table), lastTransitionTime kept while a
  * condition's status stays, and the merge patch that writes only changes.
  */

@@ -1,8 +1,8 @@
 /*
- * Unit tests for controller/kubeconfig: the in-cluster environment (with the
+ * Unit tests for controller/kube/kubeconfig: the in-cluster environment (with the
  * service-account directory in a temp dir), kubeconfig contexts with files,
  * inline data, tokens and relative paths, errors that name what is missing,
- * base64, and the resource/URL table of controller/kclient (pure).
+ * base64, and the resource/URL table of controller/kube/kclient (pure).
  */
 #include "helpers.h"
 #include <check.h>

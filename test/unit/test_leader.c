@@ -1,6 +1,6 @@
 /*
- * Unit tests for the leader-election state machine (controller/leader) and
- * the Lease JSON mapping (controller/lease), against an in-memory Lease store
+ * Unit tests for the leader-election state machine (controller/kube/leader) and
+ * the Lease JSON mapping (controller/kube/lease), against an in-memory Lease store
  * with resourceVersion checks. Two electors share the store and a fake clock:
  * acquire when free, wait out another holder by local observation time (not
  * its renewTime), renew, lose on renew deadline, 409 on a stale write,

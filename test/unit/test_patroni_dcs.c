@@ -1,5 +1,5 @@
 /*
- * Unit tests for controller/patroni_dcs: when the `<cluster>-config`
+ * Unit tests for controller/decide/patroni_dcs: when the `<cluster>-config`
  * annotation needs rewriting, and that only postgresql.parameters changes.
  */
 #include "helpers.h"

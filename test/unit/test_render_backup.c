@@ -1,6 +1,6 @@
 /*
  * Backup Jobs, CronJobs, the stanza-create Job, restore command lines and the
- * restored cluster (controller/render_backup.c).
+ * restored cluster (specs/render_backup.c).
  */
 #include "helpers.h"
 

@@ -1,5 +1,5 @@
 /*
- * pgbackrest.conf rendering (controller/render_pgbackrest.c): every repository
+ * pgbackrest.conf rendering (specs/render_pgbackrest.c): every repository
  * type, retention, the TLS server and pg hosts, and no credentials in the
  * ConfigMap.
  */

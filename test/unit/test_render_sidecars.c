@@ -1,6 +1,6 @@
 /*
- * Rendering of the sidecars' configuration (controller/render_pgbouncer.c,
- * controller/render_exporter.c): defaults, spec.pooler overrides, what users
+ * Rendering of the sidecars' configuration (specs/render_pgbouncer.c,
+ * specs/render_exporter.c): defaults, spec.pooler overrides, what users
  * cannot override, quoting, and refusal of unsafe input. The data-plane test
  * runs the same text against the real programs.
  */

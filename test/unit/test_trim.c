@@ -1,5 +1,5 @@
 /*
- * What the controller's caches keep of watched objects (controller/trim.c).
+ * What the controller's caches keep of watched objects (controller/kube/trim.c).
  */
 #include "helpers.h"
 

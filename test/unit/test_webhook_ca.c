@@ -1,5 +1,5 @@
 /*
- * Unit tests for controller/webhook_ca: the caBundle patch is empty when every
+ * Unit tests for certs/webhook_ca: the caBundle patch is empty when every
  * webhook carries the CA, and otherwise sets exactly the drifted ones, each
  * guarded by a test of the webhook's name.
  */

@@ -1,5 +1,5 @@
 /*
- * Unit tests for controller/workqueue: dedupe, FIFO order, a key re-added
+ * Unit tests for controller/kube/workqueue: dedupe, FIFO order, a key re-added
  * while in progress comes back only after done, delayed adds keep the earliest
  * time, per-key retry backoff doubles to the cap and forget resets it,
  * shutdown wakes blocked workers, and the depth metric follows the queue.
