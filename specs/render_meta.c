@@ -13,32 +13,20 @@
 
 const char *pgw_cluster_name(const json_t *cluster)
 {
-    const char *s = json_string_value(json_object_get(json_object_get(cluster, "metadata"), "name"));
+    const char *s = pgw_obj_meta_str(cluster, "name");
     return s != NULL ? s : "";
 }
 
 const char *pgw_cluster_namespace(const json_t *cluster)
 {
-    const char *s = json_string_value(json_object_get(json_object_get(cluster, "metadata"), "namespace"));
+    const char *s = pgw_obj_meta_str(cluster, "namespace");
     return s != NULL ? s : "default";
 }
 
 json_t *pgw_cluster_spec(const json_t *cluster, const char *dotted)
 {
-    json_t *node = json_object_get(cluster, "spec");
-    char key[128];
-    const char *p = dotted;
-    while (node != NULL && *p != '\0') {
-        const char *dot = strchr(p, '.');
-        size_t n = dot != NULL ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof(key))
-            return NULL;
-        memcpy(key, p, n);
-        key[n] = '\0';
-        node = json_object_get(node, key);
-        p += n + (dot != NULL);
-    }
-    return node;
+    /* borrowed, as json_object_get returns it: callers may hand it to json_object_set */
+    return (json_t *)pgw_obj_at(json_object_get(cluster, "spec"), dotted);
 }
 
 long long pgw_cluster_spec_int(const json_t *cluster, const char *dotted, long long fallback)
