@@ -62,7 +62,4 @@ struct pgw_certs_pem {
 int pgw_certs_issue_pem(const struct pgw_certs_options *opts, struct pgw_certs_pem *out, char **err);
 void pgw_certs_pem_free(struct pgw_certs_pem *pem);
 
-/* Reads a PEM file into a malloc'd string (caller frees), or NULL with *err. */
-char *pgw_certs_read_file(const char *path, char **err);
-
 #endif

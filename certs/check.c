@@ -22,16 +22,6 @@ int pgw_certs_needs_renewal(time_t not_before, time_t not_after, time_t now)
     return (not_after - now) * 3 < (not_after - not_before);
 }
 
-int pgw_certs_asn1_to_time(const ASN1_TIME *t, time_t *out)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-        return -1;
-    *out = timegm(&tm);
-    return 0;
-}
-
 static int validity(X509 *x, time_t *not_before, time_t *not_after)
 {
     return pgw_certs_asn1_to_time(X509_get0_notBefore(x), not_before) == 0 &&

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "certs/internal.h"
+#include "common/json_pack.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
@@ -30,7 +31,7 @@ static void load_pair(const char *dir, const char *crt_name, const char *key_nam
 
 static void log_renewal(const char *msg, const char *dir, const char *reason)
 {
-    pgw_log(PGW_LOG_INFO, msg, json_pack("{s:s, s:s}", "dir", dir, "reason", reason));
+    pgw_log(PGW_LOG_INFO, msg, pgw_json_pack("{s:s, s:s}", "dir", dir, "reason", reason));
 }
 
 int pgw_certs_ensure(const char *dir, const struct pgw_certs_options *opts, int *changed, char **err)

@@ -16,59 +16,6 @@
 #include "certs/internal.h"
 #include "common/xalloc.h"
 
-#define MAX_DAYS 36500
-
-const char *const pgw_certs_ips[] = {"127.0.0.1", "::1", NULL};
-
-time_t pgw_certs_now(const struct pgw_certs_options *opts)
-{
-    return opts->now != 0 ? opts->now : time(NULL);
-}
-
-void pgw_certs_dns_names(const struct pgw_certs_options *opts, char *names[PGW_CERTS_DNS_COUNT])
-{
-    names[0] = pgw_strdup(opts->service);
-    names[1] = pgw_asprintf("%s.%s", opts->service, opts->namespace);
-    names[2] = pgw_asprintf("%s.%s.svc", opts->service, opts->namespace);
-    names[3] = pgw_asprintf("%s.%s.svc.cluster.local", opts->service, opts->namespace);
-    names[4] = pgw_strdup("localhost");
-}
-
-/* An RFC 1123 label, as Kubernetes requires of Service and Namespace names. */
-static int is_dns_label(const char *s)
-{
-    size_t n = s != NULL ? strlen(s) : 0;
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-        return 0;
-    for (size_t i = 0; i != n; ++i)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return 0;
-    return 1;
-}
-
-int pgw_certs_check_options(const struct pgw_certs_options *opts, char **err)
-{
-    if (!is_dns_label(opts->service)) {
-        *err = pgw_asprintf("service \"%s\" is not a DNS label (lowercase letters, digits and '-', at most 63)",
-                            opts->service != NULL ? opts->service : "");
-        return -1;
-    }
-    if (!is_dns_label(opts->namespace)) {
-        *err = pgw_asprintf("namespace \"%s\" is not a DNS label (lowercase letters, digits and '-', at most 63)",
-                            opts->namespace != NULL ? opts->namespace : "");
-        return -1;
-    }
-    if (opts->ca_days < 1 || opts->ca_days > MAX_DAYS) {
-        *err = pgw_asprintf("CA lifetime must be between 1 and %d days, got %d", MAX_DAYS, opts->ca_days);
-        return -1;
-    }
-    if (opts->leaf_days < 1 || opts->leaf_days > MAX_DAYS) {
-        *err = pgw_asprintf("certificate lifetime must be between 1 and %d days, got %d", MAX_DAYS, opts->leaf_days);
-        return -1;
-    }
-    return 0;
-}
-
 /* Formats the first queued OpenSSL error after `what` and clears the queue. */
 static char *openssl_error(const char *what)
 {

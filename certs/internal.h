@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "certs/certs.h"
+#include "certs/files.h"
 
 /* File names inside the certificate directory. */
 #define PGW_CERTS_CA_CRT "ca.crt"
@@ -41,16 +42,6 @@ time_t pgw_certs_now(const struct pgw_certs_options *opts);
 
 /* Checks service, namespace and lifetimes. Returns 0 or -1 with *err. */
 int pgw_certs_check_options(const struct pgw_certs_options *opts, char **err);
-
-/* Creates `dir` (and missing parents, mode 0755). Returns 0 or -1 with *err. */
-int pgw_certs_make_dir(const char *dir, char **err);
-
-/*
- * Writes `len` bytes to dir/name through a temporary file in the same
- * directory, fsync and rename(2), so readers see the old or the new content,
- * never a mix. `mode` is applied before any byte is written. Returns 0 or -1 with *err.
- */
-int pgw_certs_write_file(const char *dir, const char *name, const char *data, size_t len, unsigned mode, char **err);
 
 /* First certificate of a PEM file, or NULL with *err. */
 X509 *pgw_certs_load_cert(const char *path, char **err);

@@ -21,9 +21,10 @@
 #include "cli/commands.h"
 #include "cli/input.h"
 #include "cli/options.h"
-#include "common/config.h"
-#include "common/jsonpatch_apply.h"
 #include "common/base64.h"
+#include "common/config.h"
+#include "common/json_pack.h"
+#include "common/jsonpatch_apply.h"
 #include "common/xalloc.h"
 #include "common/yaml.h"
 #include "common/yaml_emit.h"
@@ -49,8 +50,8 @@ static const pgw_admission_route_t *route_for(const json_t *doc, const char *pre
     const char *slash = strchr(api_version, '/');
     size_t group_len = slash ? (size_t)(slash - api_version) : 0;
     for (const pgw_admission_route_t *r = pgw_admission_routes; r->path != NULL; ++r)
-        if (strncmp(r->path, prefix, strlen(prefix)) == 0 && r->group[0] != '\0' && strcmp(r->kind, kind) == 0 &&
-            strlen(r->group) == group_len && strncmp(r->group, api_version, group_len) == 0)
+        if (strncmp(r->path, prefix, strlen(prefix)) == 0 && r->guard->group[0] != '\0' && strcmp(r->guard->kind, kind) == 0 &&
+            strlen(r->guard->group) == group_len && strncmp(r->guard->group, api_version, group_len) == 0)
             return r;
     return NULL;
 }
@@ -59,8 +60,8 @@ static const pgw_admission_route_t *route_for(const json_t *doc, const char *pre
  * Runs one AdmissionReview through the pipeline. Returns the response object
  * (caller decrefs), or NULL when the pipeline answered 400 (message printed).
  */
-static json_t *run_review(struct st_admit_t *a, const pgw_admission_route_t *route, const char *operation,
-                          const json_t *object, const json_t *old_object)
+static json_t *run_review(struct st_admit_t *a, const pgw_admission_route_t *route, const char *operation, const json_t *object,
+                          const json_t *old_object)
 {
     const json_t *subject = object ? object : old_object;
     json_t *meta = json_object_get(subject, "metadata");
@@ -68,18 +69,18 @@ static json_t *run_review(struct st_admit_t *a, const pgw_admission_route_t *rou
     const char *api_version = str(subject, "apiVersion");
     const char *slash = strchr(api_version, '/');
     char *uid = pgw_asprintf("pgwarden-admit-%u", ++a->seq);
-    json_t *request = json_pack("{s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:b}", "uid", uid, "kind",
-                                "group", route->group, "version", slash ? slash + 1 : "v1", "kind", route->kind,
-                                "resource", "group", route->group, "version", slash ? slash + 1 : "v1", "resource",
-                                route->resource, "name", str(meta, "name"), "namespace", ns[0] ? ns : "default",
-                                "operation", operation, "userInfo", "username", "pgwarden-admit", "dryRun", 1);
+    json_t *request = pgw_json_pack("{s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:b}", "uid", uid, "kind", "group",
+                                    route->guard->group, "version", slash ? slash + 1 : "v1", "kind", route->guard->kind,
+                                    "resource", "group", route->guard->group, "version", slash ? slash + 1 : "v1", "resource",
+                                    route->resource, "name", str(meta, "name"), "namespace", ns[0] ? ns : "default", "operation",
+                                    operation, "userInfo", "username", "pgwarden-admit", "dryRun", 1);
     free(uid);
     if (object != NULL)
         json_object_set(request, "object", (json_t *)object);
     if (old_object != NULL)
         json_object_set(request, "oldObject", (json_t *)old_object);
-    json_t *review = json_pack("{s:s,s:s,s:o}", "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview",
-                               "request", request);
+    json_t *review =
+        pgw_json_pack("{s:s,s:s,s:o}", "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request", request);
     char *body = json_dumps(review, JSON_COMPACT);
     json_decref(review);
     struct pgw_admission_outcome out;
@@ -100,8 +101,7 @@ static void print_warnings(const json_t *response)
 {
     size_t i;
     json_t *w;
-    json_array_foreach(json_object_get(response, "warnings"), i, w)
-        fprintf(stderr, "Warning: %s\n", json_string_value(w));
+    json_array_foreach(json_object_get(response, "warnings"), i, w) fprintf(stderr, "Warning: %s\n", json_string_value(w));
 }
 
 /* kubectl's rendering of an Invalid status: a header, then one "* cause" per line. */
@@ -116,13 +116,11 @@ static void print_denial(const json_t *subject, const json_t *response)
     fprintf(stderr, "The %s \"%s\" is invalid:\n", str(subject, "kind"), str(json_object_get(subject, "metadata"), "name"));
     size_t i;
     json_t *c;
-    json_array_foreach(causes, i, c)
-        fprintf(stderr, "* %s: %s\n", str(c, "field"), str(c, "message"));
+    json_array_foreach(causes, i, c) fprintf(stderr, "* %s: %s\n", str(c, "field"), str(c, "message"));
 }
 
 /* Mutate route: returns the defaulted copy (caller decrefs) or NULL when denied/failed. */
-static json_t *default_object(struct st_admit_t *a, const json_t *doc, const char *operation, const json_t *old,
-                              int report)
+static json_t *default_object(struct st_admit_t *a, const json_t *doc, const char *operation, const json_t *old, int report)
 {
     const pgw_admission_route_t *route = route_for(doc, "/mutate/");
     if (route == NULL)
@@ -160,7 +158,8 @@ static json_t *find_old(const json_t *olds, const json_t *doc, size_t new_count)
     const json_t *meta = json_object_get(doc, "metadata");
     size_t i;
     json_t *old;
-    json_array_foreach(olds, i, old) {
+    json_array_foreach(olds, i, old)
+    {
         const json_t *om = json_object_get(old, "metadata");
         if (strcmp(str(old, "kind"), str(doc, "kind")) == 0 && strcmp(str(om, "name"), str(meta, "name")) == 0 &&
             strcmp(str(om, "namespace"), str(meta, "namespace")) == 0)
@@ -308,14 +307,16 @@ int pgw_cmd_admit(int argc, char **argv)
     if (pgw_cli_load_config(&cfg, config_file) != 0)
         return 2;
     int rc = 2;
-    json_t *docs = pgw_cli_load_documents("admit", file), *olds = old_file ? pgw_cli_load_documents("admit", old_file) : json_array();
+    json_t *docs = pgw_cli_load_documents("admit", file),
+           *olds = old_file ? pgw_cli_load_documents("admit", old_file) : json_array();
     json_t *printed = json_array();
     if (docs == NULL || olds == NULL)
         goto done;
     struct st_admit_t a = {.cfg = &cfg, .now = time(NULL)};
     size_t i;
     json_t *doc;
-    json_array_foreach(docs, i, doc) {
+    json_array_foreach(docs, i, doc)
+    {
         json_t *old = old_file ? find_old(olds, doc, json_array_size(docs)) : NULL;
         if (old_file != NULL && old == NULL && route_for(doc, "/validate/") != NULL) {
             fprintf(stderr, "pgwarden admit: no old object in %s for %s \"%s\"\n", old_file, str(doc, "kind"),
@@ -329,8 +330,7 @@ int pgw_cmd_admit(int argc, char **argv)
     if (strcmp(output, "json") == 0) {
         json_t *out = json_array_size(printed) == 1
                           ? json_incref(json_array_get(printed, 0))
-                          : json_pack("{s:s,s:s,s:O,s:{}}", "apiVersion", "v1", "kind", "List", "items", printed,
-                                      "metadata");
+                          : pgw_json_pack("{s:s,s:s,s:O,s:{}}", "apiVersion", "v1", "kind", "List", "items", printed, "metadata");
         if (json_array_size(printed) != 0) {
             char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             puts(s);
@@ -338,7 +338,8 @@ int pgw_cmd_admit(int argc, char **argv)
         }
         json_decref(out);
     } else {
-        json_array_foreach(printed, i, doc) {
+        json_array_foreach(printed, i, doc)
+        {
             if (json_array_size(printed) > 1)
                 fputs("---\n", stdout);
             pgw_yaml_emit(stdout, doc);

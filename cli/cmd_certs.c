@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "certs/certs.h"
+#include "certs/files.h"
 #include "cli/commands.h"
 #include "common/base64.h"
 #include "common/xalloc.h"

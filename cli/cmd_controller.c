@@ -15,11 +15,12 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "common/config.h"
+#include "common/json_pack.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "controller/controller.h"
-#include "controller/kclient.h"
-#include "controller/kubeconfig.h"
+#include "controller/kube/kclient.h"
+#include "controller/kube/kubeconfig.h"
 
 int pgw_cli_controller_wanted(const struct pgw_config *cfg)
 {
@@ -43,7 +44,7 @@ struct pgw_kclient *pgw_cli_kube_client(const struct pgw_config *cfg)
         client = pgw_kclient_new(&kc, NULL, &err);
     if (client == NULL) {
         pgw_log(PGW_LOG_ERROR, "no Kubernetes client",
-                json_pack("{s:s}", "error", err != NULL ? err : "no in-cluster environment, --kubeconfig or $KUBECONFIG"));
+                pgw_json_pack("{s:s}", "error", err != NULL ? err : "no in-cluster environment, --kubeconfig or $KUBECONFIG"));
         free(err);
     }
     pgw_kubeconfig_dispose(&kc);
@@ -62,7 +63,7 @@ int pgw_cli_controller_start(const struct pgw_config *cfg, const char *ca_file, 
     int rc = pgw_kubeconfig_load(&kc, cfg->kubeconfig, &err);
     if (rc != 0) {
         pgw_log(PGW_LOG_ERROR, "no Kubernetes configuration for the controller",
-                json_pack("{s:s}", "error", err != NULL ? err : "no in-cluster environment, --kubeconfig or $KUBECONFIG"));
+                pgw_json_pack("{s:s}", "error", err != NULL ? err : "no in-cluster environment, --kubeconfig or $KUBECONFIG"));
         free(err);
         pgw_kubeconfig_dispose(&kc);
         return -1;
@@ -78,7 +79,7 @@ int pgw_cli_controller_start(const struct pgw_config *cfg, const char *ca_file, 
     *out = pgw_controller_start(&opts, &err);
     pgw_kubeconfig_dispose(&kc);
     if (*out == NULL) {
-        pgw_log(PGW_LOG_ERROR, "cannot start the controller", json_pack("{s:s}", "error", err != NULL ? err : "unknown"));
+        pgw_log(PGW_LOG_ERROR, "cannot start the controller", pgw_json_pack("{s:s}", "error", err != NULL ? err : "unknown"));
         free(err);
         return -1;
     }
@@ -129,7 +130,7 @@ int pgw_cmd_controller(int argc, char **argv)
         goto out;
     int sig = 0;
     sigwait(&signals, &sig);
-    pgw_log(PGW_LOG_INFO, "shutting down", json_pack("{s:s}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+    pgw_log(PGW_LOG_INFO, "shutting down", pgw_json_pack("{s:s}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     pgw_controller_stop(ctrl);
     pgw_log(PGW_LOG_INFO, "stopped", NULL);
     rc = 0;

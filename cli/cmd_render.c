@@ -2,8 +2,8 @@
  * `pgwarden render -f CLUSTER.yaml [-o yaml|json]`: the child objects the
  * controller would apply, as a v1 List.
  *
- * Each PostgresCluster is first defaulted and validated by the same mutator
- * and validator the webhook serves (the controller's guard does the same), so
+ * Each PostgresCluster is first defaulted and validated by the guard
+ * (validators/guard.h), the same one the webhook and the reconcilers run, so
  * what is rendered is what an admitted object would produce. Generated
  * passwords are fresh on every run: the controller only creates Secrets that
  * do not exist yet.
@@ -20,10 +20,10 @@
 #include "cli/input.h"
 #include "cli/options.h"
 #include "common/config.h"
+#include "common/object.h"
 #include "common/yaml_emit.h"
-#include "controller/render.h"
-#include "mutators/mutators.h"
-#include "validators/validators.h"
+#include "specs/render.h"
+#include "validators/guard.h"
 
 static void usage(FILE *fp)
 {
@@ -40,31 +40,23 @@ static int is_cluster(const json_t *doc)
     return kind != NULL && api != NULL && strcmp(kind, "PostgresCluster") == 0 && strncmp(api, "pgwarden.io/", 12) == 0;
 }
 
-/* Defaults and validates a copy of `doc`; prints problems. Returns the defaulted cluster or NULL. */
+/* Defaults and validates a copy of `doc` with the guard; prints problems. Returns the defaulted cluster or NULL. */
 static json_t *admit_cluster(const json_t *doc, const struct pgw_config *cfg)
 {
-    const json_t *meta = json_object_get(doc, "metadata");
-    const char *name = json_string_value(json_object_get(meta, "name"));
-    const char *ns = json_string_value(json_object_get(meta, "namespace"));
-    struct pgw_request_ctx ctx = {"CREATE", ns ? ns : "default", name ? name : "", 0, time(NULL), cfg};
-    json_t *cluster = json_deep_copy(doc);
+    struct pgw_request_ctx ctx = pgw_guard_ctx(doc, "default", cfg);
     struct pgw_errors errs;
     pgw_errors_init(&errs);
-    pgw_mutate_postgrescluster(cluster, &ctx, &errs);
-    if (errs.count == 0)
-        pgw_validate_postgrescluster(cluster, NULL, &ctx, &errs);
+    json_t *cluster = pgw_guard_run(&pgw_guard_postgrescluster, doc, &ctx, &errs);
     for (size_t i = 0; i != errs.warning_count; ++i)
         fprintf(stderr, "Warning: %s\n", errs.warnings[i]);
-    if (errs.count != 0) {
+    if (cluster == NULL) {
         fprintf(stderr, "The PostgresCluster \"%s\" is invalid:\n", ctx.name);
         for (size_t i = 0; i != errs.count; ++i) {
             char *line = pgw_field_error_format(&errs.items[i]);
             fprintf(stderr, "* %s\n", line);
             free(line);
         }
-        json_decref(cluster);
-        cluster = NULL;
-    } else if (json_object_get(json_object_get(cluster, "metadata"), "namespace") == NULL) {
+    } else if (json_object_get(pgw_obj_meta(cluster), "namespace") == NULL) {
         json_object_set_new(json_object_get(cluster, "metadata"), "namespace", json_string(ctx.namespace));
     }
     pgw_errors_dispose(&errs);
@@ -128,7 +120,7 @@ int pgw_cmd_render(int argc, char **argv)
             rc = 1;
             continue;
         }
-        struct pgw_render_ctx ctx = {&cfg, NULL};
+        struct pgw_render_ctx ctx = {.config = &cfg};
         json_t *children = pgw_render_cluster(cluster, &ctx);
         json_array_extend(items, children);
         json_decref(children);

@@ -16,15 +16,16 @@
 #include <unistd.h>
 
 #include "certs/certs.h"
+#include "certs/upkeep/shared_ca.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "common/config.h"
+#include "common/json_pack.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/xalloc.h"
 #include "controller/controller.h"
-#include "controller/kclient.h"
-#include "controller/shared_ca.h"
+#include "controller/kube/kclient.h"
 #include "webhook/server.h"
 #include "webhook/tls.h"
 
@@ -60,10 +61,10 @@ static int sync_shared_ca(struct pgw_kclient *client, const struct pgw_config *c
     char *name = pgw_asprintf("%s-ca", cfg->service_name), *err = NULL;
     int rc = pgw_shared_ca_sync(client, cfg->operator_namespace, name, cfg->cert_dir, opts, &err);
     if (rc < 0)
-        pgw_log(PGW_LOG_ERROR, "cannot share the webhook CA", json_pack("{s:s,s:s}", "secret", name, "error", err));
+        pgw_log(PGW_LOG_ERROR, "cannot share the webhook CA", pgw_json_pack("{s:s,s:s}", "secret", name, "error", err));
     else if (rc > 0)
-        pgw_log(PGW_LOG_INFO, "adopted the shared webhook CA", json_pack("{s:s,s:s}", "secret", name, "namespace",
-                                                                      cfg->operator_namespace));
+        pgw_log(PGW_LOG_INFO, "adopted the shared webhook CA",
+                pgw_json_pack("{s:s,s:s}", "secret", name, "namespace", cfg->operator_namespace));
     free(err);
     free(name);
     return rc;
@@ -77,17 +78,21 @@ static int file_exists(const char *path)
 
 int pgw_cmd_serve(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"listen", required_argument, NULL, 0},       {"health-listen", required_argument, NULL, 0},
-        {"cert-dir", required_argument, NULL, 0},     {"config", required_argument, NULL, 0},
-        {"controller", required_argument, NULL, 0},   {"kubeconfig", required_argument, NULL, 0},
-        {"client-ca", required_argument, NULL, 0},    {"service", required_argument, NULL, 0},
-        {"namespace", required_argument, NULL, 0},    {"threads", required_argument, NULL, 0},
-        {"log-level", required_argument, NULL, 0},    {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    static const char *const keys[] = {"listen",     "healthListen", "certDir",     NULL,       "controller",
-                                       "kubeconfig", "clientCAFile", "serviceName", "operatorNamespace",
-                                       "threads",    "logLevel"};
+    static const struct option longopts[] = {{"listen", required_argument, NULL, 0},
+                                             {"health-listen", required_argument, NULL, 0},
+                                             {"cert-dir", required_argument, NULL, 0},
+                                             {"config", required_argument, NULL, 0},
+                                             {"controller", required_argument, NULL, 0},
+                                             {"kubeconfig", required_argument, NULL, 0},
+                                             {"client-ca", required_argument, NULL, 0},
+                                             {"service", required_argument, NULL, 0},
+                                             {"namespace", required_argument, NULL, 0},
+                                             {"threads", required_argument, NULL, 0},
+                                             {"log-level", required_argument, NULL, 0},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    static const char *const keys[] = {"listen",       "healthListen", "certDir",           NULL,      "controller", "kubeconfig",
+                                       "clientCAFile", "serviceName",  "operatorNamespace", "threads", "logLevel"};
     struct pgw_config cfg;
     int parsed = pgw_cli_parse_settings("serve", argc, argv, longopts, keys, &cfg);
     if (parsed != 0) {
@@ -110,7 +115,8 @@ int pgw_cmd_serve(int argc, char **argv)
     char *ca_key_file = pgw_asprintf("%s/ca.key", cfg.cert_dir), *ca_file = pgw_asprintf("%s/ca.crt", cfg.cert_dir);
     /* Self-managed: we generate when nothing is there, and keep renewing what we generated. */
     int self_managed = !file_exists(cert_file) || file_exists(ca_key_file);
-    struct pgw_certs_options cert_opts = {.service = cfg.service_name, .namespace = cfg.operator_namespace, .ca_days = 3650, .leaf_days = 365};
+    struct pgw_certs_options cert_opts = {
+        .service = cfg.service_name, .namespace = cfg.operator_namespace, .ca_days = 3650, .leaf_days = 365};
     struct pgw_tls_store *store = NULL;
     struct pgw_server *server = NULL;
     struct pgw_kclient *ca_client = NULL;
@@ -127,26 +133,26 @@ int pgw_cmd_serve(int argc, char **argv)
         if (ca_client != NULL && sync_shared_ca(ca_client, &cfg, &cert_opts) < 0)
             goto done;
         if (pgw_certs_ensure(cfg.cert_dir, &cert_opts, &changed, &err) != 0) {
-            pgw_log(PGW_LOG_ERROR, "cannot prepare certificates", json_pack("{s:s,s:s}", "dir", cfg.cert_dir, "error", err));
+            pgw_log(PGW_LOG_ERROR, "cannot prepare certificates", pgw_json_pack("{s:s,s:s}", "dir", cfg.cert_dir, "error", err));
             goto done;
         }
         if (changed)
-            pgw_log(PGW_LOG_INFO, "generated certificates", json_pack("{s:s}", "dir", cfg.cert_dir));
+            pgw_log(PGW_LOG_INFO, "generated certificates", pgw_json_pack("{s:s}", "dir", cfg.cert_dir));
     }
     store = pgw_tls_store_new(cert_file, key_file);
     if (pgw_tls_store_reload(store, 1, &err) < 0) {
-        pgw_log(PGW_LOG_ERROR, "cannot load the serving certificate", json_pack("{s:s}", "error", err));
+        pgw_log(PGW_LOG_ERROR, "cannot load the serving certificate", pgw_json_pack("{s:s}", "error", err));
         goto done;
     }
     pgw_metrics_set_cert_expiry(pgw_tls_store_not_after(store));
     if ((server = pgw_server_start(&cfg, store, &err)) == NULL) {
-        pgw_log(PGW_LOG_ERROR, "cannot start the server", json_pack("{s:s}", "error", err));
+        pgw_log(PGW_LOG_ERROR, "cannot start the server", pgw_json_pack("{s:s}", "error", err));
         goto done;
     }
     pgw_log(PGW_LOG_INFO, "serving",
-            json_pack("{s:s,s:i,s:s,s:i,s:s,s:s}", "listen", cfg.listen, "port", pgw_server_port(server), "healthListen",
-                      cfg.health_listen, "healthPort", pgw_server_health_port(server), "caFile",
-                      self_managed ? ca_file : "(managed outside pgwarden)", "version", PGW_VERSION));
+            pgw_json_pack("{s:s,s:i,s:s,s:i,s:s,s:s}", "listen", cfg.listen, "port", pgw_server_port(server), "healthListen",
+                          cfg.health_listen, "healthPort", pgw_server_health_port(server), "caFile",
+                          self_managed ? ca_file : "(managed outside pgwarden)", "version", PGW_VERSION));
     struct pgw_controller *controller = NULL;
     if (pgw_cli_controller_start(&cfg, file_exists(ca_file) ? ca_file : NULL, on_ready, server, &controller) != 0)
         goto done;
@@ -157,7 +163,7 @@ int pgw_cmd_serve(int argc, char **argv)
         struct timespec wait = {cfg.cert_poll_ms / 1000, (long)(cfg.cert_poll_ms % 1000) * 1000000L};
         int sig = sigtimedwait(&signals, NULL, &wait);
         if (sig == SIGTERM || sig == SIGINT) {
-            pgw_log(PGW_LOG_INFO, "shutting down", json_pack("{s:s}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+            pgw_log(PGW_LOG_INFO, "shutting down", pgw_json_pack("{s:s}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
             break;
         }
         if (sig < 0 && errno != EAGAIN && errno != EINTR)
@@ -166,21 +172,21 @@ int pgw_cmd_serve(int argc, char **argv)
             if (ca_client != NULL)
                 sync_shared_ca(ca_client, &cfg, &cert_opts);
             if (pgw_certs_ensure(cfg.cert_dir, &cert_opts, &changed, &err) != 0) {
-                pgw_log(PGW_LOG_ERROR, "certificate renewal failed", json_pack("{s:s}", "error", err));
+                pgw_log(PGW_LOG_ERROR, "certificate renewal failed", pgw_json_pack("{s:s}", "error", err));
                 free(err);
                 err = NULL;
             } else if (changed) {
-                pgw_log(PGW_LOG_INFO, "renewed certificates", json_pack("{s:s}", "dir", cfg.cert_dir));
+                pgw_log(PGW_LOG_INFO, "renewed certificates", pgw_json_pack("{s:s}", "dir", cfg.cert_dir));
             }
         }
         int r = pgw_tls_store_reload(store, sig == SIGHUP, &err);
         if (r < 0) {
-            pgw_log(PGW_LOG_ERROR, "rejected new certificate; keeping the current one", json_pack("{s:s}", "error", err));
+            pgw_log(PGW_LOG_ERROR, "rejected new certificate; keeping the current one", pgw_json_pack("{s:s}", "error", err));
             free(err);
             err = NULL;
         } else if (r > 0) {
             pgw_metrics_set_cert_expiry(pgw_tls_store_not_after(store));
-            pgw_log(PGW_LOG_INFO, "loaded new certificate", json_pack("{s:s}", "file", cert_file));
+            pgw_log(PGW_LOG_INFO, "loaded new certificate", pgw_json_pack("{s:s}", "file", cert_file));
         }
     }
     pgw_controller_stop(controller);

@@ -24,8 +24,8 @@ int pgw_cli_load_config(struct pgw_config *cfg, const char *file)
     return 0;
 }
 
-int pgw_cli_parse_settings(const char *command, int argc, char **argv, const struct option *longopts,
-                           const char *const *keys, struct pgw_config *cfg)
+int pgw_cli_parse_settings(const char *command, int argc, char **argv, const struct option *longopts, const char *const *keys,
+                           struct pgw_config *cfg)
 {
     /* First pass: only --config and -h, so the file applies below the environment and flags. */
     const char *config_file = NULL;

@@ -23,7 +23,7 @@ struct option;
  * Returns 0, 1 when -h/--help was given (the caller prints usage; cfg is
  * not loaded), or -1 after printing "pgwarden <command>: ..." (cfg disposed).
  */
-int pgw_cli_parse_settings(const char *command, int argc, char **argv, const struct option *longopts,
-                           const char *const *keys, struct pgw_config *cfg);
+int pgw_cli_parse_settings(const char *command, int argc, char **argv, const struct option *longopts, const char *const *keys,
+                           struct pgw_config *cfg);
 
 #endif

@@ -19,32 +19,32 @@
 
 struct pgw_sidecar_config {
     char *image;
-    char *cpu_request, *cpu_limit;       /* Kubernetes quantities; NULL = unset */
+    char *cpu_request, *cpu_limit; /* Kubernetes quantities; NULL = unset */
     char *memory_request, *memory_limit;
 };
 
 struct pgw_config {
     char *postgres_images[PGW_PG_MAJOR_COUNT]; /* index: major - PGW_PG_MAJOR_MIN */
     struct pgw_sidecar_config pgbouncer, exporter, pgbackrest;
-    char *image_pull_policy;  /* IfNotPresent */
-    char *watch_namespaces;   /* comma-separated; "" watches all */
-    char *operator_namespace; /* pgwarden-system */
-    char *service_name;       /* pgwarden-webhook */
-    char *listen;             /* 0.0.0.0:9443 */
-    char *health_listen;      /* 0.0.0.0:8080 */
-    char *cert_dir;           /* /var/run/pgwarden/certs */
-    char *client_ca_file;     /* when set, kube-apiserver must present a client cert signed by it */
-    char *kubeconfig;         /* NULL: in-cluster or none */
-    char *controller_mode;    /* auto|on|off */
-    char *mutating_webhooks;  /* our MutatingWebhookConfigurations (comma-separated) whose caBundle we keep */
-    char *validating_webhooks; /* our ValidatingWebhookConfigurations */
-    unsigned controller_workers; /* reconcile workers; 0 = 4 */
-    unsigned kube_api_qps;       /* controller's client-side request rate limit; 0 = none (API Priority and Fairness only) */
-    unsigned kube_api_burst;     /* requests allowed at once above the rate */
+    char *image_pull_policy;      /* IfNotPresent */
+    char *watch_namespaces;       /* comma-separated; "" watches all */
+    char *operator_namespace;     /* pgwarden-system */
+    char *service_name;           /* pgwarden-webhook */
+    char *listen;                 /* 0.0.0.0:9443 */
+    char *health_listen;          /* 0.0.0.0:8080 */
+    char *cert_dir;               /* /var/run/pgwarden/certs */
+    char *client_ca_file;         /* when set, kube-apiserver must present a client cert signed by it */
+    char *kubeconfig;             /* NULL: in-cluster or none */
+    char *controller_mode;        /* auto|on|off */
+    char *mutating_webhooks;      /* our MutatingWebhookConfigurations (comma-separated) whose caBundle we keep */
+    char *validating_webhooks;    /* our ValidatingWebhookConfigurations */
+    unsigned controller_workers;  /* reconcile workers; 0 = 4 */
+    unsigned kube_api_qps;        /* controller's client-side request rate limit; 0 = none (API Priority and Fairness only) */
+    unsigned kube_api_burst;      /* requests allowed at once above the rate */
     unsigned kube_api_timeout_ms; /* one API request (not a watch); 0 = 30 s */
-    unsigned resync_seconds;     /* re-read every child and reconcile every object this often; 0 = never */
-    int log_level;            /* PGW_LOG_* */
-    unsigned threads;         /* event loops; 0 = one per core */
+    unsigned resync_seconds;      /* re-read every child and reconcile every object this often; 0 = never */
+    int log_level;                /* PGW_LOG_* */
+    unsigned threads;             /* event loops; 0 = one per core */
     unsigned request_timeout_ms;  /* slow or half-sent requests are cut after this */
     unsigned shutdown_grace_ms;   /* SIGTERM drain limit */
     unsigned cert_poll_ms;        /* certificate file polling period */

@@ -54,9 +54,9 @@ static int go_is_print(unsigned cp)
 {
     if (cp < 0x20 || (cp >= 0x7F && cp <= 0xA0) || cp == 0xAD)
         return 0;
-    if (cp == 0x61C || cp == 0x1680 || cp == 0x180E || (cp >= 0x2000 && cp <= 0x200F) ||
-        (cp >= 0x2028 && cp <= 0x202F) || (cp >= 0x205F && cp <= 0x206F) || cp == 0x3000 || cp == 0xFEFF ||
-        (cp >= 0xFFF9 && cp <= 0xFFFB) || (cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000)
+    if (cp == 0x61C || cp == 0x1680 || cp == 0x180E || (cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F) ||
+        (cp >= 0x205F && cp <= 0x206F) || cp == 0x3000 || cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB) ||
+        (cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000)
         return 0;
     return 1;
 }
@@ -141,8 +141,8 @@ static char *go_float(double d)
         --nd;
     digits[nd] = '\0';
     if (exp < -4 || exp >= 6)
-        return pgw_asprintf("%s%c%s%se%c%02d", negative ? "-" : "", digits[0], nd > 1 ? "." : "",
-                            digits + 1, exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+        return pgw_asprintf("%s%c%s%se%c%02d", negative ? "-" : "", digits[0], nd > 1 ? "." : "", digits + 1, exp < 0 ? '-' : '+',
+                            exp < 0 ? -exp : exp);
     /* Plain notation: at most 6 integer digits or 4 leading fractional zeros, plus 17 digits. */
     char out[40], *w = out;
     if (negative)
@@ -201,8 +201,8 @@ char *pgw_render_value(const json_t *value)
     return text;
 }
 
-void pgw_errors_add(struct pgw_errors *errs, pgw_error_type_t type, const char *path, const json_t *value,
-                    const char *detail_fmt, ...)
+void pgw_errors_add(struct pgw_errors *errs, pgw_error_type_t type, const char *path, const json_t *value, const char *detail_fmt,
+                    ...)
 {
     if (errs->count == errs->capacity) {
         errs->capacity = errs->capacity ? errs->capacity * 2 : 8;
@@ -280,8 +280,7 @@ char *pgw_field_error_body(const struct pgw_field_error *e)
     if (with_value)
         return detail ? pgw_asprintf("%s: %s: %s", pgw_error_type_string(e->type), value, detail)
                       : pgw_asprintf("%s: %s", pgw_error_type_string(e->type), value);
-    return detail ? pgw_asprintf("%s: %s", pgw_error_type_string(e->type), detail)
-                  : pgw_strdup(pgw_error_type_string(e->type));
+    return detail ? pgw_asprintf("%s: %s", pgw_error_type_string(e->type), detail) : pgw_strdup(pgw_error_type_string(e->type));
 }
 
 char *pgw_field_error_format(const struct pgw_field_error *e)
@@ -289,4 +288,17 @@ char *pgw_field_error_format(const struct pgw_field_error *e)
     char *body = pgw_field_error_body(e), *s = pgw_asprintf("%s: %s", e->path, body);
     free(body);
     return s;
+}
+
+char *pgw_errors_join(const struct pgw_errors *errs)
+{
+    char *out = pgw_strdup("");
+    for (size_t i = 0; i < errs->count; ++i) {
+        char *one = pgw_field_error_format(&errs->items[i]);
+        char *next = pgw_asprintf("%s%s%s", out, i ? "; " : "", one);
+        free(one);
+        free(out);
+        out = next;
+    }
+    return out;
 }

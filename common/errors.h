@@ -27,7 +27,7 @@ typedef enum {
 } pgw_error_type_t;
 
 struct pgw_field_error {
-    char *path;  /* "spec.storage.size" */
+    char *path; /* "spec.storage.size" */
     pgw_error_type_t type;
     char *value; /* the bad value as Kubernetes prints it (`"10Gb"`, `0`); NULL if none */
     char *detail;
@@ -44,8 +44,8 @@ void pgw_errors_init(struct pgw_errors *errs);
 void pgw_errors_dispose(struct pgw_errors *errs);
 
 /* Appends a field error. `value` is borrowed and rendered now (may be NULL). */
-void pgw_errors_add(struct pgw_errors *errs, pgw_error_type_t type, const char *path, const json_t *value,
-                    const char *detail_fmt, ...) __attribute__((format(printf, 5, 6)));
+void pgw_errors_add(struct pgw_errors *errs, pgw_error_type_t type, const char *path, const json_t *value, const char *detail_fmt,
+                    ...) __attribute__((format(printf, 5, 6)));
 
 /* Appends a warning (risky but legal setting). */
 void pgw_errors_warn(struct pgw_errors *errs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -59,6 +59,8 @@ const char *pgw_error_type_reason(pgw_error_type_t type);
 char *pgw_field_error_body(const struct pgw_field_error *e);
 /* "path: body", malloc'd; the caller frees it. */
 char *pgw_field_error_format(const struct pgw_field_error *e);
+/* Every error formatted and joined by "; " ("spec.a: ...; spec.b: ..."), malloc'd; "" when none. */
+char *pgw_errors_join(const struct pgw_errors *errs);
 
 /*
  * Renders a JSON value the way apimachinery prints a BadValue: strings quoted, numbers bare.

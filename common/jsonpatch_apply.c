@@ -266,7 +266,8 @@ json_t *pgw_jsonpatch_apply(const json_t *doc, const json_t *patch, char **err)
     json_t *out = json_deep_copy(doc);
     size_t i;
     json_t *op;
-    json_array_foreach(patch, i, op) {
+    json_array_foreach(patch, i, op)
+    {
         const char *why = "invalid operation";
         if (!json_is_object(op) || apply_one(&out, op, &why) != 0) {
             const char *name = json_string_value(json_object_get(op, "op"));

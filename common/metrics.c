@@ -111,8 +111,7 @@ static void histogram_render(FILE *fp, const char *name, const char *labels, str
             fprintf(fp, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, labels[0] ? "," : "", cumulative);
     }
     const char *open = labels[0] ? "{" : "", *close = labels[0] ? "}" : "";
-    fprintf(fp, "%s_sum%s%s%s %.9f\n", name, open, labels, close,
-            atomic_load_explicit(&h->sum_nanos, memory_order_relaxed) / 1e9);
+    fprintf(fp, "%s_sum%s%s%s %.9f\n", name, open, labels, close, atomic_load_explicit(&h->sum_nanos, memory_order_relaxed) / 1e9);
     fprintf(fp, "%s_count%s%s%s %llu\n", name, open, labels, close, cumulative);
 }
 
@@ -144,8 +143,8 @@ char *pgw_metrics_render(size_t *len)
                     snprintf(code, sizeof(code), "%d", codes[c]);
                 else
                     snprintf(code, sizeof(code), "other");
-                fprintf(fp, "pgwarden_admission_requests_total{path=\"%s\",code=\"%s\",allowed=\"%s\"} %llu\n",
-                        path_label(p), code, allowed_label[a], v);
+                fprintf(fp, "pgwarden_admission_requests_total{path=\"%s\",code=\"%s\",allowed=\"%s\"} %llu\n", path_label(p), code,
+                        allowed_label[a], v);
             }
     }
     fputs("# HELP pgwarden_admission_duration_seconds Time from request to response, by path.\n"
@@ -173,8 +172,8 @@ char *pgw_metrics_render(size_t *len)
           fp);
     for (size_t k = 0; k != 3; ++k)
         for (size_t r = 0; r != 3; ++r)
-            fprintf(fp, "pgwarden_reconcile_total{kind=\"%s\",result=\"%s\"} %llu\n", reconcile_kinds[k],
-                    reconcile_results[r], atomic_load_explicit(&m.reconciles[k][r], memory_order_relaxed));
+            fprintf(fp, "pgwarden_reconcile_total{kind=\"%s\",result=\"%s\"} %llu\n", reconcile_kinds[k], reconcile_results[r],
+                    atomic_load_explicit(&m.reconciles[k][r], memory_order_relaxed));
     fputs("# HELP pgwarden_reconcile_duration_seconds Time spent in one reconciliation.\n"
           "# TYPE pgwarden_reconcile_duration_seconds histogram\n",
           fp);

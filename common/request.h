@@ -15,7 +15,7 @@ struct pgw_request_ctx {
     const char *namespace; /* "" when unknown */
     const char *name;      /* "" when unknown (generateName) */
     int dry_run;
-    time_t now;            /* wall clock for rules such as "restore target not in the future" */
+    time_t now; /* wall clock for rules such as "restore target not in the future" */
     const struct pgw_config *config;
 };
 

@@ -57,7 +57,7 @@ static int go_parse_int(const char *s, long long *out)
         return -1;
     unsigned long long v = 0;
     for (; *p != '\0'; ++p) {
-        unsigned d = *p >= '0' && *p <= '9' ? (unsigned)(*p - '0')
+        unsigned d = *p >= '0' && *p <= '9'   ? (unsigned)(*p - '0')
                      : *p >= 'a' && *p <= 'f' ? (unsigned)(*p - 'a' + 10)
                      : *p >= 'A' && *p <= 'F' ? (unsigned)(*p - 'A' + 10)
                                               : 99;
@@ -189,8 +189,7 @@ static json_t *convert_node(struct st_yaml_convert_t *c, yaml_node_t *node, int 
             return resolve_plain(value);
         if (tag != NULL && strcmp(tag, YAML_NULL_TAG) == 0)
             return json_null();
-        if (tag != NULL && (strcmp(tag, YAML_INT_TAG) == 0 || strcmp(tag, YAML_FLOAT_TAG) == 0 ||
-                            strcmp(tag, YAML_BOOL_TAG) == 0))
+        if (tag != NULL && (strcmp(tag, YAML_INT_TAG) == 0 || strcmp(tag, YAML_FLOAT_TAG) == 0 || strcmp(tag, YAML_BOOL_TAG) == 0))
             return resolve_plain(value);
         json_t *s = json_stringn(value, len);
         if (s == NULL)

@@ -13,9 +13,9 @@
 
 static int looks_like_other_type(const char *s)
 {
-    static const char *const words[] = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
-                                        "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON",
-                                        "off", "Off", "OFF", "null", "Null", "NULL", "~", NULL};
+    static const char *const words[] = {"y",  "Y",    "yes",  "Yes",  "YES",   "n",     "N",     "no", "No",
+                                        "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On",
+                                        "ON", "off",  "Off",  "OFF",  "null",  "Null",  "NULL",  "~",  NULL};
     for (const char *const *w = words; *w; ++w)
         if (strcmp(s, *w) == 0)
             return 1;
@@ -89,7 +89,8 @@ static void emit_object(FILE *fp, const json_t *v, int level, int first_inline)
     const char *key;
     json_t *value;
     int first = 1;
-    json_object_foreach((json_t *)v, key, value) {
+    json_object_foreach((json_t *)v, key, value)
+    {
         if (!(first && first_inline))
             indent(fp, level * 2);
         first = 0;
@@ -111,7 +112,8 @@ static void emit_array(FILE *fp, const json_t *v, int level, int first_inline)
 {
     size_t i;
     json_t *item;
-    json_array_foreach(v, i, item) {
+    json_array_foreach(v, i, item)
+    {
         if (!(i == 0 && first_inline))
             indent(fp, level * 2);
         fputs("- ", fp);

@@ -1,5 +1,13 @@
 /*
- * Controller wiring; see controller.h.
+ * The controller process, wired together (DESIGN.md §6; the map of threads is
+ * in controller.h).
+ *
+ * Why it looks like this: every replica watches and keeps local stores, so a
+ * new leader starts warm and reconciles read memory instead of the API
+ * server; only the leader's workers reconcile, and the kube client refuses
+ * writes when not leading, so a replica that lost its lease mid-reconcile
+ * cannot write. Admission never waits on any of this: a replica keeps serving
+ * the webhook whatever its role, and only the caBundle check feeds /readyz.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -8,24 +16,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certs/upkeep/webhook_ca.h"
 #include "common/config.h"
+#include "common/json_pack.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/xalloc.h"
-#include "controller/apply.h"
 #include "controller/controller.h"
-#include "controller/kclient.h"
-#include "controller/leader.h"
-#include "controller/lease.h"
-#include "controller/pod_layout.h"
-#include "controller/ratelimit.h"
-#include "controller/reconcile_cluster.h"
-#include "controller/render_backup.h"
-#include "controller/store.h"
-#include "controller/trim.h"
-#include "controller/watch.h"
-#include "controller/webhook_ca.h"
-#include "controller/workqueue.h"
+#include "controller/kube/kclient.h"
+#include "controller/kube/leader.h"
+#include "controller/kube/lease.h"
+#include "controller/kube/ratelimit.h"
+#include "controller/kube/store.h"
+#include "controller/kube/trim.h"
+#include "controller/kube/watch.h"
+#include "controller/kube/workqueue.h"
+#include "controller/reconcile/apply.h"
+#include "controller/reconcile/reconcile.h"
+#include "specs/pod_layout.h"
+#include "specs/render_backup.h"
 
 #define MAX_WATCHES 96 /* six per watched namespace */
 
@@ -63,8 +72,8 @@ struct pgw_controller {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stopping;
-    int need_prime;               /* under lock: the apply cache must be primed before the next reconcile */
-    pthread_rwlock_t prime_lock;  /* reconciles read-hold it; priming write-holds it */
+    int need_prime;              /* under lock: the apply cache must be primed before the next reconcile */
+    pthread_rwlock_t prime_lock; /* reconciles read-hold it; priming write-holds it */
 };
 
 static void enqueue(struct pgw_controller *c, const char *kind, const char *ns, const char *name)
@@ -217,7 +226,7 @@ static void enqueue_all(struct pgw_controller *c)
 static void on_started_leading(void *ctx)
 {
     struct pgw_controller *c = ctx;
-    pgw_log(PGW_LOG_INFO, "started leading", json_pack("{s:s}", "identity", c->identity));
+    pgw_log(PGW_LOG_INFO, "started leading", pgw_json_pack("{s:s}", "identity", c->identity));
     pthread_mutex_lock(&c->lock);
     c->need_prime = 1;
     pthread_mutex_unlock(&c->lock);
@@ -232,7 +241,7 @@ static void on_started_leading(void *ctx)
 static void on_stopped_leading(void *ctx)
 {
     struct pgw_controller *c = ctx;
-    pgw_log(PGW_LOG_INFO, "stopped leading", json_pack("{s:s}", "identity", c->identity));
+    pgw_log(PGW_LOG_INFO, "stopped leading", pgw_json_pack("{s:s}", "identity", c->identity));
 }
 
 /* Primes the apply cache when asked to; the first worker does it while the others wait. */
@@ -254,10 +263,10 @@ static void prime_if_needed(struct pgw_controller *c)
         char *err = NULL;
         if (pgw_apply_cache_prime(c->cache, c->client, c->opts.config->watch_namespaces, &children, &err) == 0)
             pgw_log(PGW_LOG_INFO, "children listed",
-                    json_pack("{s:I,s:f}", "children", (json_int_t)children, "seconds", pgw_monotonic_now(NULL) - t0));
+                    pgw_json_pack("{s:I,s:f}", "children", (json_int_t)children, "seconds", pgw_monotonic_now(NULL) - t0));
         else
             pgw_log(PGW_LOG_WARN, "cannot list the children; reading each before writing it",
-                    json_pack("{s:s}", "error", err != NULL ? err : "unknown"));
+                    pgw_json_pack("{s:s}", "error", err != NULL ? err : "unknown"));
         free(err);
     }
     pthread_rwlock_unlock(&c->prime_lock);
@@ -320,8 +329,8 @@ static void *worker_main(void *arg)
                     : out.writes > 0 ? PGW_LOG_INFO
                                      : PGW_LOG_DEBUG,
                     "reconciled",
-                    json_pack("{s:s,s:s,s:s,s:s,s:i,s:f,s:s?}", "kind", kind, "namespace", ns, "name", name, "result", out.result,
-                              "writes", out.writes, "seconds", dt, "error", out.error));
+                    pgw_json_pack("{s:s,s:s,s:s,s:s,s:i,s:f,s:s?}", "kind", kind, "namespace", ns, "name", name, "result",
+                                  out.result, "writes", out.writes, "seconds", dt, "error", out.error));
         *slash = *slash2 = '/';
         if (rc != 0)
             pgw_workqueue_add_rate_limited(c->queue, key);
@@ -347,7 +356,7 @@ static void *ca_main(void *arg)
         char *ca = pgw_webhook_ca_read(c->ca_file);
         int ready = 0;
         if (ca == NULL) {
-            pgw_log(PGW_LOG_WARN, "cannot read the CA for the webhook configurations", json_pack("{s:s}", "file", c->ca_file));
+            pgw_log(PGW_LOG_WARN, "cannot read the CA for the webhook configurations", pgw_json_pack("{s:s}", "file", c->ca_file));
         } else {
             struct pgw_webhook_ca_result res;
             ready = pgw_webhook_ca_sync(c->lease_client, c->mutating, c->validating, ca, pgw_leader_is_leading(), &res);
@@ -484,8 +493,8 @@ struct pgw_controller *pgw_controller_start(const struct pgw_controller_options 
     else if (opts->on_ready != NULL)
         opts->on_ready(opts->ready_ctx, 1);
     pgw_log(PGW_LOG_INFO, "controller started",
-            json_pack("{s:s,s:i,s:s,s:s}", "identity", c->identity, "workers", c->nworkers, "lease", c->lease_name,
-                      "leaseNamespace", opts->config->operator_namespace));
+            pgw_json_pack("{s:s,s:i,s:s,s:s}", "identity", c->identity, "workers", c->nworkers, "lease", c->lease_name,
+                          "leaseNamespace", opts->config->operator_namespace));
     return c;
 }
 

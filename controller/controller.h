@@ -24,7 +24,7 @@
 #ifndef PGW_CONTROLLER_CONTROLLER_H
 #define PGW_CONTROLLER_CONTROLLER_H
 
-#include "controller/kubeconfig.h"
+#include "controller/kube/kubeconfig.h"
 
 struct pgw_config;
 

@@ -98,7 +98,7 @@ static void run_route(const pgw_admission_route_t *route, const char *body, size
         if (!json_is_boolean(json_object_get(r, "allowed")))
             fail("no boolean allowed", route, out.body);
         json_t *patch_b64 = json_object_get(r, "patch");
-        if (route->validate != NULL && patch_b64 != NULL)
+        if (route->step == PGW_ROUTE_VALIDATE && patch_b64 != NULL)
             fail("validating route returned a patch", route, out.body);
         if (patch_b64 != NULL && deep) {
             json_t *patch = decode_patch(json_string_value(patch_b64));

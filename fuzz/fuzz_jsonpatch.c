@@ -22,8 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void dump_and_abort(const char *what, const json_t *before, const json_t *after, const json_t *patch)
 {
-    char *b = json_dumps(before, JSON_ENCODE_ANY), *a = json_dumps(after, JSON_ENCODE_ANY),
-         *p = json_dumps(patch, JSON_ENCODE_ANY);
+    char *b = json_dumps(before, JSON_ENCODE_ANY), *a = json_dumps(after, JSON_ENCODE_ANY), *p = json_dumps(patch, JSON_ENCODE_ANY);
     fprintf(stderr, "%s\nbefore: %s\nafter:  %s\npatch:  %s\n", what, b, a, p);
     abort();
 }
@@ -36,8 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (before == NULL)
         return 0;
     size_t used = (size_t)jerr.position;
-    json_t *after = used <= size ? json_loadb(text + used, size - used, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr)
-                                 : NULL;
+    json_t *after = used <= size ? json_loadb(text + used, size - used, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr) : NULL;
     if (after == NULL) {
         json_decref(before);
         return 0;

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/base64.h"
-#include "controller/kubeconfig.h"
+#include "controller/kube/kubeconfig.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

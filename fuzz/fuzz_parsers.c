@@ -81,8 +81,8 @@ static void fuzz_lsn(const char *s)
 
 static void fuzz_names(const char *s)
 {
-    static int (*const single[])(const char *, const char **) = {pgw_dns1123_label, pgw_dns1123_subdomain,
-                                                                 pgw_dns1035_label, pgw_label_key, pgw_label_value};
+    static int (*const single[])(const char *, const char **) = {pgw_dns1123_label, pgw_dns1123_subdomain, pgw_dns1035_label,
+                                                                 pgw_label_key, pgw_label_value};
     for (int kind = 0; kind != 5; ++kind) {
         const char *msgs[PGW_NAMES_MAX_ERRORS], *why = NULL;
         int n = pgw_names_check((enum pgw_name_kind)kind, s, msgs, PGW_NAMES_MAX_ERRORS);
@@ -100,11 +100,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, data + 1, size - 1);
     s[size - 1] = '\0';
     switch (data[0] % 5) {
-    case 0: fuzz_quantity(s); break;
-    case 1: fuzz_cron(s); break;
-    case 2: fuzz_timestamp(s); break;
-    case 3: fuzz_lsn(s); break;
-    default: fuzz_names(s); break;
+    case 0:
+        fuzz_quantity(s);
+        break;
+    case 1:
+        fuzz_cron(s);
+        break;
+    case 2:
+        fuzz_timestamp(s);
+        break;
+    case 3:
+        fuzz_lsn(s);
+        break;
+    default:
+        fuzz_names(s);
+        break;
     }
     free(s);
     return 0;

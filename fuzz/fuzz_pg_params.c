@@ -72,7 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pgw_errors_dispose(&errs);
     const char *name;
     json_t *value;
-    json_object_foreach(params, name, value) {
+    json_object_foreach(params, name, value)
+    {
         int64_t bytes;
         if (json_is_string(value))
             (void)pgw_pg_param_bytes(major, name, json_string_value(value), &bytes);

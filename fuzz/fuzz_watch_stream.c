@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/watch_stream.h"
+#include "common/json_pack.h"
+#include "controller/kube/watch_stream.h"
 
 #define MAX_LINE 512
 
@@ -27,7 +28,7 @@ struct st_log_t {
 static int on_event(void *ctx, enum pgw_watch_type type, json_t *object)
 {
     struct st_log_t *log = ctx;
-    json_array_append_new(log->events, json_pack("[s,O]", pgw_watch_type_name(type), object));
+    json_array_append_new(log->events, pgw_json_pack("[s,O]", pgw_watch_type_name(type), object));
     return 0;
 }
 

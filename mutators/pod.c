@@ -4,11 +4,11 @@
  * A pod labelled pgwarden.io/cluster=<name> and annotated
  * pgwarden.io/sidecars=<list> gets the listed sidecars (pooler → pgbouncer,
  * metrics → exporter, backup → pgbackrest) and the volumes they need, and is
- * stamped pgwarden.io/injected=<hash> (mutators/inject.h).
+ * stamped pgwarden.io/injected=<hash> (specs/inject.h).
  *
  * Invariants:
  *  - No API lookups: only the pod, the operator configuration and naming
- *    conventions (controller/pod_layout.h) decide what is added.
+ *    conventions (specs/pod_layout.h) decide what is added.
  *  - Idempotent: a container that exists by name (in containers or
  *    initContainers) is left exactly as written, volumes are added only when
  *    no volume has that name, and the stamp depends only on the requested set
@@ -26,9 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/pod_layout.h"
-#include "mutators/inject.h"
-#include "mutators/sidecars.h"
+#include "common/names.h"
+#include "specs/inject.h"
+#include "specs/pod_layout.h"
+#include "specs/sidecars.h"
 
 static json_t *object_member(json_t *obj, const char *key, int create)
 {
@@ -40,18 +41,11 @@ static json_t *object_member(json_t *obj, const char *key, int create)
     return v;
 }
 
-/* The cluster name goes into ConfigMap and Secret names: a DNS-1123 label (checked
- * here rather than with common/names.h so that injection has no dependency
- * beyond this module; the validator enforces the stricter DNS-1035 rule). */
+/* The cluster name goes into ConfigMap and Secret names: a DNS-1123 label (the
+ * validator enforces the stricter DNS-1035 rule on the cluster itself). */
 static int usable_cluster_name(const char *s)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-        return 0;
-    for (size_t i = 0; i != n; ++i)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return 0;
-    return 1;
+    return pgw_dns1123_label(s, NULL) == 0;
 }
 
 /* Sets annotation `key` when absent. */

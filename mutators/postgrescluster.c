@@ -30,8 +30,8 @@ static void default_backup(json_t *object, json_t *spec, const struct pgw_reques
     if (backup == NULL)
         return;
     json_t *meta = pgw_existing_object(object, "metadata");
-    const char *ns = ctx->namespace != NULL && ctx->namespace[0] ? ctx->namespace
-                                                                 : string_or(json_object_get(meta, "namespace"), NULL);
+    const char *ns =
+        ctx->namespace != NULL && ctx->namespace[0] ? ctx->namespace : string_or(json_object_get(meta, "namespace"), NULL);
     const char *name = string_or(json_object_get(meta, "name"), ctx->name != NULL && ctx->name[0] ? ctx->name : NULL);
     if (ns != NULL && name != NULL) {
         char *path = pgw_asprintf("/%s/%s", ns, name);

@@ -24,15 +24,16 @@ struct pgw_cluster_view {
     const struct pgw_request_ctx *ctx;
 };
 
-void pgw_cluster_validate_version(const struct pgw_cluster_view *c, struct pgw_errors *errs);   /* version, image, instances */
-void pgw_cluster_validate_storage(const struct pgw_cluster_view *c, struct pgw_errors *errs);   /* storage, resources */
-void pgw_cluster_validate_postgres(const struct pgw_cluster_view *c, struct pgw_errors *errs);  /* parameters, pgHba */
-void pgw_cluster_validate_pooler(const struct pgw_cluster_view *c, struct pgw_errors *errs);    /* pooler, metrics */
+void pgw_cluster_validate_version(const struct pgw_cluster_view *c, struct pgw_errors *errs);  /* version, image, instances */
+void pgw_cluster_validate_storage(const struct pgw_cluster_view *c, struct pgw_errors *errs);  /* storage, resources */
+void pgw_cluster_validate_postgres(const struct pgw_cluster_view *c, struct pgw_errors *errs); /* parameters, pgHba */
+void pgw_cluster_validate_pooler(const struct pgw_cluster_view *c, struct pgw_errors *errs);   /* pooler, metrics */
 void pgw_cluster_validate_backup(const struct pgw_cluster_view *c, struct pgw_errors *errs);
 void pgw_cluster_validate_bootstrap(const struct pgw_cluster_view *c, struct pgw_errors *errs);
-void pgw_cluster_validate_affinity(const struct pgw_cluster_view *c, struct pgw_errors *errs);  /* affinity, nodeSelector, tolerations */
-void pgw_cluster_validate_metadata(const struct pgw_cluster_view *c, struct pgw_errors *errs);  /* spec.metadata, tls */
-void pgw_cluster_validate_update(const struct pgw_cluster_view *c, struct pgw_errors *errs);    /* UPDATE transitions */
+void pgw_cluster_validate_affinity(const struct pgw_cluster_view *c,
+                                   struct pgw_errors *errs); /* affinity, nodeSelector, tolerations */
+void pgw_cluster_validate_metadata(const struct pgw_cluster_view *c, struct pgw_errors *errs); /* spec.metadata, tls */
+void pgw_cluster_validate_update(const struct pgw_cluster_view *c, struct pgw_errors *errs);   /* UPDATE transitions */
 
 /* Reused by PostgresRestore's newCluster overrides: `path` names the field. */
 int pgw_cluster_check_instances(struct pgw_errors *errs, const char *path, const json_t *v);

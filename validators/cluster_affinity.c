@@ -28,7 +28,8 @@ static void check_node_selector(const json_t *sel, struct pgw_errors *errs)
         return;
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)sel, key, value) {
+    json_object_foreach((json_t *)sel, key, value)
+    {
         const char *why = NULL;
         json_t *k = json_string(key);
         if (pgw_label_key(key, &why) != 0)
@@ -47,9 +48,8 @@ static void check_toleration(const json_t *t, const char *base, struct pgw_error
     if (pgw_expect_object(errs, base, t) != 1)
         return;
     pgw_warn_unknown_fields(errs, base, t, fields);
-    char *kp = pgw_path_child(base, "key"), *op_path = pgw_path_child(base, "operator"),
-         *vp = pgw_path_child(base, "value"), *ep = pgw_path_child(base, "effect"),
-         *sp = pgw_path_child(base, "tolerationSeconds");
+    char *kp = pgw_path_child(base, "key"), *op_path = pgw_path_child(base, "operator"), *vp = pgw_path_child(base, "value"),
+         *ep = pgw_path_child(base, "effect"), *sp = pgw_path_child(base, "tolerationSeconds");
     json_t *key = pgw_member(t, "key"), *op = pgw_member(t, "operator"), *value = pgw_member(t, "value"),
            *effect = pgw_member(t, "effect"), *seconds = pgw_member(t, "tolerationSeconds");
     const char *key_s = json_is_string(key) ? json_string_value(key) : "";
@@ -106,7 +106,8 @@ void pgw_cluster_validate_affinity(const struct pgw_cluster_view *c, struct pgw_
     if (pgw_expect_array(errs, "spec.affinity.tolerations", tols) == 1) {
         size_t i;
         json_t *t;
-        json_array_foreach(tols, i, t) {
+        json_array_foreach(tols, i, t)
+        {
             char *base = pgw_path_index("spec.affinity.tolerations", i);
             check_toleration(t, base, errs);
             free(base);

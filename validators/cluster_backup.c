@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/regex_match.h"
 #include "common/cron.h"
 #include "common/names.h"
+#include "common/regex_match.h"
 #include "common/xalloc.h"
 #include "validators/cluster.h"
 #include "validators/fields.h"
@@ -25,8 +25,8 @@ static const char *const full_types[] = {"count", "time", NULL};
 static const char *const backup_types[] = {"full", "diff", "incr", NULL};
 
 /* A required string member matching `pattern`; `rule` explains it. */
-static void check_string(struct pgw_errors *errs, const char *base, const json_t *obj, const char *key,
-                         const char *pattern, const char *rule)
+static void check_string(struct pgw_errors *errs, const char *base, const json_t *obj, const char *key, const char *pattern,
+                         const char *rule)
 {
     char *p = pgw_path_child(base, key);
     json_t *v = pgw_member(obj, key);
@@ -54,8 +54,7 @@ static void check_repository_kind(const char *kind, const json_t *r, struct pgw_
         pgw_warn_unknown_fields(errs, base, r, fields);
         check_string(errs, base, r, "bucket", "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
                      "must be an S3 bucket name: 3-63 lowercase letters, digits, '.' or '-'");
-        check_string(errs, base, r, "endpoint",
-                     "^(https?://)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?/?$",
+        check_string(errs, base, r, "endpoint", "^(https?://)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?/?$",
                      "must be a host name with an optional scheme and port, such as s3.eu-west-1.amazonaws.com");
         check_string(errs, base, r, "region", "^[A-Za-z0-9-]+$", "must be a region name such as eu-west-1");
         json_t *style = pgw_member(r, "uriStyle");
@@ -112,8 +111,7 @@ static void check_repository(const json_t *repo, struct pgw_errors *errs)
     if (count == 0)
         pgw_errors_add(errs, PGW_ERR_REQUIRED, path, NULL, "exactly one of s3, gcs, azure or volume is required");
     else if (count > 1)
-        pgw_errors_add(errs, PGW_ERR_FORBIDDEN, path, NULL, "may specify only one of s3, gcs, azure or volume (found %s)",
-                       found);
+        pgw_errors_add(errs, PGW_ERR_FORBIDDEN, path, NULL, "may specify only one of s3, gcs, azure or volume (found %s)", found);
     free(found);
 }
 
@@ -159,7 +157,8 @@ static void check_schedules(const struct pgw_cluster_view *c, const json_t *list
     int any_full = 0, any = 0;
     size_t i;
     json_t *s;
-    json_array_foreach(list, i, s) {
+    json_array_foreach(list, i, s)
+    {
         char *base = pgw_path_index(path, i);
         if (pgw_expect_object(errs, base, s) != 1) {
             free(base);
@@ -173,11 +172,9 @@ static void check_schedules(const struct pgw_cluster_view *c, const json_t *list
             const char *why = NULL;
             if (pgw_dns1123_label(json_string_value(name), &why) != 0) {
                 pgw_errors_add(errs, PGW_ERR_INVALID, p, name, "%s", why);
-            } else if (c->name[0] != '\0' &&
-                       strlen(c->name) + strlen("-backup-") + json_string_length(name) > CRONJOB_NAME_MAX) {
-                pgw_errors_add(errs, PGW_ERR_TOO_LONG, p, name,
-                               "the CronJob name \"%s-backup-%s\" would exceed %d characters", c->name,
-                               json_string_value(name), CRONJOB_NAME_MAX);
+            } else if (c->name[0] != '\0' && strlen(c->name) + strlen("-backup-") + json_string_length(name) > CRONJOB_NAME_MAX) {
+                pgw_errors_add(errs, PGW_ERR_TOO_LONG, p, name, "the CronJob name \"%s-backup-%s\" would exceed %d characters",
+                               c->name, json_string_value(name), CRONJOB_NAME_MAX);
             }
             for (size_t j = 0; j != i; ++j) {
                 json_t *other = pgw_member(json_array_get(list, j), "name");

@@ -11,19 +11,18 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/regex_match.h"
 #include "common/names.h"
+#include "common/regex_match.h"
 #include "validators/cluster.h"
 #include "validators/fields.h"
 #include "validators/restore_target.h"
 
 /* PostgreSQL server encodings (pg_wchar.h), compared as PostgreSQL does: case and punctuation ignored. */
 static const char *const encodings[] = {
-    "SQL_ASCII", "EUC_JP",  "EUC_CN",  "EUC_KR",  "EUC_TW",  "EUC_JIS_2004", "UTF8",    "MULE_INTERNAL",
-    "LATIN1",    "LATIN2",  "LATIN3",  "LATIN4",  "LATIN5",  "LATIN6",       "LATIN7",  "LATIN8",
-    "LATIN9",    "LATIN10", "WIN1256", "WIN1258", "WIN866",  "WIN874",       "KOI8R",   "WIN1251",
-    "WIN1252",   "ISO_8859_5", "ISO_8859_6", "ISO_8859_7", "ISO_8859_8", "WIN1250", "WIN1253", "WIN1254",
-    "WIN1255",   "WIN1257", "KOI8U",   NULL,
+    "SQL_ASCII",  "EUC_JP",     "EUC_CN",  "EUC_KR",  "EUC_TW",  "EUC_JIS_2004", "UTF8",    "MULE_INTERNAL", "LATIN1",
+    "LATIN2",     "LATIN3",     "LATIN4",  "LATIN5",  "LATIN6",  "LATIN7",       "LATIN8",  "LATIN9",        "LATIN10",
+    "WIN1256",    "WIN1258",    "WIN866",  "WIN874",  "KOI8R",   "WIN1251",      "WIN1252", "ISO_8859_5",    "ISO_8859_6",
+    "ISO_8859_7", "ISO_8859_8", "WIN1250", "WIN1253", "WIN1254", "WIN1255",      "WIN1257", "KOI8U",         NULL,
 };
 
 static void squash(const char *s, char *out, size_t size)
@@ -105,8 +104,7 @@ static void check_initdb(const json_t *initdb, struct pgw_errors *errs)
             const char *loc_enc = dot ? find_encoding(dot + 1) : NULL;
             if (loc_enc != NULL && strcmp(loc_enc, encoding) != 0)
                 pgw_errors_add(errs, PGW_ERR_INVALID, "spec.bootstrap.initdb.locale", loc,
-                               "uses encoding %s, which does not match spec.bootstrap.initdb.encoding (%s)", loc_enc,
-                               encoding);
+                               "uses encoding %s, which does not match spec.bootstrap.initdb.encoding (%s)", loc_enc, encoding);
         }
     }
     json_t *sums = pgw_member(initdb, "dataChecksums");

@@ -42,7 +42,8 @@ static void check_map(const json_t *map, const char *path, int labels, struct pg
     size_t total = 0;
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)map, key, value) {
+    json_object_foreach((json_t *)map, key, value)
+    {
         const char *why = NULL, *domain;
         json_t *k = json_string(key);
         if (pgw_label_key(key, &why) != 0)

@@ -33,13 +33,13 @@ static void validate_pooler(const struct pgw_cluster_view *c, struct pgw_errors 
                        json_integer_value(max_client));
     if (pool_ok) {
         /* Every server connection of the pool is a PostgreSQL backend. */
-        const char *mc = json_string_value(
-            json_object_get(pgw_member(pgw_member(c->spec, "postgres"), "parameters"), "max_connections"));
+        const char *mc =
+            json_string_value(json_object_get(pgw_member(pgw_member(c->spec, "postgres"), "parameters"), "max_connections"));
         long max_connections = mc ? strtol(mc, NULL, 10) : 100;
         if (max_connections > 0 && json_integer_value(pool_size) > max_connections - 3)
-            pgw_errors_warn(errs, "spec.pooler.defaultPoolSize: %" JSON_INTEGER_FORMAT
-                            " server connections may exhaust max_connections (%ld)",
-                            json_integer_value(pool_size), max_connections);
+            pgw_errors_warn(
+                errs, "spec.pooler.defaultPoolSize: %" JSON_INTEGER_FORMAT " server connections may exhaust max_connections (%ld)",
+                json_integer_value(pool_size), max_connections);
     }
     json_t *params = pgw_member(pooler, "parameters");
     pgw_pgbouncer_params_validate(params, "spec.pooler.parameters", errs);

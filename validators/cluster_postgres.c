@@ -66,8 +66,8 @@ static void check_memory(const struct pgw_cluster_view *c, const json_t *params,
         pgw_quantity_parse(json_string_value(limit), &q, &why) != 0)
         return;
     if (bytes > pgw_quantity_value(&q)) {
-        char *detail = pgw_asprintf("must not exceed the memory limit (spec.resources.limits.memory: %s)",
-                                    json_string_value(limit));
+        char *detail =
+            pgw_asprintf("must not exceed the memory limit (spec.resources.limits.memory: %s)", json_string_value(limit));
         add_param_error(errs, params, "shared_buffers", detail);
         free(detail);
     }
@@ -85,8 +85,7 @@ static void check_wal_size(const struct pgw_cluster_view *c, const json_t *param
         return;
     if (min_bytes >= max_bytes) {
         char *detail = pgw_asprintf("must be less than max_wal_size (%s)", max ? max : "1GB, the default");
-        add_param_error(errs, params, min ? "min_wal_size" : "max_wal_size",
-                        min ? detail : "must be greater than min_wal_size");
+        add_param_error(errs, params, min ? "min_wal_size" : "max_wal_size", min ? detail : "must be greater than min_wal_size");
         free(detail);
     }
 }
@@ -98,7 +97,8 @@ static void check_parameters(const struct pgw_cluster_view *c, const json_t *par
     int all_strings = 1;
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)params, key, value) {
+    json_object_foreach((json_t *)params, key, value)
+    {
         if (!json_is_string(value)) {
             char *p = pgw_path_key(params_path, key);
             pgw_errors_add(errs, PGW_ERR_INVALID, p, value, "must be a string (quote numbers and booleans in YAML)");
@@ -121,7 +121,8 @@ static void check_pg_hba(const json_t *hba, struct pgw_errors *errs)
         return;
     size_t i;
     json_t *line;
-    json_array_foreach(hba, i, line) {
+    json_array_foreach(hba, i, line)
+    {
         char *p = pgw_path_index(path, i);
         if (pgw_expect_string(errs, p, line) == 1) {
             const char *why, *warning;

@@ -58,7 +58,8 @@ static void check_resource_list(struct pgw_errors *errs, const char *path, const
         return;
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)list, key, value) {
+    json_object_foreach((json_t *)list, key, value)
+    {
         char *p = pgw_path_key(path, key);
         struct pgw_quantity q, zero;
         const char *why;
@@ -83,7 +84,8 @@ void pgw_cluster_check_resources(struct pgw_errors *errs, const char *path, cons
     if (json_is_object(requests) && json_is_object(limits)) {
         const char *key;
         json_t *req;
-        json_object_foreach(requests, key, req) {
+        json_object_foreach(requests, key, req)
+        {
             json_t *lim = json_object_get(limits, key);
             struct pgw_quantity rq, lq;
             const char *why;

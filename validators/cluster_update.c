@@ -27,8 +27,8 @@ static void check_no_shrink(struct pgw_errors *errs, const char *path, const jso
 {
     struct pgw_quantity a, b;
     if (quantity_of(now, &a) && quantity_of(before, &b) && pgw_quantity_cmp(&a, &b) < 0)
-        pgw_errors_add(errs, PGW_ERR_FORBIDDEN, path, now, "volumes cannot shrink (from %s to %s)",
-                       json_string_value(before), json_string_value(now));
+        pgw_errors_add(errs, PGW_ERR_FORBIDDEN, path, now, "volumes cannot shrink (from %s to %s)", json_string_value(before),
+                       json_string_value(now));
 }
 
 static void check_version(const struct pgw_cluster_view *c, struct pgw_errors *errs)
@@ -49,8 +49,7 @@ static void check_version(const struct pgw_cluster_view *c, struct pgw_errors *e
                        b, a);
 }
 
-static void check_storage(const char *path, const json_t *now, const json_t *before, int has_wal,
-                          struct pgw_errors *errs)
+static void check_storage(const char *path, const json_t *now, const json_t *before, int has_wal, struct pgw_errors *errs)
 {
     if (!json_is_object(now) || !json_is_object(before))
         return;
@@ -67,8 +66,7 @@ static void check_storage(const char *path, const json_t *now, const json_t *bef
     if (wal == NULL && old_wal != NULL)
         pgw_errors_add(errs, PGW_ERR_FORBIDDEN, p, NULL, "the separate WAL volume cannot be removed");
     else if (wal != NULL && old_wal == NULL)
-        pgw_errors_add(errs, PGW_ERR_FORBIDDEN, p, wal,
-                       "a separate WAL volume can only be chosen when the cluster is created");
+        pgw_errors_add(errs, PGW_ERR_FORBIDDEN, p, wal, "a separate WAL volume can only be chosen when the cluster is created");
     else
         check_no_shrink(errs, p, wal, old_wal);
     free(p);
@@ -97,7 +95,6 @@ void pgw_cluster_validate_update(const struct pgw_cluster_view *c, struct pgw_er
     check_storage("spec.backup.repository.volume", pgw_member(repo, "volume"), pgw_member(old_repo, "volume"), 0, errs);
     check_bootstrap(c, errs);
     json_t *inst = pgw_member(c->spec, "instances"), *old_inst = pgw_member(c->old_spec, "instances");
-    if (json_is_integer(inst) && json_is_integer(old_inst) && json_integer_value(inst) == 1 &&
-        json_integer_value(old_inst) > 1)
+    if (json_is_integer(inst) && json_is_integer(old_inst) && json_integer_value(inst) == 1 && json_integer_value(old_inst) > 1)
         pgw_errors_warn(errs, "spec.instances: scaling down to 1 removes every replica and high availability");
 }

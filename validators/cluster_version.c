@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/regex_match.h"
 #include "common/config.h"
+#include "common/regex_match.h"
 #include "common/xalloc.h"
 #include "validators/cluster.h"
 #include "validators/fields.h"
@@ -29,8 +29,8 @@ static int valid_repository(const char *name)
         return 0;
     char *copy = pgw_strdup(name), *save = NULL;
     int ok = 1, first = 1;
-    int has_domain = strchr(name, '/') != NULL &&
-                     (strcspn(name, ".:") < strcspn(name, "/") || strncmp(name, "localhost/", 10) == 0);
+    int has_domain =
+        strchr(name, '/') != NULL && (strcspn(name, ".:") < strcspn(name, "/") || strncmp(name, "localhost/", 10) == 0);
     for (char *part = strtok_r(copy, "/", &save); part != NULL; part = strtok_r(NULL, "/", &save)) {
         if (first && has_domain)
             ok = ok && pgw_regex_match(part, domain_re);
@@ -84,8 +84,7 @@ static void check_image(const struct pgw_cluster_view *c, const json_t *v, struc
         char *end = NULL;
         long tag_major = strtol(tag, &end, 10);
         if (end != tag && tag_major >= 10 && tag_major <= 99 && tag_major != c->major)
-            pgw_errors_warn(errs, "spec.image: tag \"%s\" does not look like PostgreSQL %d (spec.postgresVersion)",
-                            tag, c->major);
+            pgw_errors_warn(errs, "spec.image: tag \"%s\" does not look like PostgreSQL %d (spec.postgresVersion)", tag, c->major);
     }
     free(name);
 }

@@ -157,8 +157,7 @@ int pgw_check_cluster_name(struct pgw_errors *errs, const char *path, const json
     int ok = 1;
     if (strlen(name) > PGW_CLUSTER_NAME_MAX) {
         pgw_errors_add(errs, PGW_ERR_TOO_LONG, path, v,
-                       "may not be more than %d bytes (child objects append suffixes to the cluster name)",
-                       PGW_CLUSTER_NAME_MAX);
+                       "may not be more than %d bytes (child objects append suffixes to the cluster name)", PGW_CLUSTER_NAME_MAX);
         ok = 0;
     }
     if (pgw_dns1035_label(name, &why) != 0) {
@@ -174,7 +173,8 @@ void pgw_warn_unknown_fields(struct pgw_errors *errs, const char *path, const js
         return;
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)obj, key, value) {
+    json_object_foreach((json_t *)obj, key, value)
+    {
         const char *const *k = known;
         while (*k != NULL && strcmp(*k, key) != 0)
             ++k;

@@ -31,25 +31,24 @@ enum pgw_pg_context {
 };
 
 struct pgw_pg_param {
-    const char *name;           /* as pg_settings spells it ("DateStyle") */
+    const char *name; /* as pg_settings spells it ("DateStyle") */
     enum pgw_pg_vartype vartype;
-    const char *unit;           /* pg_settings.unit: "8kB", "kB", "MB", "B", "ms", "s", "min"; "" if none */
-    double min, max;            /* integer and real parameters; exact (integers fit a double) */
+    const char *unit;            /* pg_settings.unit: "8kB", "kB", "MB", "B", "ms", "s", "min"; "" if none */
+    double min, max;             /* integer and real parameters; exact (integers fit a double) */
     const char *const *enumvals; /* enum: the values pg_settings lists, NULL-terminated */
-    const char *const *hidden;  /* enum: other accepted spellings ("hot_standby"), or NULL */
+    const char *const *hidden;   /* enum: other accepted spellings ("hot_standby"), or NULL */
     enum pgw_pg_context context;
 };
 
 struct pgw_pg_catalog {
     int major;
-    const char *version; /* the server version the table was generated from ("17.10") */
+    const char *version;               /* the server version the table was generated from ("17.10") */
     const struct pgw_pg_param *params; /* sorted by name, case-insensitively */
     size_t count;
 };
 
 /* The generated tables, one per major (validators/pg_catalog_<major>.c). */
-extern const struct pgw_pg_catalog pgw_pg_catalog_14, pgw_pg_catalog_15, pgw_pg_catalog_16, pgw_pg_catalog_17,
-    pgw_pg_catalog_18;
+extern const struct pgw_pg_catalog pgw_pg_catalog_14, pgw_pg_catalog_15, pgw_pg_catalog_16, pgw_pg_catalog_17, pgw_pg_catalog_18;
 
 /* The catalog of `major`, or NULL when the major is not supported. */
 const struct pgw_pg_catalog *pgw_pg_catalog_get(int major);

@@ -15,29 +15,26 @@
 #include "common/xalloc.h"
 
 /* SLRU buffer counts (17+): guc check_slru_buffers wants multiples of the bank size. */
-static const char *const slru_buffers[] = {"commit_timestamp_buffers", "multixact_member_buffers",
-                                           "multixact_offset_buffers", "notify_buffers",
-                                           "serializable_buffers", "subtransaction_buffers",
+static const char *const slru_buffers[] = {"commit_timestamp_buffers", "multixact_member_buffers", "multixact_offset_buffers",
+                                           "notify_buffers",           "serializable_buffers",     "subtransaction_buffers",
                                            "transaction_buffers"};
 #define SLRU_BANK_SIZE 16
 
-int pgw_pg_checks_run(int major, const struct pgw_pg_param *p, const char *value, const struct pgw_pg_value *v,
-                      char **error)
+int pgw_pg_checks_run(int major, const struct pgw_pg_param *p, const char *value, const struct pgw_pg_value *v, char **error)
 {
     (void)value;
     *error = NULL;
     if (major >= 17 && p->vartype == PGW_PG_INTEGER) {
         for (size_t i = 0; i != sizeof(slru_buffers) / sizeof(slru_buffers[0]); ++i) {
             if (strcmp(p->name, slru_buffers[i]) == 0 && (long)v->number % SLRU_BANK_SIZE != 0) {
-                *error = pgw_asprintf("invalid value for parameter \"%s\": %ld: \"%s\" must be a multiple of %d",
-                                      p->name, (long)v->number, p->name, SLRU_BANK_SIZE);
+                *error = pgw_asprintf("invalid value for parameter \"%s\": %ld: \"%s\" must be a multiple of %d", p->name,
+                                      (long)v->number, p->name, SLRU_BANK_SIZE);
                 return -1;
             }
         }
     }
     /* check_vacuum_buffer_usage_limit (16+): 0 disables the ring; otherwise 128 kB to 16 GB. */
-    if (strcmp(p->name, "vacuum_buffer_usage_limit") == 0 && v->number != 0 &&
-        (v->number < 128 || v->number > 16777216)) {
+    if (strcmp(p->name, "vacuum_buffer_usage_limit") == 0 && v->number != 0 && (v->number < 128 || v->number > 16777216)) {
         *error = pgw_asprintf("invalid value for parameter \"%s\": %ld kB: \"%s\" must be 0 or between 128 kB "
                               "and 16777216 kB",
                               p->name, (long)v->number, p->name);
@@ -45,8 +42,7 @@ int pgw_pg_checks_run(int major, const struct pgw_pg_param *p, const char *value
     }
     /* check_io_max_concurrency (18): -1 (automatic) or a positive number. */
     if (strcmp(p->name, "io_max_concurrency") == 0 && v->number == 0) {
-        *error = pgw_asprintf("invalid value for parameter \"%s\": 0: only -1 or values bigger than 0 are valid",
-                              p->name);
+        *error = pgw_asprintf("invalid value for parameter \"%s\": 0: only -1 or values bigger than 0 are valid", p->name);
         return -1;
     }
     /* check_bonjour: the PostgreSQL builds we run (npm and Debian) have no Bonjour support. */
@@ -63,7 +59,8 @@ static double int_param(const json_t *params, int major, const char *name, doubl
     const char *key;
     const json_t *value;
     const struct pgw_pg_param *p = pgw_pg_catalog_lookup(major, name);
-    json_object_foreach((json_t *)params, key, value) {
+    json_object_foreach((json_t *)params, key, value)
+    {
         struct pgw_pg_value v;
         char *error = NULL;
         if (p == NULL || strcasecmp(key, name) != 0 || !json_is_string(value))
@@ -86,8 +83,7 @@ static void check_max_backends(const json_t *params, int major, const char *path
     static const struct {
         const char *name;
         double fallback;
-    } slots[] = {
-        {"max_connections", 100}, {"autovacuum_max_workers", 3}, {"max_worker_processes", 8}, {"max_wal_senders", 10}};
+    } slots[] = {{"max_connections", 100}, {"autovacuum_max_workers", 3}, {"max_worker_processes", 8}, {"max_wal_senders", 10}};
     if (major > 17)
         return;
     double total = 1;
@@ -97,7 +93,8 @@ static void check_max_backends(const json_t *params, int major, const char *path
         return;
     const char *key;
     const json_t *value;
-    json_object_foreach((json_t *)params, key, value) {
+    json_object_foreach((json_t *)params, key, value)
+    {
         for (size_t i = 0; i != sizeof(slots) / sizeof(slots[0]); ++i) {
             if (strcasecmp(key, slots[i].name) != 0)
                 continue;
@@ -117,9 +114,9 @@ static const char *key_if_on(const json_t *params, const char *name)
     const char *key;
     const json_t *value;
     bool on = false;
-    json_object_foreach((json_t *)params, key, value) {
-        if (strcasecmp(key, name) == 0 && json_is_string(value) &&
-            pgw_pg_value_parse_bool(json_string_value(value), &on) && on)
+    json_object_foreach((json_t *)params, key, value)
+    {
+        if (strcasecmp(key, name) == 0 && json_is_string(value) && pgw_pg_value_parse_bool(json_string_value(value), &on) && on)
             return key;
     }
     return NULL;

@@ -16,8 +16,7 @@
  * Checks one already-parsed value. Returns 0, or -1 with *error set to a
  * malloc'd message (the caller frees it).
  */
-int pgw_pg_checks_run(int major, const struct pgw_pg_param *p, const char *value, const struct pgw_pg_value *v,
-                      char **error);
+int pgw_pg_checks_run(int major, const struct pgw_pg_param *p, const char *value, const struct pgw_pg_value *v, char **error);
 
 /* Rules between parameters of the same object that fail server start. */
 void pgw_pg_checks_cross(const json_t *params, int major, const char *path, struct pgw_errors *errs);

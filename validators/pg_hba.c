@@ -28,8 +28,8 @@ struct st_hba_tokens_t {
     int count;
 };
 
-static const char *const methods[] = {"trust", "reject", "scram-sha-256", "md5", "password", "gss", "sspi", "ident",
-                                      "peer",  "ldap",   "radius",        "cert", "pam",      "bsd",  "oauth", NULL};
+static const char *const methods[] = {"trust", "reject", "scram-sha-256", "md5",  "password", "gss", "sspi",  "ident",
+                                      "peer",  "ldap",   "radius",        "cert", "pam",      "bsd", "oauth", NULL};
 
 static int in_list(const char *s, const char *const *list)
 {
@@ -151,8 +151,7 @@ enum pgw_hba_verdict pgw_pg_hba_check_line(const char *line, const char **why, c
     static const char *const host_types[] = {"host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc", NULL};
     if (!local && !in_list(type, host_types)) {
         snprintf(whybuf, whybuf_size,
-                 "invalid connection type \"%s\": must be local, host, hostssl, hostnossl, hostgssenc or hostnogssenc",
-                 type);
+                 "invalid connection type \"%s\": must be local, host, hostssl, hostnossl, hostgssenc or hostnogssenc", type);
         *why = whybuf;
         verdict = PGW_HBA_INVALID;
         goto done;
@@ -186,8 +185,7 @@ enum pgw_hba_verdict pgw_pg_hba_check_line(const char *line, const char **why, c
             *slash = '\0';
             char *end = NULL;
             long bits = strtol(slash + 1, &end, 10);
-            if (!parse_ip(addr, &family) || end == slash + 1 || *end != '\0' || bits < 0 ||
-                bits > (family == AF_INET ? 32 : 128)) {
+            if (!parse_ip(addr, &family) || end == slash + 1 || *end != '\0' || bits < 0 || bits > (family == AF_INET ? 32 : 128)) {
                 snprintf(whybuf, whybuf_size, "invalid CIDR address \"%s/%s\"", addr, slash + 1);
                 *why = whybuf;
                 verdict = PGW_HBA_INVALID;
@@ -197,16 +195,15 @@ enum pgw_hba_verdict pgw_pg_hba_check_line(const char *line, const char **why, c
             /* An IP address without a prefix length takes a separate mask field. */
             int mask_family = 0;
             if (t.count < 6 || !parse_ip(t.items[4], &mask_family) || mask_family != family) {
-                snprintf(whybuf, whybuf_size,
-                         "IP address \"%s\" needs a CIDR suffix (/32) or a netmask field of the same family", addr);
+                snprintf(whybuf, whybuf_size, "IP address \"%s\" needs a CIDR suffix (/32) or a netmask field of the same family",
+                         addr);
                 *why = whybuf;
                 verdict = PGW_HBA_INVALID;
                 goto done;
             }
             next = 5;
         } else if (!valid_hostname(addr)) {
-            snprintf(whybuf, whybuf_size, "invalid address \"%s\": must be a CIDR, a host name, all, samehost or samenet",
-                     addr);
+            snprintf(whybuf, whybuf_size, "invalid address \"%s\": must be a CIDR, a host name, all, samehost or samenet", addr);
             *why = whybuf;
             verdict = PGW_HBA_INVALID;
             goto done;

@@ -117,13 +117,13 @@ static bool list_names_library(const char *list, const char *prefix, size_t pref
 
 static bool prefix_is_loaded(const json_t *params, const char *prefix, size_t prefix_len)
 {
-    static const char *const lists[] = {"shared_preload_libraries", "session_preload_libraries",
-                                        "local_preload_libraries"};
+    static const char *const lists[] = {"shared_preload_libraries", "session_preload_libraries", "local_preload_libraries"};
     if (prefix_len == 7 && strncasecmp(prefix, "plpgsql", 7) == 0)
         return true;
     const char *key;
     const json_t *value;
-    json_object_foreach((json_t *)params, key, value) {
+    json_object_foreach((json_t *)params, key, value)
+    {
         if (!json_is_string(value))
             continue;
         for (size_t i = 0; i != sizeof(lists) / sizeof(lists[0]); ++i)
@@ -134,8 +134,7 @@ static bool prefix_is_loaded(const json_t *params, const char *prefix, size_t pr
 }
 
 /* Risky settings the server accepts: a warning, not an error. */
-static void warn_risky(const struct pgw_pg_param *p, const struct pgw_pg_value *v, const char *field,
-                       struct pgw_errors *errs)
+static void warn_risky(const struct pgw_pg_param *p, const struct pgw_pg_value *v, const char *field, struct pgw_errors *errs)
 {
     static const struct {
         const char *name;
@@ -159,8 +158,9 @@ static void warn_risky(const struct pgw_pg_param *p, const struct pgw_pg_value *
     if (strcmp(p->name, "synchronous_commit") == 0) {
         bool off;
         if (pgw_pg_value_parse_bool(v->enumval, &off) && !off)
-            pgw_errors_warn(errs, "%s: synchronous_commit=off: transactions committed just before a crash can be "
-                                  "lost (the database stays consistent)",
+            pgw_errors_warn(errs,
+                            "%s: synchronous_commit=off: transactions committed just before a crash can be "
+                            "lost (the database stays consistent)",
                             field);
     }
 }
@@ -185,8 +185,8 @@ static void validate_one(const json_t *params, int major, const char *key, const
         if (owner != NULL && strchr(key, '.') == NULL) {
             /* Owned but unknown to this major (promote_trigger_file on 16+): still say who owns it. */
         } else if (!is_custom_name(key, &prefix_len)) {
-            pgw_errors_add(errs, PGW_ERR_INVALID, field, value,
-                           "unrecognized configuration parameter \"%s\" in PostgreSQL %d", key, major);
+            pgw_errors_add(errs, PGW_ERR_INVALID, field, value, "unrecognized configuration parameter \"%s\" in PostgreSQL %d", key,
+                           major);
             return;
         } else if (!prefix_is_loaded(params, key, prefix_len)) {
             pgw_errors_add(errs, PGW_ERR_INVALID, field, value,
@@ -222,8 +222,10 @@ static void check_duplicates(const json_t *params, int major, const char *path, 
 {
     const char *a, *b;
     const json_t *va, *vb;
-    json_object_foreach((json_t *)params, a, va) {
-        json_object_foreach((json_t *)params, b, vb) {
+    json_object_foreach((json_t *)params, a, va)
+    {
+        json_object_foreach((json_t *)params, b, vb)
+        {
             if (strcmp(a, b) >= 0)
                 continue;
             if (strcasecmp(canonical_name(major, a), canonical_name(major, b)) == 0) {
@@ -244,13 +246,13 @@ void pgw_pg_params_validate(const json_t *params, int major, const char *path, s
         return;
     }
     if (pgw_pg_catalog_get(major) == NULL) {
-        pgw_errors_add(errs, PGW_ERR_INVALID, path, NULL, "no parameter catalog for PostgreSQL major %d (14 to 18)",
-                       major);
+        pgw_errors_add(errs, PGW_ERR_INVALID, path, NULL, "no parameter catalog for PostgreSQL major %d (14 to 18)", major);
         return;
     }
     const char *key;
     const json_t *value;
-    json_object_foreach((json_t *)params, key, value) {
+    json_object_foreach((json_t *)params, key, value)
+    {
         char *field = pgw_asprintf("%s[%s]", path, key);
         validate_one(params, major, key, value, field, errs);
         free(field);

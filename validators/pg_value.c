@@ -31,8 +31,7 @@
 #define MAX_UNIT_LEN 3
 
 static const char memory_units_hint[] = "valid units for this parameter are \"B\", \"kB\", \"MB\", \"GB\", and \"TB\"";
-static const char time_units_hint[] =
-    "valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\"";
+static const char time_units_hint[] = "valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\"";
 
 /* A unit the user may write, largest first, as in guc.c's conversion tables. */
 struct st_unit_t {
@@ -41,8 +40,11 @@ struct st_unit_t {
 };
 
 static const struct st_unit_t memory_units[] = {
-    {"TB", 1024.0 * 1024.0 * 1024.0 * 1024.0}, {"GB", 1024.0 * 1024.0 * 1024.0}, {"MB", 1024.0 * 1024.0},
-    {"kB", 1024.0},                             {"B", 1.0},
+    {"TB", 1024.0 * 1024.0 * 1024.0 * 1024.0},
+    {"GB", 1024.0 * 1024.0 * 1024.0},
+    {"MB", 1024.0 * 1024.0},
+    {"kB", 1024.0},
+    {"B", 1.0},
 };
 /* Time units as guc.c lists them; multipliers are computed per base below. */
 static const char *const time_units[] = {"d", "h", "min", "s", "ms", "us"};
@@ -137,8 +139,7 @@ static char *invalid(const struct pgw_pg_param *p, const char *hint)
 }
 
 /* Number and optional unit, shared by parse_int and parse_real. */
-static int parse_number(const struct pgw_pg_param *p, const char *value, double val, char *endptr, double *out,
-                        char **error)
+static int parse_number(const struct pgw_pg_param *p, const char *value, double val, char *endptr, double *out, char **error)
 {
     if (endptr == value || errno == ERANGE || isnan(val)) {
         *error = invalid(p, NULL);
@@ -183,8 +184,8 @@ static int parse_int(const struct pgw_pg_param *p, const char *value, double *ou
     }
     if (val < p->min || val > p->max) {
         const char *sp = unit_suffix(p);
-        *error = pgw_asprintf("%d%s%s is outside the valid range for parameter \"%s\" (%d%s%s .. %d%s%s)", (int)val, sp,
-                              p->unit, p->name, (int)p->min, sp, p->unit, (int)p->max, sp, p->unit);
+        *error = pgw_asprintf("%d%s%s is outside the valid range for parameter \"%s\" (%d%s%s .. %d%s%s)", (int)val, sp, p->unit,
+                              p->name, (int)p->min, sp, p->unit, (int)p->max, sp, p->unit);
         return -1;
     }
     *out = val;
@@ -200,8 +201,8 @@ static int parse_real(const struct pgw_pg_param *p, const char *value, double *o
         return -1;
     if (val < p->min || val > p->max) {
         const char *sp = unit_suffix(p);
-        *error = pgw_asprintf("%g%s%s is outside the valid range for parameter \"%s\" (%g%s%s .. %g%s%s)", val, sp,
-                              p->unit, p->name, p->min, sp, p->unit, p->max, sp, p->unit);
+        *error = pgw_asprintf("%g%s%s is outside the valid range for parameter \"%s\" (%g%s%s .. %g%s%s)", val, sp, p->unit,
+                              p->name, p->min, sp, p->unit, p->max, sp, p->unit);
         return -1;
     }
     *out = val;
@@ -272,8 +273,7 @@ int pgw_pg_value_parse(const struct pgw_pg_param *p, const char *value, struct p
     switch (p->vartype) {
     case PGW_PG_BOOL:
         if (!pgw_pg_value_parse_bool(value, &out->boolval)) {
-            *error = pgw_asprintf("parameter \"%s\" requires a Boolean value (on, off, true, false, yes, no, 1, 0)",
-                                  p->name);
+            *error = pgw_asprintf("parameter \"%s\" requires a Boolean value (on, off, true, false, yes, no, 1, 0)", p->name);
             return -1;
         }
         return 0;
@@ -282,8 +282,7 @@ int pgw_pg_value_parse(const struct pgw_pg_param *p, const char *value, struct p
     case PGW_PG_REAL:
         return parse_real(p, value, &out->number, error);
     case PGW_PG_ENUM:
-        if ((out->enumval = lookup_enum(p->enumvals, value)) == NULL &&
-            (out->enumval = lookup_enum(p->hidden, value)) == NULL) {
+        if ((out->enumval = lookup_enum(p->enumvals, value)) == NULL && (out->enumval = lookup_enum(p->hidden, value)) == NULL) {
             *error = enum_error(p);
             return -1;
         }

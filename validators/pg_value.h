@@ -17,7 +17,7 @@
 /* The parsed value: which member is set follows the parameter's vartype. */
 struct pgw_pg_value {
     bool boolval;
-    double number; /* integer (already rounded, in the base unit) or real */
+    double number;       /* integer (already rounded, in the base unit) or real */
     const char *enumval; /* the matched enum spelling (static) */
 };
 

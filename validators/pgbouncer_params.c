@@ -161,11 +161,9 @@ static void check_one(const char *name, const json_t *value, const char *path, s
         if (strcmp(owned[i].name, name) != 0)
             continue;
         if (owned[i].instead)
-            pgw_errors_add(errs, PGW_ERR_FORBIDDEN, path, value, "set by the operator from %s: use that field",
-                           owned[i].instead);
+            pgw_errors_add(errs, PGW_ERR_FORBIDDEN, path, value, "set by the operator from %s: use that field", owned[i].instead);
         else
-            pgw_errors_add(errs, PGW_ERR_FORBIDDEN, path, value,
-                           "managed by the operator (it wires PgBouncer into the pod)");
+            pgw_errors_add(errs, PGW_ERR_FORBIDDEN, path, value, "managed by the operator (it wires PgBouncer into the pod)");
         return;
     }
     for (size_t i = 0; i != sizeof(allowed) / sizeof(allowed[0]); ++i) {
@@ -187,8 +185,7 @@ static void check_one(const char *name, const json_t *value, const char *path, s
             if (end == s || *end != '\0')
                 pgw_errors_add(errs, PGW_ERR_INVALID, path, value, "must be an integer");
             else if (n < allowed[i].min || n > allowed[i].max)
-                pgw_errors_add(errs, PGW_ERR_INVALID, path, value, "must be between %lld and %lld", allowed[i].min,
-                               allowed[i].max);
+                pgw_errors_add(errs, PGW_ERR_INVALID, path, value, "must be between %lld and %lld", allowed[i].min, allowed[i].max);
             break;
         }
         case T_BOOL:
@@ -217,7 +214,8 @@ void pgw_pgbouncer_params_validate(const json_t *params, const char *path, struc
         return;
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)params, key, value) {
+    json_object_foreach((json_t *)params, key, value)
+    {
         char *p = pgw_path_key(path, key);
         check_one(key, value, p, errs);
         free(p);

@@ -14,8 +14,8 @@
 #include "validators/fields.h"
 
 static const char *const spec_fields[] = {
-    "postgresVersion", "image",    "instances", "storage",  "resources", "postgres", "pooler", "metrics",
-    "backup",          "bootstrap", "affinity", "tls",      "deletionProtection", "metadata", NULL,
+    "postgresVersion", "image",     "instances", "storage", "resources",          "postgres", "pooler", "metrics",
+    "backup",          "bootstrap", "affinity",  "tls",     "deletionProtection", "metadata", NULL,
 };
 
 static void validate_delete(const json_t *old_object, struct pgw_errors *errs)
@@ -37,8 +37,8 @@ static void validate_name(const json_t *object, const struct pgw_request_ctx *ct
         /* The API server appends 5 characters. */
         if (json_is_string(prefix) && json_string_length(prefix) + 5 > PGW_CLUSTER_NAME_MAX)
             pgw_errors_add(errs, PGW_ERR_TOO_LONG, "metadata.generateName", prefix,
-                           "may not be more than %d bytes (the generated name must stay within %d)",
-                           PGW_CLUSTER_NAME_MAX - 5, PGW_CLUSTER_NAME_MAX);
+                           "may not be more than %d bytes (the generated name must stay within %d)", PGW_CLUSTER_NAME_MAX - 5,
+                           PGW_CLUSTER_NAME_MAX);
         return;
     }
     pgw_check_cluster_name(errs, "metadata.name", name);

@@ -16,8 +16,7 @@
 
 static const char *const kinds[] = {"time", "lsn", "xid", "name", "immediate", NULL};
 
-void pgw_restore_target_validate(const json_t *target, const char *path, const struct pgw_request_ctx *ctx,
-                                 struct pgw_errors *errs)
+void pgw_restore_target_validate(const json_t *target, const char *path, const struct pgw_request_ctx *ctx, struct pgw_errors *errs)
 {
     if (pgw_expect_object(errs, path, target) != 1)
         return;
@@ -34,7 +33,8 @@ void pgw_restore_target_validate(const json_t *target, const char *path, const s
         ++count;
     }
     if (count > 1)
-        pgw_errors_add(errs, PGW_ERR_FORBIDDEN, path, NULL, "may specify at most one of time, lsn, xid, name or immediate (found %s)", set);
+        pgw_errors_add(errs, PGW_ERR_FORBIDDEN, path, NULL,
+                       "may specify at most one of time, lsn, xid, name or immediate (found %s)", set);
     free(set);
 
     char *p = pgw_path_child(path, "time");

@@ -15,8 +15,9 @@
 #include <string.h>
 
 #include "common/base64.h"
-#include "common/json_arena.h"
 #include "common/config.h"
+#include "common/json_arena.h"
+#include "common/json_pack.h"
 #include "common/json_read.h"
 #include "common/json_write.h"
 #include "common/jsonpatch.h"
@@ -29,8 +30,8 @@ static char *dump(const json_t *v, size_t *len)
 
 char *pgw_admission_status_body(int code, const char *reason, const char *message, size_t *len)
 {
-    json_t *st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1", "metadata", "status",
-                           "Failure", "message", message, "reason", reason, "code", code);
+    json_t *st = pgw_json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1", "metadata", "status",
+                               "Failure", "message", message, "reason", reason, "code", code);
     char *s = dump(st, len);
     json_decref(st);
     return s;
@@ -94,8 +95,8 @@ static json_t *invalid_status(const pgw_admission_route_t *route, const char *na
     for (size_t i = 0; i != errs->count; ++i) {
         const struct pgw_field_error *e = &errs->items[i];
         char *body = pgw_field_error_body(e);
-        json_array_append_new(causes, json_pack("{s:s,s:s,s:s}", "reason", pgw_error_type_reason(e->type), "message",
-                                                body, "field", e->path));
+        json_array_append_new(
+            causes, pgw_json_pack("{s:s,s:s,s:s}", "reason", pgw_error_type_reason(e->type), "message", body, "field", e->path));
         char *line = pgw_asprintf("%s: %s", e->path, body);
         free(body);
         size_t k = 0;
@@ -120,14 +121,15 @@ static json_t *invalid_status(const pgw_admission_route_t *route, const char *na
     fclose(fp);
     free(lines);
 
-    char *qualified = route->group[0] ? pgw_asprintf("%s.%s", route->kind, route->group) : pgw_strdup(route->kind);
+    char *qualified =
+        route->guard->group[0] ? pgw_asprintf("%s.%s", route->guard->kind, route->guard->group) : pgw_strdup(route->guard->kind);
     json_t *name_json = json_string(name);
     char *quoted = pgw_json_dumps(name_json, JSON_ENCODE_ANY);
     json_decref(name_json);
     char *message = pgw_asprintf("%s %s is invalid: %s", qualified, quoted ? quoted : "\"\"", joined);
-    json_t *status = json_pack("{s:{},s:s,s:s,s:s,s:{s:s,s:s,s:s,s:o},s:i}", "metadata", "status", "Failure", "message",
-                               message, "reason", "Invalid", "details", "name", name, "group", route->group, "kind",
-                               route->kind, "causes", causes, "code", 422);
+    json_t *status = pgw_json_pack("{s:{},s:s,s:s,s:s,s:{s:s,s:s,s:s,s:o},s:i}", "metadata", "status", "Failure", "message",
+                                   message, "reason", "Invalid", "details", "name", name, "group", route->guard->group, "kind",
+                                   route->guard->kind, "causes", causes, "code", 422);
     free(qualified);
     free(quoted);
     free(message);
@@ -137,24 +139,24 @@ static json_t *invalid_status(const pgw_admission_route_t *route, const char *na
 
 static void respond(struct pgw_admission_outcome *out, const json_t *review, json_t *response)
 {
-    json_t *doc = json_pack("{s:s,s:s,s:o}", "apiVersion", string_member(review, "apiVersion"), "kind",
-                            "AdmissionReview", "response", response);
+    json_t *doc = pgw_json_pack("{s:s,s:s,s:o}", "apiVersion", string_member(review, "apiVersion"), "kind", "AdmissionReview",
+                                "response", response);
     out->http_status = 200;
     out->body = dump(doc, &out->body_len);
     json_decref(doc);
 }
 
-static void deny(struct pgw_admission_outcome *out, const json_t *review, const char *uid, int code,
-                 const char *reason, const char *message)
+static void deny(struct pgw_admission_outcome *out, const json_t *review, const char *uid, int code, const char *reason,
+                 const char *message)
 {
-    json_t *response = json_pack("{s:s,s:b,s:{s:{},s:s,s:s,s:s,s:i}}", "uid", uid, "allowed", 0, "status", "metadata",
-                                 "status", "Failure", "message", message, "reason", reason, "code", code);
+    json_t *response = pgw_json_pack("{s:s,s:b,s:{s:{},s:s,s:s,s:s,s:i}}", "uid", uid, "allowed", 0, "status", "metadata", "status",
+                                     "Failure", "message", message, "reason", reason, "code", code);
     out->allowed = 0;
     respond(out, review, response);
 }
 
-static void handle(const pgw_admission_route_t *route, const char *body, size_t len, const struct pgw_config *cfg,
-                   time_t now, struct pgw_admission_outcome *out)
+static void handle(const pgw_admission_route_t *route, const char *body, size_t len, const struct pgw_config *cfg, time_t now,
+                   struct pgw_admission_outcome *out)
 {
     memset(out, 0, sizeof(*out));
     out->operation = "";
@@ -199,9 +201,10 @@ static void handle(const pgw_admission_route_t *route, const char *body, size_t 
     }
     out->operation = operation;
     json_t *kind = json_object_get(request, "kind");
-    if (strcmp(string_member(kind, "kind"), route->kind) != 0 || strcmp(string_member(kind, "group"), route->group) != 0) {
-        char *msg = pgw_asprintf("%s serves %s%s%s objects, not %s%s%s", route->path, route->kind,
-                                 route->group[0] ? "." : "", route->group, string_member(kind, "kind"),
+    if (strcmp(string_member(kind, "kind"), route->guard->kind) != 0 ||
+        strcmp(string_member(kind, "group"), route->guard->group) != 0) {
+        char *msg = pgw_asprintf("%s serves %s%s%s objects, not %s%s%s", route->path, route->guard->kind,
+                                 route->guard->group[0] ? "." : "", route->guard->group, string_member(kind, "kind"),
                                  string_member(kind, "group")[0] ? "." : "", string_member(kind, "group"));
         deny(out, review, uid, 400, "BadRequest", msg);
         free(msg);
@@ -213,7 +216,7 @@ static void handle(const pgw_admission_route_t *route, const char *body, size_t 
     json_t *old_object = json_object_get(request, "oldObject");
     json_t *subject = deleting ? old_object : object;
     if (!json_is_object(subject) || (strcmp(operation, "UPDATE") == 0 && !json_is_object(old_object))) {
-        char *msg = pgw_asprintf("request.%s must be a %s object", deleting ? "oldObject" : "object", route->kind);
+        char *msg = pgw_asprintf("request.%s must be a %s object", deleting ? "oldObject" : "object", route->guard->kind);
         deny(out, review, uid, 400, "BadRequest", msg);
         free(msg);
         goto done;
@@ -221,10 +224,10 @@ static void handle(const pgw_admission_route_t *route, const char *body, size_t 
     char groupbuf[256];
     const char *object_kind = string_member(subject, "kind");
     const char *object_group = group_of(string_member(subject, "apiVersion"), groupbuf, sizeof(groupbuf));
-    if ((object_kind[0] && strcmp(object_kind, route->kind) != 0) ||
-        (json_object_get(subject, "apiVersion") && strcmp(object_group, route->group) != 0)) {
-        char *msg = pgw_asprintf("object is a %s (%s), but %s serves %s", object_kind,
-                                 string_member(subject, "apiVersion"), route->path, route->kind);
+    if ((object_kind[0] && strcmp(object_kind, route->guard->kind) != 0) ||
+        (json_object_get(subject, "apiVersion") && strcmp(object_group, route->guard->group) != 0)) {
+        char *msg = pgw_asprintf("object is a %s (%s), but %s serves %s", object_kind, string_member(subject, "apiVersion"),
+                                 route->path, route->guard->kind);
         deny(out, review, uid, 400, "BadRequest", msg);
         free(msg);
         goto done;
@@ -244,20 +247,20 @@ static void handle(const pgw_admission_route_t *route, const char *body, size_t 
     struct pgw_errors errs;
     pgw_errors_init(&errs);
     json_t *patch = NULL;
-    if (route->mutate != NULL) {
+    if (route->step == PGW_ROUTE_DEFAULT) {
         if (!deleting && strcmp(operation, "CONNECT") != 0) {
-            json_t *edited = route->copy_for_edit != NULL ? route->copy_for_edit(object) : json_deep_copy(object);
-            route->mutate(edited, &ctx, &errs);
+            json_t *edited = pgw_guard_copy(route->guard, object);
+            route->guard->defaulter(edited, &ctx, &errs);
             if (errs.count == 0)
                 patch = pgw_jsonpatch_diff(object, edited);
             json_decref(edited);
         }
     } else {
-        route->validate(deleting ? NULL : object, deleting ? old_object : (strcmp(operation, "UPDATE") == 0 ? old_object : NULL),
-                        &ctx, &errs);
+        route->guard->validator(deleting ? NULL : object,
+                                deleting ? old_object : (strcmp(operation, "UPDATE") == 0 ? old_object : NULL), &ctx, &errs);
     }
 
-    json_t *response = json_pack("{s:s,s:b}", "uid", uid, "allowed", errs.count == 0);
+    json_t *response = pgw_json_pack("{s:s,s:b}", "uid", uid, "allowed", errs.count == 0);
     if (errs.count != 0)
         json_object_set_new(response, "status", invalid_status(route, name, &errs));
     if (patch != NULL && json_array_size(patch) != 0) {
@@ -285,8 +288,8 @@ done:
 }
 
 /* Every jansson value of a review lives in this thread's arena; only the malloc'd body leaves. */
-void pgw_admission_handle(const pgw_admission_route_t *route, const char *body, size_t len,
-                          const struct pgw_config *cfg, time_t now, struct pgw_admission_outcome *out)
+void pgw_admission_handle(const pgw_admission_route_t *route, const char *body, size_t len, const struct pgw_config *cfg,
+                          time_t now, struct pgw_admission_outcome *out)
 {
     pgw_json_arena_begin();
     handle(route, body, len, cfg, now, out);

@@ -1,19 +1,20 @@
 /*
- * The admission routes of DESIGN.md §4. Adding an endpoint is one line here.
+ * The admission routes of DESIGN.md §4. Adding an endpoint is one line here;
+ * what each kind runs is defined once, in validators/guard.c.
  */
 #include "webhook/admission.h"
 
 #include <string.h>
 
 const pgw_admission_route_t pgw_admission_routes[] = {
-    {"/mutate/pods", "", "Pod", "pods", pgw_mutate_pod, NULL, pgw_pod_copy_for_edit},
-    {"/mutate/postgresclusters", "pgwarden.io", "PostgresCluster", "postgresclusters", pgw_mutate_postgrescluster, NULL, NULL},
-    {"/mutate/postgresbackups", "pgwarden.io", "PostgresBackup", "postgresbackups", pgw_mutate_postgresbackup, NULL, NULL},
-    {"/mutate/postgresrestores", "pgwarden.io", "PostgresRestore", "postgresrestores", pgw_mutate_postgresrestore, NULL, NULL},
-    {"/validate/postgresclusters", "pgwarden.io", "PostgresCluster", "postgresclusters", NULL, pgw_validate_postgrescluster, NULL},
-    {"/validate/postgresbackups", "pgwarden.io", "PostgresBackup", "postgresbackups", NULL, pgw_validate_postgresbackup, NULL},
-    {"/validate/postgresrestores", "pgwarden.io", "PostgresRestore", "postgresrestores", NULL, pgw_validate_postgresrestore, NULL},
-    {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+    {"/mutate/pods", "pods", &pgw_guard_pod, PGW_ROUTE_DEFAULT},
+    {"/mutate/postgresclusters", "postgresclusters", &pgw_guard_postgrescluster, PGW_ROUTE_DEFAULT},
+    {"/mutate/postgresbackups", "postgresbackups", &pgw_guard_postgresbackup, PGW_ROUTE_DEFAULT},
+    {"/mutate/postgresrestores", "postgresrestores", &pgw_guard_postgresrestore, PGW_ROUTE_DEFAULT},
+    {"/validate/postgresclusters", "postgresclusters", &pgw_guard_postgrescluster, PGW_ROUTE_VALIDATE},
+    {"/validate/postgresbackups", "postgresbackups", &pgw_guard_postgresbackup, PGW_ROUTE_VALIDATE},
+    {"/validate/postgresrestores", "postgresrestores", &pgw_guard_postgresrestore, PGW_ROUTE_VALIDATE},
+    {NULL, NULL, NULL, PGW_ROUTE_DEFAULT},
 };
 
 const pgw_admission_route_t *pgw_admission_route_find(const char *path, size_t len)

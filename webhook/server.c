@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/json_pack.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/xalloc.h"
@@ -96,12 +97,11 @@ static int is_json_content_type(h2o_req_t *req)
            (v.len == sizeof(json) - 1 || v.base[sizeof(json) - 1] == ';' || v.base[sizeof(json) - 1] == ' ');
 }
 
-static void log_request(const char *path, size_t path_len, int status, const struct pgw_admission_outcome *out,
-                        double seconds)
+static void log_request(const char *path, size_t path_len, int status, const struct pgw_admission_outcome *out, double seconds)
 {
     if (!pgw_log_enabled(PGW_LOG_DEBUG))
         return;
-    json_t *f = json_pack("{s:s%,s:i,s:f}", "path", path, path_len, "code", status, "durationMs", seconds * 1e3);
+    json_t *f = pgw_json_pack("{s:s%,s:i,s:f}", "path", path, path_len, "code", status, "durationMs", seconds * 1e3);
     if (out != NULL) {
         json_object_set_new(f, "uid", json_string(out->uid));
         json_object_set_new(f, "operation", json_string(out->operation));
@@ -117,8 +117,8 @@ static void log_request(const char *path, size_t path_len, int status, const str
  */
 static int is_bench_request(struct st_pgw_handler_t *self, h2o_req_t *req)
 {
-    return self->server->cfg->bench_endpoint && h2o_memis(req->path_normalized.base, req->path_normalized.len,
-                                                          H2O_STRLIT("/bench/fixed"));
+    return self->server->cfg->bench_endpoint &&
+           h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/bench/fixed"));
 }
 
 static void send_bench_response(h2o_req_t *req)
@@ -169,8 +169,7 @@ static int on_admission_request(h2o_handler_t *_self, h2o_req_t *req)
     return 0;
 }
 
-static void send_text(h2o_req_t *req, int status, const char *reason, const char *content_type, const char *body,
-                      size_t len)
+static void send_text(h2o_req_t *req, int status, const char *reason, const char *content_type, const char *body, size_t len)
 {
     req->res.status = status;
     req->res.reason = reason;
@@ -263,8 +262,7 @@ static int open_listener(const char *addr, int port_override, int reuseport, int
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     getsockname(fd, (struct sockaddr *)&ss, &sl);
-    *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
     return fd;
 }
 

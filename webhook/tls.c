@@ -17,7 +17,7 @@
 
 struct st_pgw_cert_pair_t {
     X509 *leaf;
-    STACK_OF(X509) *chain; /* intermediates following the leaf in the PEM file */
+    STACK_OF(X509) * chain; /* intermediates following the leaf in the PEM file */
     EVP_PKEY *key;
     time_t not_after;
 };
@@ -132,8 +132,8 @@ void pgw_tls_store_free(struct pgw_tls_store *s)
 
 static int same_file(const struct stat *a, const struct stat *b)
 {
-    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
 int pgw_tls_store_reload(struct pgw_tls_store *s, int force, char **err)

@@ -16,8 +16,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: certs_leaf DIR\n");
         return 2;
     }
-    struct pgw_certs_options opts = {.service = "pgwarden-webhook", .namespace = "pgwarden-system", .ca_days = 3650,
-                                     .leaf_days = 365};
+    struct pgw_certs_options opts = {
+        .service = "pgwarden-webhook", .namespace = "pgwarden-system", .ca_days = 3650, .leaf_days = 365};
     char *crt = pgw_asprintf("%s/tls.crt", argv[1]), *key = pgw_asprintf("%s/tls.key", argv[1]);
     unlink(crt); /* pgw_certs_ensure keeps a good CA and issues a leaf where none is */
     unlink(key);

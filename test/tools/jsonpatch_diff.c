@@ -46,8 +46,7 @@ int main(int argc, char **argv)
     } else {
         out = pgw_jsonpatch_diff(before, after);
     }
-    if (json_dumpf(out, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0 || fputc('\n', stdout) == EOF ||
-        fflush(stdout) != 0) {
+    if (json_dumpf(out, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
         fprintf(stderr, "jsonpatch_diff: cannot write the patch\n");
         goto done;
     }

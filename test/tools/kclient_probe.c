@@ -1,5 +1,5 @@
 /*
- * kclient_probe: drives controller/kclient and controller/watch for the
+ * kclient_probe: drives controller/kube/kclient and controller/kube/watch for the
  * integration test (test/integration/test_kclient.py), one command per stdin
  * line, one JSON result per stdout line, so the test can change the world
  * (rotate a token, script the fake server) between commands.
@@ -18,11 +18,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/json_pack.h"
 #include "common/log.h"
 #include "common/xalloc.h"
-#include "controller/kclient.h"
-#include "controller/kubeconfig.h"
-#include "controller/watch.h"
+#include "controller/kube/kclient.h"
+#include "controller/kube/kubeconfig.h"
+#include "controller/kube/watch.h"
 
 static const char *const outcome_names[] = {"OK", "NotFound", "Conflict", "Gone", "HTTPError", "Transport", "NotLeader"};
 
@@ -37,8 +38,8 @@ static void print_json(json_t *j)
 
 static void print_result(const struct pgw_kresult *r)
 {
-    json_t *j = json_pack("{s:s,s:I,s:I}", "outcome", outcome_names[r->outcome], "status", (json_int_t)r->http_status, "code",
-                          (json_int_t)r->code);
+    json_t *j = pgw_json_pack("{s:s,s:I,s:I}", "outcome", outcome_names[r->outcome], "status", (json_int_t)r->http_status, "code",
+                              (json_int_t)r->code);
     if (r->reason != NULL)
         json_object_set_new(j, "reason", json_string(r->reason));
     if (r->message != NULL)
@@ -63,8 +64,8 @@ static void on_event(void *ctx, enum pgw_watch_type type, json_t *obj)
 {
     struct watch_state *ws = ctx;
     json_t *md = json_object_get(obj, "metadata");
-    json_t *line = json_pack("{s:s,s:O?,s:O?,s:O?}", "watch", pgw_watch_type_name(type), "name", json_object_get(md, "name"), "rv",
-                             json_object_get(md, "resourceVersion"), "kind", json_object_get(obj, "kind"));
+    json_t *line = pgw_json_pack("{s:s,s:O?,s:O?,s:O?}", "watch", pgw_watch_type_name(type), "name", json_object_get(md, "name"),
+                                 "rv", json_object_get(md, "resourceVersion"), "kind", json_object_get(obj, "kind"));
     pthread_mutex_lock(&ws->lock);
     if (ws->seen < ws->want)
         print_json(line);
@@ -80,7 +81,7 @@ static void on_synced(void *ctx)
     struct watch_state *ws = ctx;
     pthread_mutex_lock(&ws->lock);
     if (ws->seen < ws->want)
-        print_json(json_pack("{s:s}", "watch", "SYNCED"));
+        print_json(pgw_json_pack("{s:s}", "watch", "SYNCED"));
     ++ws->seen;
     pthread_cond_signal(&ws->cond);
     pthread_mutex_unlock(&ws->lock);
@@ -105,8 +106,8 @@ static void run_watch(struct pgw_kclient *c, const struct pgw_resource *r, const
     pthread_mutex_unlock(&ws.lock);
     struct pgw_watch_stats st = pgw_watch_get_stats(w);
     pgw_watch_stop(w);
-    print_json(json_pack("{s:b,s:I,s:I,s:I,s:I}", "done", complete, "lists", (json_int_t)st.lists, "watches",
-                         (json_int_t)st.watches, "gone", (json_int_t)st.gone, "failures", (json_int_t)st.failures));
+    print_json(pgw_json_pack("{s:b,s:I,s:I,s:I,s:I}", "done", complete, "lists", (json_int_t)st.lists, "watches",
+                             (json_int_t)st.watches, "gone", (json_int_t)st.gone, "failures", (json_int_t)st.failures));
     pthread_cond_destroy(&ws.cond);
     pthread_mutex_destroy(&ws.lock);
 }
@@ -156,8 +157,8 @@ static int run_command(struct pgw_kclient *c, char *line)
         char *name = word(&rest), *type = word(&rest), *reason = word(&rest);
         char api_version[64];
         json_t *inv =
-            json_pack("{s:s,s:s,s:{s:s,s:s?}}", "apiVersion", pgw_resource_api_version(r, api_version, sizeof(api_version)), "kind",
-                      r->kind, "metadata", "name", name != NULL ? name : "", "namespace", ns_arg(ns));
+            pgw_json_pack("{s:s,s:s,s:{s:s,s:s?}}", "apiVersion", pgw_resource_api_version(r, api_version, sizeof(api_version)),
+                          "kind", r->kind, "metadata", "name", name != NULL ? name : "", "namespace", ns_arg(ns));
         pgw_kclient_event(c, inv, type, reason, rest, &res);
         json_decref(inv);
     } else {
@@ -234,7 +235,7 @@ int main(int argc, char **argv)
         if (line[0] == '\0')
             continue;
         if (run_command(c, line) != 0)
-            print_json(json_pack("{s:s}", "error", "bad command"));
+            print_json(pgw_json_pack("{s:s}", "error", "bad command"));
     }
     free(line);
     pgw_kclient_free(c);

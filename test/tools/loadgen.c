@@ -224,11 +224,11 @@ static int ssl_failure(struct st_conn_t *c, int rc, const char *what)
         report_error("%s: timed out after %u ms on %s:%s", what, opt.timeout_ms, opt.targets[c->target].host,
                      opt.targets[c->target].port);
     else if (verify != X509_V_OK)
-        report_error("%s: certificate of %s:%s does not verify: %s", what, opt.targets[c->target].host,
-                     opt.targets[c->target].port, X509_verify_cert_error_string(verify));
+        report_error("%s: certificate of %s:%s does not verify: %s", what, opt.targets[c->target].host, opt.targets[c->target].port,
+                     X509_verify_cert_error_string(verify));
     else
-        report_error("%s: TLS error %d on %s:%s: %s %s", what, kind, opt.targets[c->target].host,
-                     opt.targets[c->target].port, detail, e ? strerror(e) : "");
+        report_error("%s: TLS error %d on %s:%s: %s %s", what, kind, opt.targets[c->target].host, opt.targets[c->target].port,
+                     detail, e ? strerror(e) : "");
     return ATTEMPT_FATAL;
 }
 
@@ -252,8 +252,7 @@ static int conn_open(struct st_conn_t *c, int target)
     int e = errno;
     freeaddrinfo(res);
     if (rc != 0) {
-        report_error("connect to %s:%s: %s%s", t->host, t->port, strerror(e),
-                     is_connection_errno(e) ? "; will retry" : "");
+        report_error("connect to %s:%s: %s%s", t->host, t->port, strerror(e), is_connection_errno(e) ? "; will retry" : "");
         conn_close(c);
         return is_connection_errno(e) ? ATTEMPT_RETRYABLE : ATTEMPT_FATAL;
     }
@@ -414,8 +413,8 @@ static int exchange(struct st_conn_t *c, const struct st_request_t *req, int *st
     return ATTEMPT_OK;
 }
 
-static int attempt(struct st_worker_t *w, struct st_conn_t *c, const struct st_request_t *req, int fresh_target,
-                   int *status, int *has_response)
+static int attempt(struct st_worker_t *w, struct st_conn_t *c, const struct st_request_t *req, int fresh_target, int *status,
+                   int *has_response)
 {
     if (fresh_target >= 0 || c->ssl == NULL) {
         int target = fresh_target >= 0 ? fresh_target : (int)(w->next_target++ % opt.ntargets);
@@ -545,13 +544,13 @@ static char *render_report(struct st_worker_t *workers, int running)
         codes = next;
     }
     double elapsed = now_seconds() - opt.started;
-    char *out = pgw_asprintf(
-        "{\"running\":%s,\"seconds\":%.2f,\"sent\":%lu,\"ok\":%lu,\"failed\":%lu,\"retried\":%lu,"
-        "\"failed_transport\":%lu,\"failed_status\":%lu,\"connections\":%lu,\"ca_loads\":%lu,"
-        "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"status\":{%s}}",
-        running ? "true" : "false", elapsed, atomic_load(&stats.sent), atomic_load(&stats.ok), atomic_load(&stats.failed),
-        atomic_load(&stats.retried), atomic_load(&stats.failed_transport), atomic_load(&stats.failed_status),
-        atomic_load(&stats.connections), atomic_load(&stats.ca_loads), p50, p99, max, codes);
+    char *out = pgw_asprintf("{\"running\":%s,\"seconds\":%.2f,\"sent\":%lu,\"ok\":%lu,\"failed\":%lu,\"retried\":%lu,"
+                             "\"failed_transport\":%lu,\"failed_status\":%lu,\"connections\":%lu,\"ca_loads\":%lu,"
+                             "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"status\":{%s}}",
+                             running ? "true" : "false", elapsed, atomic_load(&stats.sent), atomic_load(&stats.ok),
+                             atomic_load(&stats.failed), atomic_load(&stats.retried), atomic_load(&stats.failed_transport),
+                             atomic_load(&stats.failed_status), atomic_load(&stats.connections), atomic_load(&stats.ca_loads), p50,
+                             p99, max, codes);
     free(codes);
     return out;
 }
@@ -574,8 +573,7 @@ static void write_stats_file(void)
 static int add_target(const char *arg)
 {
     const char *colon = strrchr(arg, ':');
-    if (opt.ntargets == MAX_TARGETS || colon == NULL || colon == arg || (size_t)(colon - arg) >= 256 ||
-        strlen(colon + 1) >= 16)
+    if (opt.ntargets == MAX_TARGETS || colon == NULL || colon == arg || (size_t)(colon - arg) >= 256 || strlen(colon + 1) >= 16)
         return -1;
     struct st_target_t *t = &opt.targets[opt.ntargets++];
     memcpy(t->host, arg, (size_t)(colon - arg));
@@ -624,13 +622,17 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"target", required_argument, NULL, 't'},     {"cacert", required_argument, NULL, 'c'},
-        {"request", required_argument, NULL, 'r'},    {"connections", required_argument, NULL, 'n'},
-        {"duration", required_argument, NULL, 'd'},   {"rate", required_argument, NULL, 'R'},
-        {"reconnect-every", required_argument, NULL, 'e'}, {"timeout-ms", required_argument, NULL, 'T'},
-        {"servername", required_argument, NULL, 's'}, {"stats-file", required_argument, NULL, 'S'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"target", required_argument, NULL, 't'},
+                                             {"cacert", required_argument, NULL, 'c'},
+                                             {"request", required_argument, NULL, 'r'},
+                                             {"connections", required_argument, NULL, 'n'},
+                                             {"duration", required_argument, NULL, 'd'},
+                                             {"rate", required_argument, NULL, 'R'},
+                                             {"reconnect-every", required_argument, NULL, 'e'},
+                                             {"timeout-ms", required_argument, NULL, 'T'},
+                                             {"servername", required_argument, NULL, 's'},
+                                             {"stats-file", required_argument, NULL, 'S'},
+                                             {NULL, 0, NULL, 0}};
     /* Requests are parsed after the options because their Host header uses --servername. */
     const char *request_args[MAX_REQUESTS];
     size_t nrequest_args = 0;

@@ -1,5 +1,5 @@
 /*
- * Test helper: prints what controller/render_pgbackrest.c, render_backup.c and
+ * Test helper: prints what specs/render_pgbackrest.c, render_backup.c and
  * backup_info.c produce, so the data-plane tests run the exact configuration
  * and command lines the controller ships, with only paths and ports changed
  * through the render options (never by editing the output).
@@ -22,9 +22,9 @@
 #include <string.h>
 
 #include "common/xalloc.h"
-#include "controller/backup_info.h"
-#include "controller/render_backup.h"
-#include "controller/render_pgbackrest.h"
+#include "controller/decide/backup_info.h"
+#include "specs/render_backup.h"
+#include "specs/render_pgbackrest.h"
 
 #define MAX_HOSTS 16
 

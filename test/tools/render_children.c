@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "common/config.h"
-#include "controller/render.h"
+#include "specs/render.h"
 
 int main(int argc, char **argv)
 {
@@ -23,7 +23,7 @@ int main(int argc, char **argv)
     }
     struct pgw_config cfg;
     pgw_config_init_defaults(&cfg);
-    struct pgw_render_ctx ctx = {&cfg, NULL};
+    struct pgw_render_ctx ctx = {.config = &cfg};
     json_t *list = pgw_render_list(pgw_render_cluster(cluster, &ctx));
     json_dumpf(list, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     putchar('\n');

@@ -1,6 +1,6 @@
 /*
- * Test helper: prints what controller/render_pgbouncer.c and
- * controller/render_exporter.c render, so the data-plane tests run the exact
+ * Test helper: prints what specs/render_pgbouncer.c and
+ * specs/render_exporter.c render, so the data-plane tests run the exact
  * text the controller will ship, with only paths and ports changed through the
  * render options (never by editing the output).
  *
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/render_exporter.h"
-#include "controller/render_pgbouncer.h"
+#include "specs/render_exporter.h"
+#include "specs/render_pgbouncer.h"
 
 static int print_owned(char *text)
 {

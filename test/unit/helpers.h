@@ -34,7 +34,8 @@ static inline void merge(json_t *target, const json_t *patch)
 {
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)patch, key, value) {
+    json_object_foreach((json_t *)patch, key, value)
+    {
         json_t *cur = json_object_get(target, key);
         if (json_is_null(value))
             json_object_del(target, key);

@@ -95,15 +95,21 @@ static void validate_instances(const json_t *object, const json_t *old_object, c
     json_array_foreach(warn, i, w) pgw_errors_warn(errs, "%s", json_string_value(w));
 }
 
-static const pgw_admission_route_t mutate_route = {"/mutate/postgresclusters", "pgwarden.io", "PostgresCluster",
-                                                   "postgresclusters", mutate_defaults, NULL, NULL};
-static const pgw_admission_route_t noop_route = {"/mutate/postgresclusters", "pgwarden.io", "PostgresCluster",
-                                                 "postgresclusters", mutate_nothing, NULL, NULL};
-static const pgw_admission_route_t failing_route = {"/mutate/postgresclusters", "pgwarden.io", "PostgresCluster",
-                                                    "postgresclusters", mutate_fails, NULL, NULL};
-static const pgw_admission_route_t validate_route = {"/validate/postgresclusters", "pgwarden.io", "PostgresCluster",
-                                                     "postgresclusters", NULL, validate_instances, NULL};
-static const pgw_admission_route_t pod_route = {"/validate/pods", "", "Pod", "pods", NULL, validate_instances, NULL};
+static const struct pgw_guard_kind defaults_kind = {
+    .group = "pgwarden.io", .kind = "PostgresCluster", .defaulter = mutate_defaults};
+static const struct pgw_guard_kind nothing_kind = {.group = "pgwarden.io", .kind = "PostgresCluster", .defaulter = mutate_nothing};
+static const struct pgw_guard_kind fails_kind = {.group = "pgwarden.io", .kind = "PostgresCluster", .defaulter = mutate_fails};
+static const struct pgw_guard_kind instances_kind = {
+    .group = "pgwarden.io", .kind = "PostgresCluster", .validator = validate_instances};
+static const struct pgw_guard_kind pod_instances_kind = {.group = "", .kind = "Pod", .validator = validate_instances};
+
+static const pgw_admission_route_t mutate_route = {"/mutate/postgresclusters", "postgresclusters", &defaults_kind,
+                                                   PGW_ROUTE_DEFAULT};
+static const pgw_admission_route_t noop_route = {"/mutate/postgresclusters", "postgresclusters", &nothing_kind, PGW_ROUTE_DEFAULT};
+static const pgw_admission_route_t failing_route = {"/mutate/postgresclusters", "postgresclusters", &fails_kind, PGW_ROUTE_DEFAULT};
+static const pgw_admission_route_t validate_route = {"/validate/postgresclusters", "postgresclusters", &instances_kind,
+                                                     PGW_ROUTE_VALIDATE};
+static const pgw_admission_route_t pod_route = {"/validate/pods", "pods", &pod_instances_kind, PGW_ROUTE_VALIDATE};
 
 /* ---- helpers ---- */
 
@@ -183,8 +189,7 @@ static void assert_bad_request(const json_t *doc, const struct pgw_admission_out
     ck_assert_str_eq(json_string_value(json_object_get(doc, "reason")), "BadRequest");
     ck_assert_int_eq(json_integer_value(json_object_get(doc, "code")), 400);
     const char *msg = json_string_value(json_object_get(doc, "message"));
-    ck_assert_msg(msg != NULL && strstr(msg, msg_part) != NULL, "message \"%s\" lacks \"%s\"", msg ? msg : "",
-                  msg_part);
+    ck_assert_msg(msg != NULL && strstr(msg, msg_part) != NULL, "message \"%s\" lacks \"%s\"", msg ? msg : "", msg_part);
 }
 
 /* ---- undecodable reviews: HTTP 400 with a metav1.Status ---- */
@@ -254,8 +259,8 @@ START_TEST(test_wrong_requests_are_denied_with_400)
 {
     char body[2048];
     snprintf(body, sizeof(body),
-             "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u-%d\",%s}}",
-             _i, wrong[_i].request_members);
+             "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u-%d\",%s}}", _i,
+             wrong[_i].request_members);
     struct pgw_admission_outcome out;
     json_t *doc = run(&validate_route, body, &out);
     ck_assert_int_eq(out.http_status, 200);
@@ -270,8 +275,8 @@ START_TEST(test_wrong_requests_are_denied_with_400)
     ck_assert_int_eq(json_integer_value(json_object_get(status, "code")), 400);
     ck_assert_str_eq(json_string_value(json_object_get(status, "reason")), "BadRequest");
     const char *msg = json_string_value(json_object_get(status, "message"));
-    ck_assert_msg(msg != NULL && strstr(msg, wrong[_i].message_part) != NULL, "message \"%s\" lacks \"%s\"",
-                  msg ? msg : "", wrong[_i].message_part);
+    ck_assert_msg(msg != NULL && strstr(msg, wrong[_i].message_part) != NULL, "message \"%s\" lacks \"%s\"", msg ? msg : "",
+                  wrong[_i].message_part);
     ck_assert_ptr_null(json_object_get(response, "patch"));
     ck_assert_int_eq(seen.calls, 0);
     json_decref(doc);
@@ -335,10 +340,9 @@ END_TEST
 /* The name comes from request.name, else from the object (generateName leaves both empty). */
 START_TEST(test_name_from_object)
 {
-    const char *body =
-        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\","
-        "\"kind\":{\"group\":\"pgwarden.io\",\"kind\":\"PostgresCluster\"},\"operation\":\"CREATE\","
-        "\"object\":{\"metadata\":{\"name\":\"from-object\"},\"spec\":{\"instances\":-1}}}}";
+    const char *body = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\","
+                       "\"kind\":{\"group\":\"pgwarden.io\",\"kind\":\"PostgresCluster\"},\"operation\":\"CREATE\","
+                       "\"object\":{\"metadata\":{\"name\":\"from-object\"},\"spec\":{\"instances\":-1}}}}";
     struct pgw_admission_outcome out;
     json_t *doc = run(&validate_route, body, &out);
     ck_assert_str_eq(seen.name, "from-object");
@@ -391,10 +395,9 @@ END_TEST
 
 START_TEST(test_denial_of_core_kind_has_no_group)
 {
-    const char *body =
-        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"p\","
-        "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"name\":\"db-0\","
-        "\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"instances\":-1}}}}";
+    const char *body = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"p\","
+                       "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"name\":\"db-0\","
+                       "\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"instances\":-1}}}}";
     struct pgw_admission_outcome out;
     json_t *doc = run(&pod_route, body, &out);
     json_t *status = json_object_get(json_object_get(doc, "response"), "status");
@@ -409,11 +412,10 @@ END_TEST
 
 START_TEST(test_mutation_patch_round_trips)
 {
-    const char *body =
-        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"m\","
-        "\"kind\":{\"group\":\"pgwarden.io\",\"kind\":\"PostgresCluster\"},\"operation\":\"CREATE\","
-        "\"object\":{\"apiVersion\":\"pgwarden.io/v1\",\"kind\":\"PostgresCluster\",\"metadata\":{\"name\":\"x\"},"
-        "\"spec\":{}}}}";
+    const char *body = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"m\","
+                       "\"kind\":{\"group\":\"pgwarden.io\",\"kind\":\"PostgresCluster\"},\"operation\":\"CREATE\","
+                       "\"object\":{\"apiVersion\":\"pgwarden.io/v1\",\"kind\":\"PostgresCluster\",\"metadata\":{\"name\":\"x\"},"
+                       "\"spec\":{}}}}";
     struct pgw_admission_outcome out;
     json_t *doc = run(&mutate_route, body, &out);
     ck_assert_int_eq(out.allowed, 1);
@@ -454,8 +456,7 @@ START_TEST(test_patch_base64_sizes)
         memset(echo, 'a', (size_t)len);
         echo[len] = '\0';
         char object[512], body[1024];
-        snprintf(object, sizeof(object), "{\"metadata\":{\"labels\":{}},\"spec\":{\"instances\":2,\"echo\":\"%s\"}}",
-                 echo);
+        snprintf(object, sizeof(object), "{\"metadata\":{\"labels\":{}},\"spec\":{\"instances\":2,\"echo\":\"%s\"}}", echo);
         snprintf(body, sizeof(body),
                  "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"m\","
                  "\"kind\":{\"group\":\"pgwarden.io\",\"kind\":\"PostgresCluster\"},\"operation\":\"UPDATE\","
@@ -553,7 +554,7 @@ static const struct {
     {"", "é", 100, 120},  /* 2-byte sequences: 60 fit exactly */
     {"a", "é", 100, 119}, /* the 61st would straddle the limit */
     {"a", "€", 70, 118},  /* 3-byte: 1 + 39 * 3 */
-    {"ab", "€", 70, 119}, {"", "😀", 40, 120}, {"a", "😀", 40, 117}, {"abc", "😀", 40, 119},
+    {"ab", "€", 70, 119}, {"", "😀", 40, 120},  {"a", "😀", 40, 117}, {"abc", "😀", 40, 119},
 };
 
 START_TEST(test_warning_truncation)
@@ -608,10 +609,12 @@ START_TEST(test_route_table)
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); ++i) {
         const pgw_admission_route_t *r = pgw_admission_route_find(want[i].path, strlen(want[i].path));
         ck_assert_msg(r != NULL, "%s missing", want[i].path);
-        ck_assert_str_eq(r->group, want[i].group);
-        ck_assert_str_eq(r->kind, want[i].kind);
-        ck_assert_int_eq(r->mutate != NULL, want[i].mutating);
-        ck_assert_int_eq(r->validate != NULL, !want[i].mutating); /* exactly one */
+        ck_assert_str_eq(r->guard->group, want[i].group);
+        ck_assert_str_eq(r->guard->kind, want[i].kind);
+        ck_assert_int_eq(r->step == PGW_ROUTE_DEFAULT, want[i].mutating);
+        ck_assert_int_eq(r->step == PGW_ROUTE_VALIDATE, !want[i].mutating); /* exactly one */
+        /* the step a route runs exists on its guard kind */
+        ck_assert_ptr_nonnull(want[i].mutating ? (void *)r->guard->defaulter : (void *)r->guard->validator);
         ck_assert_uint_eq(pgw_admission_route_index(r), i);
     }
     const char *misses[] = {"/mutate/pod", "/mutate/podss", "/mutate/pods/", "/", "", "/validate/pods"};

@@ -1,12 +1,12 @@
 /*
- * Unit tests for controller/apply: the desired hash (stable under key order,
+ * Unit tests for controller/reconcile/apply: the desired hash (stable under key order,
  * blind to its own annotation, sensitive to any other change) and the
  * per-child decision table (skip / read live / apply / create), including the
  * rule that Secrets are never overwritten. The cache's owner scoping too.
  */
 #include "helpers.h"
 
-#include "controller/apply.h"
+#include "controller/reconcile/apply.h"
 
 START_TEST(hash_properties)
 {
@@ -88,7 +88,8 @@ START_TEST(controller_uid)
     } rows[] = {
         {"{'metadata':{'ownerReferences':[{'kind':'PostgresCluster','uid':'u1','controller':true}]}}", "u1"},
         {"{'metadata':{'ownerReferences':[{'kind':'PostgresCluster','uid':'u1'},"
-         "{'kind':'PostgresBackup','uid':'u2','controller':true}]}}", NULL},
+         "{'kind':'PostgresBackup','uid':'u2','controller':true}]}}",
+         NULL},
         {"{'metadata':{'ownerReferences':[{'kind':'PostgresCluster','uid':'u1','controller':false}]}}", NULL},
         {"{'metadata':{'ownerReferences':[{'kind':'PostgresCluster','controller':true}]}}", NULL},
         {"{'metadata':{}}", NULL},

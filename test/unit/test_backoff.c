@@ -1,5 +1,5 @@
 /*
- * Unit tests for controller/backoff: the progression from 0.8 s to the 30 s
+ * Unit tests for controller/kube/backoff: the progression from 0.8 s to the 30 s
  * cap, the jitter bounds at both ends of the random range, reset, and
  * defaults. The random source is a scripted sequence.
  */
@@ -7,7 +7,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "controller/backoff.h"
+#include "controller/kube/backoff.h"
 
 struct seq {
     const double *values;

@@ -1,11 +1,12 @@
 /*
- * Unit tests for controller/backup_decide: the Job state, the termination
+ * Unit tests for controller/decide/backup_decide: the Job state, the termination
  * message of a Job's pods, the one-pgBackRest-per-stanza gate, a backup's
  * status from its Job, and the restore checks. Case tables throughout.
  */
 #include "helpers.h"
 
-#include "controller/backup_decide.h"
+#include "common/json_pack.h"
+#include "controller/decide/backup_decide.h"
 
 /* --- Job state ---------------------------------------------------------------------- */
 
@@ -153,7 +154,7 @@ END_TEST
 START_TEST(gate_picks_one)
 {
     json_t *a = q(BK_NEW("a", T1, "c")), *b = q(BK_NEW("b", T1, "c"));
-    json_t *all = json_pack("[O,O]", a, b), *none = json_array();
+    json_t *all = pgw_json_pack("[O,O]", a, b), *none = json_array();
     char *wa = NULL, *wb = NULL;
     ck_assert_int_eq(pgw_backup_decide_gate(a, all, none, &wa) + pgw_backup_decide_gate(b, all, none, &wb), 1);
     free(wa);

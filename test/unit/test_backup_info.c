@@ -1,11 +1,11 @@
 /*
- * `pgbackrest info --output=json` → PostgresBackup status (controller/backup_info.c),
+ * `pgbackrest info --output=json` → PostgresBackup status (controller/decide/backup_info.c),
  * on real output: test/fixtures/pgbackrest/info.json was written by pgBackRest
  * 2.45 in test/integration/test_backup_pitr.py (full, diff, incr, full).
  */
 #include "helpers.h"
 
-#include "controller/backup_info.h"
+#include "controller/decide/backup_info.h"
 
 static char *fixture(size_t *len)
 {
@@ -29,10 +29,8 @@ static const struct {
     const char *started, *completed;
 } rows[] = {
     {"20261121-152229F", "full", "0/2000028", "0/2000100", 2824673, "2026-11-21T15:22:29Z", "2026-11-21T15:22:32Z"},
-    {"20261121-152229F_20261121-152248D", "diff", "0/5000028", "0/5000100", 49909, "2026-11-21T15:22:48Z",
-     "2026-11-21T15:22:50Z"},
-    {"20261121-152229F_20261121-152251I", "incr", "0/7000028", "0/7000100", 4572, "2026-11-21T15:22:51Z",
-     "2026-11-21T15:22:52Z"},
+    {"20261121-152229F_20261121-152248D", "diff", "0/5000028", "0/5000100", 49909, "2026-11-21T15:22:48Z", "2026-11-21T15:22:50Z"},
+    {"20261121-152229F_20261121-152251I", "incr", "0/7000028", "0/7000100", 4572, "2026-11-21T15:22:51Z", "2026-11-21T15:22:52Z"},
     {NULL, "full", "0/8000028", "0/9000050", 2828538, "2026-11-21T15:22:53Z", "2026-11-21T15:22:57Z"},
 };
 

@@ -21,8 +21,8 @@ static json_t *pointer_get(json_t *v, const char *path) /* "spec.pooler.mode" */
 }
 
 static const struct {
-    const char *input;    /* NULL: base */
-    const char *ns;       /* ctx->namespace */
+    const char *input; /* NULL: base */
+    const char *ns;    /* ctx->namespace */
     const char *path;
     const char *expected; /* JSON literal */
 } rows[] = {
@@ -95,8 +95,7 @@ START_TEST(test_default)
     } else {
         json_t *want = q(rows[_i].expected);
         char *g = got ? json_dumps(got, JSON_ENCODE_ANY) : pgw_strdup("(unset)");
-        ck_assert_msg(got != NULL && json_equal(got, want), "row %d: %s = %s, want %s", _i, rows[_i].path, g,
-                      rows[_i].expected);
+        ck_assert_msg(got != NULL && json_equal(got, want), "row %d: %s = %s, want %s", _i, rows[_i].path, g, rows[_i].expected);
         free(g);
         json_decref(want);
     }

@@ -1,11 +1,11 @@
 /*
- * Unit tests for controller/cluster_status: phase and conditions from the
+ * Unit tests for controller/decide/cluster_status: phase and conditions from the
  * inputs a reconcile sees (case table), lastTransitionTime kept while a
  * condition's status stays, and the merge patch that writes only changes.
  */
 #include "helpers.h"
 
-#include "controller/cluster_status.h"
+#include "controller/decide/cluster_status.h"
 
 #define POD_READY(n, role, inj)                                                                                                    \
     "{'metadata':{'name':'" n "','labels':{'pgwarden.io/role':'" role "'},'annotations':{'pgwarden.io/injected':'" inj "'}},"      \

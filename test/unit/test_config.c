@@ -39,20 +39,16 @@ static const struct {
     {"imagePullPolicy", "PGWARDEN_IMAGE_PULL_POLICY", STR_FIELD(image_pull_policy), "IfNotPresent"},
     {"resources.pgbouncer.requests.cpu", "PGWARDEN_PGBOUNCER_CPU_REQUEST", STR_FIELD(pgbouncer.cpu_request), "50m"},
     {"resources.pgbouncer.limits.cpu", "PGWARDEN_PGBOUNCER_CPU_LIMIT", STR_FIELD(pgbouncer.cpu_limit), NULL},
-    {"resources.pgbouncer.requests.memory", "PGWARDEN_PGBOUNCER_MEMORY_REQUEST", STR_FIELD(pgbouncer.memory_request),
-     "32Mi"},
+    {"resources.pgbouncer.requests.memory", "PGWARDEN_PGBOUNCER_MEMORY_REQUEST", STR_FIELD(pgbouncer.memory_request), "32Mi"},
     {"resources.pgbouncer.limits.memory", "PGWARDEN_PGBOUNCER_MEMORY_LIMIT", STR_FIELD(pgbouncer.memory_limit), "128Mi"},
     {"resources.exporter.requests.cpu", "PGWARDEN_EXPORTER_CPU_REQUEST", STR_FIELD(exporter.cpu_request), "10m"},
     {"resources.exporter.limits.cpu", "PGWARDEN_EXPORTER_CPU_LIMIT", STR_FIELD(exporter.cpu_limit), NULL},
-    {"resources.exporter.requests.memory", "PGWARDEN_EXPORTER_MEMORY_REQUEST", STR_FIELD(exporter.memory_request),
-     "32Mi"},
+    {"resources.exporter.requests.memory", "PGWARDEN_EXPORTER_MEMORY_REQUEST", STR_FIELD(exporter.memory_request), "32Mi"},
     {"resources.exporter.limits.memory", "PGWARDEN_EXPORTER_MEMORY_LIMIT", STR_FIELD(exporter.memory_limit), "128Mi"},
     {"resources.pgbackrest.requests.cpu", "PGWARDEN_PGBACKREST_CPU_REQUEST", STR_FIELD(pgbackrest.cpu_request), "10m"},
     {"resources.pgbackrest.limits.cpu", "PGWARDEN_PGBACKREST_CPU_LIMIT", STR_FIELD(pgbackrest.cpu_limit), NULL},
-    {"resources.pgbackrest.requests.memory", "PGWARDEN_PGBACKREST_MEMORY_REQUEST", STR_FIELD(pgbackrest.memory_request),
-     "64Mi"},
-    {"resources.pgbackrest.limits.memory", "PGWARDEN_PGBACKREST_MEMORY_LIMIT", STR_FIELD(pgbackrest.memory_limit),
-     "512Mi"},
+    {"resources.pgbackrest.requests.memory", "PGWARDEN_PGBACKREST_MEMORY_REQUEST", STR_FIELD(pgbackrest.memory_request), "64Mi"},
+    {"resources.pgbackrest.limits.memory", "PGWARDEN_PGBACKREST_MEMORY_LIMIT", STR_FIELD(pgbackrest.memory_limit), "512Mi"},
     {"watchNamespaces", "PGWARDEN_WATCH_NAMESPACES", STR_FIELD(watch_namespaces), ""},
     {"operatorNamespace", "PGWARDEN_OPERATOR_NAMESPACE", STR_FIELD(operator_namespace), "pgwarden-system"},
     {"serviceName", "PGWARDEN_SERVICE_NAME", STR_FIELD(service_name), "pgwarden-webhook"},
@@ -158,8 +154,13 @@ static const struct {
     const char *value;
     int level; /* -1: rejected */
 } levels[] = {
-    {"debug", PGW_LOG_DEBUG}, {"info", PGW_LOG_INFO}, {"warn", PGW_LOG_WARN}, {"error", PGW_LOG_ERROR},
-    {"verbose", -1},          {"", -1},               {"INFOX", -1},
+    {"debug", PGW_LOG_DEBUG},
+    {"info", PGW_LOG_INFO},
+    {"warn", PGW_LOG_WARN},
+    {"error", PGW_LOG_ERROR},
+    {"verbose", -1},
+    {"", -1},
+    {"INFOX", -1},
 };
 
 START_TEST(test_log_level)
@@ -293,9 +294,9 @@ START_TEST(test_precedence)
     ck_assert_int_eq(pgw_config_apply_file(&cfg, path, &err), 0);
     ck_assert_int_eq(pgw_config_apply_env(&cfg, &err), 0);
     ck_assert_int_eq(pgw_config_set(&cfg, "listen", "127.0.0.1:100", &err), 0);
-    ck_assert_str_eq(cfg.listen, "127.0.0.1:100");      /* flag */
-    ck_assert_str_eq(cfg.health_listen, "127.0.0.1:20"); /* env */
-    ck_assert_str_eq(cfg.cert_dir, "/file");             /* file */
+    ck_assert_str_eq(cfg.listen, "127.0.0.1:100");          /* flag */
+    ck_assert_str_eq(cfg.health_listen, "127.0.0.1:20");    /* env */
+    ck_assert_str_eq(cfg.cert_dir, "/file");                /* file */
     ck_assert_str_eq(cfg.service_name, "pgwarden-webhook"); /* default */
     pgw_config_dispose(&cfg);
     unlink(path);

@@ -20,8 +20,7 @@ static const struct {
     /* Required / Forbidden / TooLong: no value even if one is given. */
     {PGW_ERR_REQUIRED, "spec.storage.size", NULL, "", "spec.storage.size: Required value"},
     {PGW_ERR_REQUIRED, "spec.storage.size", "\"x\"", "must be set", "spec.storage.size: Required value: must be set"},
-    {PGW_ERR_FORBIDDEN, "spec.postgresVersion", "17", "cannot be lowered",
-     "spec.postgresVersion: Forbidden: cannot be lowered"},
+    {PGW_ERR_FORBIDDEN, "spec.postgresVersion", "17", "cannot be lowered", "spec.postgresVersion: Forbidden: cannot be lowered"},
     {PGW_ERR_FORBIDDEN, "metadata.name", NULL, NULL, "metadata.name: Forbidden"},
     {PGW_ERR_TOO_LONG, "metadata.name", "\"aaaaaaaaaa\"", "may not be more than 63 bytes",
      "metadata.name: Too long: may not be more than 63 bytes"},

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "common/json_arena.h"
+#include "common/json_pack.h"
 #include "common/sanitizer.h"
 
 /* Two values made in a scope and never freed: the next scope hands out the first one's memory again. */
@@ -19,8 +20,8 @@ START_TEST(end_takes_everything_back)
     json_t *b = json_integer(2);
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(b);
-    ck_assert_msg((uintptr_t)b > (uintptr_t)a && (uintptr_t)b - (uintptr_t)a < 256, "bump allocation: %p then %p",
-                  (void *)a, (void *)b);
+    ck_assert_msg((uintptr_t)b > (uintptr_t)a && (uintptr_t)b - (uintptr_t)a < 256, "bump allocation: %p then %p", (void *)a,
+                  (void *)b);
     pgw_json_arena_end();
 
     pgw_json_arena_begin();
@@ -53,7 +54,7 @@ END_TEST
 START_TEST(scopes_nest)
 {
     pgw_json_arena_begin();
-    json_t *outer = json_pack("{s:[i,i]}", "a", 1, 2);
+    json_t *outer = pgw_json_pack("{s:[i,i]}", "a", 1, 2);
     pgw_json_arena_begin();
     json_t *inner = json_integer(5);
     pgw_json_arena_end();
@@ -127,7 +128,7 @@ END_TEST
 START_TEST(dumps_text_is_malloced)
 {
     pgw_json_arena_begin();
-    json_t *v = json_pack("{s:s}", "k", "v");
+    json_t *v = pgw_json_pack("{s:s}", "k", "v");
     char *text = pgw_json_dumps(v, JSON_COMPACT);
     json_decref(v);
     pgw_json_arena_end();

@@ -3,6 +3,7 @@
  */
 #include "helpers.h"
 
+#include "common/json_pack.h"
 #include "common/json_write.h"
 
 static void check_same(const json_t *v, const char *what)
@@ -18,10 +19,30 @@ static void check_same(const json_t *v, const char *what)
 }
 
 static const char *const literals[] = {
-    "null", "true", "false", "0", "-1", "9223372036854775807", "-9223372036854775808", "1.5", "-0.0", "1e300",
-    "2.5e-8", "100.0", "\"\"", "\"plain\"", "\"quote \\\" and backslash \\\\\"", "\"\\b\\f\\n\\r\\t\"",
-    "\"\\u0000\\u0001\\u001f\\u007f\"", "\"slash / stays\"", "\"caf\\u00e9 \\u2028 \\ud83d\\ude00\"", "[]", "{}",
-    "[[],{},[{}]]", "{\"b\":1,\"a\":2,\"\\n\":{\"z\":[1,\"x\",null]}}", "{\"\":\"\",\"k\\u0001k\":0}",
+    "null",
+    "true",
+    "false",
+    "0",
+    "-1",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "1.5",
+    "-0.0",
+    "1e300",
+    "2.5e-8",
+    "100.0",
+    "\"\"",
+    "\"plain\"",
+    "\"quote \\\" and backslash \\\\\"",
+    "\"\\b\\f\\n\\r\\t\"",
+    "\"\\u0000\\u0001\\u001f\\u007f\"",
+    "\"slash / stays\"",
+    "\"caf\\u00e9 \\u2028 \\ud83d\\ude00\"",
+    "[]",
+    "{}",
+    "[[],{},[{}]]",
+    "{\"b\":1,\"a\":2,\"\\n\":{\"z\":[1,\"x\",null]}}",
+    "{\"\":\"\",\"k\\u0001k\":0}",
     "[1,2.25,\"three\",true,false,null,{\"four\":[4]}]",
     "[9,10,-9,-10,99,100,1000000007,-4611686018427387904]",
 };
@@ -39,8 +60,8 @@ END_TEST
 /* Keys come out in insertion order, as the admission responses are built. */
 START_TEST(insertion_order_and_built_values)
 {
-    json_t *v = json_pack("{s:s,s:b,s:{s:s,s:i},s:s}", "uid", "u-1", "allowed", 1, "status", "message", "m\"x", "code", 422,
-                          "patch", "W3sib3AiOiJhZGQifV0=");
+    json_t *v = pgw_json_pack("{s:s,s:b,s:{s:s,s:i},s:s}", "uid", "u-1", "allowed", 1, "status", "message", "m\"x", "code", 422,
+                              "patch", "W3sib3AiOiJhZGQifV0=");
     json_object_set_new(v, "binary", json_stringn("a\0b", 3));
     json_object_set_new(v, "real", json_real(0.1));
     check_same(v, "built");
@@ -84,7 +105,7 @@ START_TEST(escapes_at_every_offset)
 END_TEST
 
 static const char *const files[] = {
-    "examples/admissionreview-pod.json",       "test/fixtures/pods/all-sidecars.json", "test/fixtures/pods/istio-meshed.json",
+    "examples/admissionreview-pod.json",      "test/fixtures/pods/all-sidecars.json", "test/fixtures/pods/istio-meshed.json",
     "test/fixtures/pods/user-pgbouncer.json", "test/fixtures/pgbackrest/info.json",
 };
 

@@ -95,8 +95,7 @@ static int apply_op(json_t **doc, const json_t *op)
     json_t *value = json_object_get(op, "value");
     if (kind == NULL || path == NULL)
         return -1;
-    int is_add = strcmp(kind, "add") == 0, is_remove = strcmp(kind, "remove") == 0,
-        is_replace = strcmp(kind, "replace") == 0;
+    int is_add = strcmp(kind, "add") == 0, is_remove = strcmp(kind, "remove") == 0, is_replace = strcmp(kind, "replace") == 0;
     if (!is_add && !is_remove && !is_replace)
         return -1;
     if (!is_remove && value == NULL)
@@ -224,8 +223,7 @@ static const struct {
     {"null to value", "{\"a\":null}", "{\"a\":false}", "[{\"op\":\"replace\",\"path\":\"/a\",\"value\":false}]"},
     {"array grows", "[1]", "[1,2,3]",
      "[{\"op\":\"add\",\"path\":\"/1\",\"value\":2},{\"op\":\"add\",\"path\":\"/2\",\"value\":3}]"},
-    {"array shrinks from the end", "[1,2,3]", "[1]",
-     "[{\"op\":\"remove\",\"path\":\"/2\"},{\"op\":\"remove\",\"path\":\"/1\"}]"},
+    {"array shrinks from the end", "[1,2,3]", "[1]", "[{\"op\":\"remove\",\"path\":\"/2\"},{\"op\":\"remove\",\"path\":\"/1\"}]"},
     {"array to empty", "[1,2]", "[]", "[{\"op\":\"remove\",\"path\":\"/1\"},{\"op\":\"remove\",\"path\":\"/0\"}]"},
     {"empty array grows", "{\"a\":[]}", "{\"a\":[{}]}", "[{\"op\":\"add\",\"path\":\"/a/0\",\"value\":{}}]"},
     {"array element edited", "[{\"name\":\"a\",\"image\":\"x\"}]", "[{\"name\":\"a\",\"image\":\"y\"}]",
@@ -247,8 +245,7 @@ static const struct {
     {"nested escaped keys", "{\"a/b\":{\"c~d\":1}}", "{\"a/b\":{\"c~d\":2}}",
      "[{\"op\":\"replace\",\"path\":\"/a~1b/c~0d\",\"value\":2}]"},
     {"empty key", "{\"\":1}", "{\"\":2}", "[{\"op\":\"replace\",\"path\":\"/\",\"value\":2}]"},
-    {"unicode key", "{}", "{\"приве́т/日本\":\"ü\"}",
-     "[{\"op\":\"add\",\"path\":\"/приве́т~1日本\",\"value\":\"ü\"}]"},
+    {"unicode key", "{}", "{\"приве́т/日本\":\"ü\"}", "[{\"op\":\"add\",\"path\":\"/приве́т~1日本\",\"value\":\"ü\"}]"},
     {"empty object to object", "{\"a\":{}}", "{\"a\":{\"b\":{}}}", "[{\"op\":\"add\",\"path\":\"/a/b\",\"value\":{}}]"},
 };
 
@@ -296,13 +293,8 @@ END_TEST
 static const struct {
     const char *base, *token, *want;
 } pointers[] = {
-    {"", "a", "/a"},
-    {"", "", "/"},
-    {"/spec", "a/b", "/spec/a~1b"},
-    {"/x", "~", "/x/~0"},
-    {"", "~/~/", "/~0~1~0~1"},
-    {"", "~01", "/~001"},
-    {"/m", "日本", "/m/日本"},
+    {"", "a", "/a"},           {"", "", "/"},        {"/spec", "a/b", "/spec/a~1b"}, {"/x", "~", "/x/~0"},
+    {"", "~/~/", "/~0~1~0~1"}, {"", "~01", "/~001"}, {"/m", "日本", "/m/日本"},
 };
 
 START_TEST(test_pointer_append)
@@ -331,8 +323,8 @@ static unsigned pick(unsigned n)
     return (unsigned)(rng() % n);
 }
 
-static const char *const keys[] = {"a", "b", "name", "image", "a/b", "~", "~1", "/", "~0/~1", "", "0", "1",
-                                   "ü", "日本", "pgwarden.io/cluster", "x~y"};
+static const char *const keys[] = {
+    "a", "b", "name", "image", "a/b", "~", "~1", "/", "~0/~1", "", "0", "1", "ü", "日本", "pgwarden.io/cluster", "x~y"};
 
 static json_t *random_value(int depth)
 {

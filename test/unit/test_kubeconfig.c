@@ -1,8 +1,8 @@
 /*
- * Unit tests for controller/kubeconfig: the in-cluster environment (with the
+ * Unit tests for controller/kube/kubeconfig: the in-cluster environment (with the
  * service-account directory in a temp dir), kubeconfig contexts with files,
  * inline data, tokens and relative paths, errors that name what is missing,
- * base64, and the resource/URL table of controller/kclient (pure).
+ * base64, and the resource/URL table of controller/kube/kclient (pure).
  */
 #include "helpers.h"
 #include <check.h>
@@ -11,10 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/xalloc.h"
-#include "controller/kclient.h"
 #include "common/base64.h"
-#include "controller/kubeconfig.h"
+#include "common/json_pack.h"
+#include "common/xalloc.h"
+#include "controller/kube/kclient.h"
+#include "controller/kube/kubeconfig.h"
 
 static void put(const char *dir, const char *name, const char *content)
 {
@@ -279,8 +280,8 @@ END_TEST
 
 START_TEST(event_object)
 {
-    json_t *pod = json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s}}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster", "metadata",
-                            "name", "demo", "namespace", "db", "uid", "u-1", "resourceVersion", "9");
+    json_t *pod = pgw_json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s}}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster",
+                                "metadata", "name", "demo", "namespace", "db", "uid", "u-1", "resourceVersion", "9");
     char longmsg[1100];
     memset(longmsg, 'm', sizeof(longmsg) - 1);
     longmsg[sizeof(longmsg) - 1] = '\0';

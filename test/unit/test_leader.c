@@ -1,6 +1,6 @@
 /*
- * Unit tests for the leader-election state machine (controller/leader) and
- * the Lease JSON mapping (controller/lease), against an in-memory Lease store
+ * Unit tests for the leader-election state machine (controller/kube/leader) and
+ * the Lease JSON mapping (controller/kube/lease), against an in-memory Lease store
  * with resourceVersion checks. Two electors share the store and a fake clock:
  * acquire when free, wait out another holder by local observation time (not
  * its renewTime), renew, lose on renew deadline, 409 on a stale write,
@@ -12,10 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_pack.h"
 #include "common/metrics.h"
 #include "common/xalloc.h"
-#include "controller/lease.h"
-#include "controller/leader.h"
+#include "controller/kube/leader.h"
+#include "controller/kube/lease.h"
 
 struct fake_store {
     int exists;
@@ -405,7 +406,7 @@ START_TEST(lease_json_round_trip)
     ck_assert_int_eq(back.duration, 15);
     pgw_lease_record_dispose(&back);
     json_decref(obj);
-    json_t *bad = json_pack("{s:s}", "kind", "Lease");
+    json_t *bad = pgw_json_pack("{s:s}", "kind", "Lease");
     ck_assert_int_eq(pgw_lease_from_json(bad, &back), -1);
     pgw_lease_record_dispose(&back);
     json_decref(bad);

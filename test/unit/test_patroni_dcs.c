@@ -1,10 +1,10 @@
 /*
- * Unit tests for controller/patroni_dcs: when the `<cluster>-config`
+ * Unit tests for controller/decide/patroni_dcs: when the `<cluster>-config`
  * annotation needs rewriting, and that only postgresql.parameters changes.
  */
 #include "helpers.h"
 
-#include "controller/patroni_dcs.h"
+#include "controller/decide/patroni_dcs.h"
 
 static const struct {
     const char *current; /* annotation text, single quotes; NULL: absent */

@@ -11,7 +11,7 @@
 static const struct {
     const char *line;
     enum pgw_hba_verdict verdict;
-    const char *why;     /* substring of *why, or of *warning when OK */
+    const char *why; /* substring of *why, or of *warning when OK */
 } rows[] = {
     {"local all all peer", PGW_HBA_OK, NULL},
     {"local all postgres scram-sha-256", PGW_HBA_OK, NULL},
@@ -22,7 +22,8 @@ static const struct {
     {"host all all samenet scram-sha-256", PGW_HBA_OK, NULL},
     {"host all all .example.com scram-sha-256", PGW_HBA_OK, NULL},
     {"hostnossl all all all reject", PGW_HBA_OK, NULL},
-    {"host all all 10.0.0.0/8 ldap ldapserver=ldap.example.com ldapprefix=\"cn=\" ldapsuffix=\", dc=example, dc=com\"", PGW_HBA_OK, NULL},
+    {"host all all 10.0.0.0/8 ldap ldapserver=ldap.example.com ldapprefix=\"cn=\" ldapsuffix=\", dc=example, dc=com\"", PGW_HBA_OK,
+     NULL},
     {"host \"my db\" all 10.0.0.0/8 scram-sha-256", PGW_HBA_OK, NULL},
     {"# a comment", PGW_HBA_OK, NULL},
     {"", PGW_HBA_OK, NULL},
@@ -58,12 +59,12 @@ START_TEST(test_line)
     const char *why, *warning;
     char buf[256];
     enum pgw_hba_verdict v = pgw_pg_hba_check_line(rows[_i].line, &why, buf, sizeof(buf), &warning);
-    ck_assert_msg(v == rows[_i].verdict, "row %d \"%s\": verdict %d, want %d (%s)", _i, rows[_i].line, v,
-                  rows[_i].verdict, why ? why : "");
+    ck_assert_msg(v == rows[_i].verdict, "row %d \"%s\": verdict %d, want %d (%s)", _i, rows[_i].line, v, rows[_i].verdict,
+                  why ? why : "");
     if (rows[_i].why != NULL) {
         const char *text = v == PGW_HBA_OK ? warning : why;
-        ck_assert_msg(text != NULL && strstr(text, rows[_i].why) != NULL, "row %d: \"%s\" lacks \"%s\"", _i,
-                      text ? text : "(null)", rows[_i].why);
+        ck_assert_msg(text != NULL && strstr(text, rows[_i].why) != NULL, "row %d: \"%s\" lacks \"%s\"", _i, text ? text : "(null)",
+                      rows[_i].why);
     } else if (v == PGW_HBA_OK) {
         ck_assert_msg(warning == NULL, "row %d: unexpected warning %s", _i, warning);
     }

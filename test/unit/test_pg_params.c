@@ -126,7 +126,7 @@ static const struct {
     {17, "{\"shared_buffers\": \"1TB\"}", NULL},
     {17, "{\"shared_buffers\": \"100000GB\"}", "value exceeds integer range"},
     {17, "{\"shared_buffers\": \"9000GB\"}", "1179648000 8kB is outside the valid range"},
-    {17, "{\"shared_buffers\": \"127kB\"}", NULL},                  /* 15.875 blocks, rounded to 16 */
+    {17, "{\"shared_buffers\": \"127kB\"}", NULL},                /* 15.875 blocks, rounded to 16 */
     {17, "{\"shared_buffers\": \"120kB\"}", "15 8kB is outside"}, /* 15 blocks */
     /* time units */
     {17, "{\"statement_timeout\": \"30s\"}", NULL},
@@ -173,8 +173,7 @@ static const struct {
     {17, "{\"wal_level\": \"logical\"}", NULL},
     {17, "{\"wal_level\": \"LOGICAL\"}", NULL},
     {17, "{\"wal_level\": \"hot_standby\"}", NULL},
-    {17, "{\"wal_level\": \"archival\"}",
-     "invalid value for parameter \"wal_level\": available values: minimal, replica, logical"},
+    {17, "{\"wal_level\": \"archival\"}", "invalid value for parameter \"wal_level\": available values: minimal, replica, logical"},
     {17, "{\"wal_level\": \"logical \"}", "available values"},
     {17, "{\"synchronous_commit\": \"remote_apply\"}", NULL},
     {17, "{\"synchronous_commit\": \"true\"}", NULL},
@@ -192,16 +191,16 @@ static const struct {
     {17, "{\"max_connections\": \"200000\", \"max_wal_senders\": \"50000\"}", NULL},
     /* custom parameters */
     {17, "{\"shared_preload_libraries\": \"pg_stat_statements\", \"pg_stat_statements.max\": \"10000\"}", NULL},
-    {17, "{\"shared_preload_libraries\": \"'$libdir/pg_stat_statements.so', auto_explain\", "
-         "\"auto_explain.log_min_duration\": \"1s\"}",
+    {17,
+     "{\"shared_preload_libraries\": \"'$libdir/pg_stat_statements.so', auto_explain\", "
+     "\"auto_explain.log_min_duration\": \"1s\"}",
      NULL},
     {17, "{\"session_preload_libraries\": \"auto_explain\", \"auto_explain.log_analyze\": \"on\"}", NULL},
     {17, "{\"plpgsql.extra_warnings\": \"all\"}", NULL},
     {17, "{\"pg_stat_statements.max\": \"10000\"}",
      "custom parameter \"pg_stat_statements.max\": \"pg_stat_statements\" is not a library in "
      "shared_preload_libraries"},
-    {17, "{\"shared_preload_libraries\": \"pg_stat_statement\", \"pg_stat_statements.max\": \"10000\"}",
-     "is not a library"},
+    {17, "{\"shared_preload_libraries\": \"pg_stat_statement\", \"pg_stat_statements.max\": \"10000\"}", "is not a library"},
     {17, "{\"shared_preload_libraries\": \"a\", \"a.b.c\": \"1\"}", "unrecognized configuration parameter \"a.b.c\""},
     {17, "{\"shared_preload_libraries\": \"a\", \"a.\": \"1\"}", "unrecognized configuration parameter"},
     {17, "{\"shared_preload_libraries\": \"a\", \"a.1x\": \"1\"}", "unrecognized configuration parameter"},
@@ -217,11 +216,10 @@ START_TEST(test_validate_table)
     for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
         char *out = run(cases[i].major, cases[i].params, NULL);
         if (cases[i].expected == NULL)
-            ck_assert_msg(out[0] == '\0', "case %zu (%d %s): unexpected error: %s", i, cases[i].major,
-                          cases[i].params, out);
+            ck_assert_msg(out[0] == '\0', "case %zu (%d %s): unexpected error: %s", i, cases[i].major, cases[i].params, out);
         else
-            ck_assert_msg(strstr(out, cases[i].expected) != NULL, "case %zu (%d %s): want %s, got %s", i,
-                          cases[i].major, cases[i].params, cases[i].expected, out);
+            ck_assert_msg(strstr(out, cases[i].expected) != NULL, "case %zu (%d %s): want %s, got %s", i, cases[i].major,
+                          cases[i].params, cases[i].expected, out);
         free(out);
     }
 }
@@ -251,8 +249,8 @@ START_TEST(test_warnings_table)
     for (size_t i = 0; i != sizeof(warning_cases) / sizeof(warning_cases[0]); ++i) {
         size_t warnings = 99;
         char *out = run(17, warning_cases[i].params, &warnings);
-        ck_assert_msg(warnings == warning_cases[i].warnings, "case %zu (%s): %zu warnings, want %zu", i,
-                      warning_cases[i].params, warnings, warning_cases[i].warnings);
+        ck_assert_msg(warnings == warning_cases[i].warnings, "case %zu (%s): %zu warnings, want %zu", i, warning_cases[i].params,
+                      warnings, warning_cases[i].warnings);
         if (strstr(warning_cases[i].params, "bogus") == NULL)
             ck_assert_msg(out[0] == '\0', "case %zu: warnings must not be errors: %s", i, out);
         free(out);
@@ -271,9 +269,9 @@ static const struct {
     {17, "shared_buffers", "1GB", 0, 1073741824},
     {17, "shared_buffers", "0.5GB", 0, 536870912},
     {17, "shared_buffers", "127kB", 0, 131072}, /* rounded to whole blocks: 16 */
-    {17, "work_mem", "4096", 0, 4194304},      /* kB */
+    {17, "work_mem", "4096", 0, 4194304},       /* kB */
     {17, "work_mem", "1.5MB", 0, 1572864},
-    {17, "work_mem", "65537B", 0, 65536}, /* 64.001 kB rounds to 64 kB */
+    {17, "work_mem", "65537B", 0, 65536},    /* 64.001 kB rounds to 64 kB */
     {17, "min_wal_size", "80", 0, 83886080}, /* MB */
     {17, "max_wal_size", "1GB", 0, 1073741824},
     {17, "wal_buffers", "2MB", 0, 2097152},
@@ -297,9 +295,8 @@ START_TEST(test_bytes_table)
         ck_assert_msg(rc == bytes_cases[i].rc, "case %zu (%s=%s): rc %d", i, bytes_cases[i].name,
                       bytes_cases[i].value ? bytes_cases[i].value : "NULL", rc);
         if (rc == 0)
-            ck_assert_msg(bytes == bytes_cases[i].bytes, "case %zu (%s=%s): %lld bytes, want %lld", i,
-                          bytes_cases[i].name, bytes_cases[i].value, (long long)bytes,
-                          (long long)bytes_cases[i].bytes);
+            ck_assert_msg(bytes == bytes_cases[i].bytes, "case %zu (%s=%s): %lld bytes, want %lld", i, bytes_cases[i].name,
+                          bytes_cases[i].value, (long long)bytes, (long long)bytes_cases[i].bytes);
     }
 }
 END_TEST

@@ -13,12 +13,13 @@
 
 #include "common/config.h"
 #include "common/errors.h"
+#include "common/json_pack.h"
 #include "common/jsonpatch.h"
 #include "common/request.h"
 #include "common/xalloc.h"
-#include "controller/pod_layout.h"
-#include "mutators/inject.h"
 #include "mutators/mutators.h"
+#include "specs/inject.h"
+#include "specs/pod_layout.h"
 
 static struct pgw_config cfg;
 
@@ -616,13 +617,13 @@ START_TEST(test_large_pod)
         char name[32], value[32];
         snprintf(name, sizeof(name), "VAR_%03d", i);
         snprintf(value, sizeof(value), "value-%d", i);
-        json_array_append_new(env, json_pack("{s:s,s:s}", "name", name, "value", value));
+        json_array_append_new(env, pgw_json_pack("{s:s,s:s}", "name", name, "value", value));
     }
     json_object_set_new(pg, "env", env);
     for (int i = 1; i != 50; ++i) {
         char name[32];
         snprintf(name, sizeof(name), "helper-%02d", i);
-        json_array_append_new(containers(pod), json_pack("{s:s,s:s}", "name", name, "image", "busybox:1"));
+        json_array_append_new(containers(pod), pgw_json_pack("{s:s,s:s}", "name", name, "image", "busybox:1"));
     }
     struct pgw_errors errs;
     json_t *out = mutate_idempotent(pod, &errs);
@@ -693,6 +694,58 @@ START_TEST(test_sidecars_for_cluster)
 }
 END_TEST
 
+/*
+ * The injection hash pinned to literals. Every running database pod carries
+ * this stamp (PGW_POD_ANNOTATION_INJECTED); when the value for a given
+ * configuration changes, the controller reports SidecarsInjected=False on
+ * every pod after an upgrade and each one must be re-rolled. If this test
+ * fails, the change re-rolls every pod: make it on purpose, say so in the
+ * release notes, and only then update the literals.
+ *
+ * The fixed-configuration literals were computed outside the code, from the
+ * documented input (specs/inject_hash.c), e.g. for the full set:
+ *   sc() { printf '%s\nimage=%s\npull=IfNotPresent\nreq.cpu=10m\nreq.mem=32Mi\nlim.cpu=\x01\nlim.mem=64Mi\n' "$1" "$2"; }
+ *   { printf 'pgwarden-inject/1\n'; sc pooler example.org/pgbouncer:1.0; sc metrics example.org/exporter:1.0;
+ *     sc backup example.org/pgbackrest:1.0; } | sha256sum | cut -c1-16
+ */
+START_TEST(test_hash_pinned)
+{
+    /* A fixed configuration: the algorithm and the field encoding. */
+    struct pgw_sidecar_config *sidecars[] = {&cfg.pgbouncer, &cfg.exporter, &cfg.pgbackrest};
+    const char *images[] = {"example.org/pgbouncer:1.0", "example.org/exporter:1.0", "example.org/pgbackrest:1.0"};
+    for (size_t i = 0; i != 3; ++i) {
+        set(&sidecars[i]->image, images[i]);
+        set(&sidecars[i]->cpu_request, "10m");
+        set(&sidecars[i]->memory_request, "32Mi");
+        set(&sidecars[i]->cpu_limit, NULL);
+        set(&sidecars[i]->memory_limit, "64Mi");
+    }
+    set(&cfg.image_pull_policy, "IfNotPresent");
+    static const struct {
+        unsigned set;
+        const char *hash;
+    } fixed[] = {
+        {PGW_INJECT_POOLER | PGW_INJECT_METRICS | PGW_INJECT_BACKUP, "27f23352c08a6d72"},
+        {PGW_INJECT_POOLER | PGW_INJECT_METRICS, "fc1332c5a56824ca"},
+        {0, "a0a94ee674fc60b5"},
+    };
+    for (size_t i = 0; i != sizeof(fixed) / sizeof(fixed[0]); ++i) {
+        char *hash = pgw_inject_expected_hash(fixed[i].set, &cfg);
+        ck_assert_msg(strcmp(hash, fixed[i].hash) == 0, "set %u: hash %s, pinned %s", fixed[i].set, hash, fixed[i].hash);
+        free(hash);
+    }
+}
+END_TEST
+
+/* The built-in defaults: a release that changes a default image or resource re-rolls every pod. */
+START_TEST(test_hash_pinned_defaults)
+{
+    char *hash = pgw_inject_expected_hash(PGW_INJECT_POOLER | PGW_INJECT_METRICS | PGW_INJECT_BACKUP, &cfg);
+    ck_assert_msg(strcmp(hash, "ec530e607655ed53") == 0, "hash %s, pinned %s", hash, "ec530e607655ed53");
+    free(hash);
+}
+END_TEST
+
 START_TEST(test_hash)
 {
     char *base = pgw_inject_expected_hash(7, &cfg);
@@ -751,6 +804,8 @@ static Suite *pod_mutator_suite(void)
     tcase_add_loop_test(tc, test_parse_sidecars, 0, sizeof(lists) / sizeof(lists[0]));
     tcase_add_loop_test(tc, test_sidecars_for_cluster, 0, sizeof(cluster_sets) / sizeof(cluster_sets[0]));
     tcase_add_test(tc, test_hash);
+    tcase_add_test(tc, test_hash_pinned);
+    tcase_add_test(tc, test_hash_pinned_defaults);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,5 +1,5 @@
 /*
- * Unit tests for controller/ratelimit: burst, refill at qps, waits handed to
+ * Unit tests for controller/kube/ratelimit: burst, refill at qps, waits handed to
  * queued callers in order, the cap on saved tokens, a clock stepping back,
  * unlimited mode and defaults. The clock is a variable; nothing sleeps.
  */
@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "controller/ratelimit.h"
+#include "controller/kube/ratelimit.h"
 
 static double fake_now(void *ctx)
 {

@@ -1,15 +1,18 @@
 /*
- * Rendering of a cluster's children (controller/render_*.c): pure functions,
+ * Rendering of a cluster's children (specs/render_*.c): pure functions,
  * checked structurally.
  */
 #include "helpers.h"
 #include <check.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
-#include "controller/pod_layout.h"
-#include "controller/render.h"
+#include "common/json_pack.h"
+#include "specs/pod_layout.h"
+#include "specs/render.h"
 
 static struct pgw_config cfg;
 
@@ -35,7 +38,8 @@ static const char minimal[] =
     "\"pooler\":{\"enabled\":true,\"mode\":\"transaction\",\"maxClientConnections\":1000,\"defaultPoolSize\":20},"
     "\"metrics\":{\"enabled\":true},"
     "\"postgres\":{\"parameters\":{\"max_connections\":\"200\"},\"pgHba\":[\"hostssl app app 10.0.0.0/8 scram-sha-256\"]},"
-    "\"bootstrap\":{\"initdb\":{\"database\":\"shop\",\"owner\":\"shopper\",\"encoding\":\"UTF8\",\"locale\":\"C\",\"dataChecksums\":true}},"
+    "\"bootstrap\":{\"initdb\":{\"database\":\"shop\",\"owner\":\"shopper\",\"encoding\":\"UTF8\",\"locale\":\"C\","
+    "\"dataChecksums\":true}},"
     "\"affinity\":{\"antiAffinity\":\"required\",\"topologyKey\":\"kubernetes.io/hostname\"},"
     "\"metadata\":{\"labels\":{\"team\":\"payments\"},\"annotations\":{\"owner\":\"ops\"}},"
     "\"deletionProtection\":false}}";
@@ -83,12 +87,17 @@ static const char *str_at(json_t *root, const char *path)
     return json_string_value(node_at(root, path));
 }
 
+/* A Secret's stringData entry (keys such as "tls.crt" hold dots, which str_at splits on). */
+static const char *string_data(json_t *secret, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(secret, "stringData"), key));
+}
+
 START_TEST(every_child_is_owned_and_labelled)
 {
     json_t *cluster = load(minimal);
-    struct pgw_render_ctx ctx = {&cfg, counting_bytes};
+    struct pgw_render_ctx ctx = {.config = &cfg, .random_bytes = counting_bytes};
     json_t *children = pgw_render_cluster(cluster, &ctx);
-    ck_assert_int_ge(json_array_size(children), 14);
     size_t i;
     json_t *c;
     json_array_foreach(children, i, c)
@@ -108,16 +117,31 @@ START_TEST(every_child_is_owned_and_labelled)
         ck_assert_str_eq(json_string_value(json_object_get(json_object_get(meta, "annotations"), "owner")), "ops");
     }
     static const char *const expected[][2] = {
-        {"ServiceAccount", "demo-instance"}, {"Role", "demo-instance"},     {"RoleBinding", "demo-instance"},
-        {"Secret", "demo-superuser"},        {"Secret", "demo-replication"}, {"Secret", "demo-app"},
-        {"Secret", "demo-pgbouncer"},        {"Secret", "demo-exporter"},    {"ConfigMap", "demo-patroni"},
-        {"ConfigMap", "demo-pgbouncer"},     {"Service", "demo"},            {"Service", "demo-ro"},
-        {"Service", "demo-r"},               {"Service", "demo-pods"},       {"Service", "demo-config"},
-        {"PodDisruptionBudget", "demo"},     {"StatefulSet", "demo"},
+        {"ServiceAccount", "demo-instance"},
+        {"Role", "demo-instance"},
+        {"RoleBinding", "demo-instance"},
+        {"Secret", "demo-server-tls"},
+        {"Secret", "demo-superuser"},
+        {"Secret", "demo-replication"},
+        {"Secret", "demo-app"},
+        {"Secret", "demo-pgbouncer"},
+        {"Secret", "demo-exporter"},
+        {"ConfigMap", "demo-patroni"},
+        {"ConfigMap", "demo-pgbouncer"},
+        {"Service", "demo"},
+        {"Service", "demo-ro"},
+        {"Service", "demo-r"},
+        {"Service", "demo-pods"},
+        {"Service", "demo-config"},
+        {"PodDisruptionBudget", "demo"},
+        {"StatefulSet", "demo"},
     };
+    ck_assert_uint_eq(pgw_json_pack_failures(), 0); /* no builder dropped a part */
+    /* exactly these 18: a new child must be named here */
+    ck_assert_uint_eq(json_array_size(children), 18);
+    ck_assert_uint_eq(sizeof(expected) / sizeof(expected[0]), 18);
     for (size_t k = 0; k != sizeof(expected) / sizeof(expected[0]); ++k)
-        ck_assert_msg(find(children, expected[k][0], expected[k][1]) != NULL, "missing %s %s", expected[k][0],
-                      expected[k][1]);
+        ck_assert_msg(find(children, expected[k][0], expected[k][1]) != NULL, "missing %s %s", expected[k][0], expected[k][1]);
     json_decref(children);
     json_decref(cluster);
 }
@@ -126,7 +150,7 @@ END_TEST
 START_TEST(statefulset_template)
 {
     json_t *cluster = load(minimal);
-    struct pgw_render_ctx ctx = {&cfg, counting_bytes};
+    struct pgw_render_ctx ctx = {.config = &cfg, .random_bytes = counting_bytes};
     json_t *sts = pgw_render_statefulset(cluster, &ctx);
     json_t *spec = json_object_get(sts, "spec");
     ck_assert_int_eq(json_integer_value(json_object_get(spec, "replicas")), 3);
@@ -153,7 +177,7 @@ START_TEST(statefulset_template)
     /* walSize adds a second claim; backups add the backup sidecar; image override wins; no anti-affinity. */
     json_t *spec_in = json_object_get(cluster, "spec");
     json_object_set_new(json_object_get(spec_in, "storage"), "walSize", json_string("2Gi"));
-    json_object_set_new(spec_in, "backup", json_pack("{s:{s:{s:s}}}", "repository", "volume", "size", "5Gi"));
+    json_object_set_new(spec_in, "backup", pgw_json_pack("{s:{s:{s:s}}}", "repository", "volume", "size", "5Gi"));
     json_object_set_new(spec_in, "image", json_string("registry.example/pg:17.2"));
     json_object_set_new(json_object_get(spec_in, "affinity"), "antiAffinity", json_string("none"));
     json_object_set_new(json_object_get(spec_in, "metrics"), "enabled", json_false());
@@ -177,9 +201,12 @@ START_TEST(services_and_pdb)
     ck_assert_ptr_null(json_object_get(json_object_get(find(out, "Service", "demo"), "spec"), "selector"));
     ck_assert_str_eq(str_at(find(out, "Service", "demo-ro"), "spec.selector.pgwarden.io/role"), "replica");
     ck_assert_str_eq(str_at(find(out, "Service", "demo-pods"), "spec.clusterIP"), "None");
-    ck_assert(json_is_true(json_object_get(json_object_get(find(out, "Service", "demo-pods"), "spec"), "publishNotReadyAddresses")));
+    ck_assert(
+        json_is_true(json_object_get(json_object_get(find(out, "Service", "demo-pods"), "spec"), "publishNotReadyAddresses")));
     ck_assert_str_eq(str_at(find(out, "Service", "demo-config"), "spec.clusterIP"), "None");
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(find(out, "PodDisruptionBudget", "demo"), "spec"), "maxUnavailable")), 1);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(find(out, "PodDisruptionBudget", "demo"), "spec"), "maxUnavailable")),
+        1);
     json_decref(out);
     json_decref(cluster);
 }
@@ -188,7 +215,7 @@ END_TEST
 START_TEST(patroni_configuration)
 {
     json_t *cluster = load(minimal);
-    struct pgw_render_ctx ctx = {&cfg, counting_bytes};
+    struct pgw_render_ctx ctx = {.config = &cfg, .random_bytes = counting_bytes};
     json_t *p = pgw_render_patroni_config(cluster, &ctx);
     ck_assert_str_eq(str_at(p, "scope"), "demo");
     ck_assert_str_eq(str_at(p, "kubernetes.role_label"), "pgwarden.io/role");
@@ -211,7 +238,8 @@ START_TEST(patroni_configuration)
     ck_assert_str_eq(str_at(p, "bootstrap.initdb.2"), "data-checksums");
     json_decref(p);
 
-    json_object_set_new(json_object_get(cluster, "spec"), "backup", json_pack("{s:{s:{s:s}}}", "repository", "volume", "size", "5Gi"));
+    json_object_set_new(json_object_get(cluster, "spec"), "backup",
+                        pgw_json_pack("{s:{s:{s:s}}}", "repository", "volume", "size", "5Gi"));
     p = pgw_render_patroni_config(cluster, &ctx);
     ck_assert_ptr_nonnull(strstr(str_at(p, "postgresql.parameters.archive_command"), "archive-push %p"));
     json_decref(p);
@@ -225,20 +253,21 @@ START_TEST(restore_bootstrap_method)
     static const struct {
         const char *target, *want[4];
     } rows[] = {
-        {"{\"time\":\"2026-11-21T10:00:00Z\"}", {"'--type=time'", "'--target=2026-11-21 10:00:00+00'", "'--target-action=promote'", NULL}},
+        {"{\"time\":\"2026-11-21T10:00:00Z\"}",
+         {"'--type=time'", "'--target=2026-11-21 10:00:00+00'", "'--target-action=promote'", NULL}},
         {"{\"lsn\":\"0/16B3748\"}", {"'--type=lsn'", "'--target=0/16B3748'", "'--target-action=promote'", NULL}},
         {"{\"immediate\":true}", {"'--type=immediate'", "'--target-action=promote'", NULL, NULL}},
         {NULL, {"'restore'", NULL, NULL, NULL}}, /* latest: the end of the archived WAL */
     };
-    struct pgw_render_ctx ctx = {&cfg, counting_bytes};
+    struct pgw_render_ctx ctx = {.config = &cfg, .random_bytes = counting_bytes};
     for (size_t r = 0; r != sizeof(rows) / sizeof(rows[0]); ++r) {
         json_t *cluster = load(minimal);
-        json_t *how = json_pack("{s:s}", "fromCluster", "orders");
+        json_t *how = pgw_json_pack("{s:s}", "fromCluster", "orders");
         if (rows[r].target != NULL)
             json_object_set_new(how, "target", load(rows[r].target));
-        json_object_set_new(json_object_get(cluster, "spec"), "bootstrap", json_pack("{s:o}", "restore", how));
+        json_object_set_new(json_object_get(cluster, "spec"), "bootstrap", pgw_json_pack("{s:o}", "restore", how));
         json_object_set_new(json_object_get(cluster, "metadata"), "annotations",
-                            json_pack("{s:s}", "pgwarden.io/restore-repo-path", "/db/orders"));
+                            pgw_json_pack("{s:s}", "pgwarden.io/restore-repo-path", "/db/orders"));
         json_t *p = pgw_render_patroni_config(cluster, &ctx);
         ck_assert_str_eq(str_at(p, "bootstrap.method"), "pgbackrest");
         ck_assert(json_is_true(node_at(p, "bootstrap.pgbackrest.keep_existing_recovery_conf")));
@@ -266,7 +295,7 @@ START_TEST(secrets_have_distinct_random_passwords)
 {
     json_t *cluster = load(minimal);
     json_t *out = json_array();
-    struct pgw_render_ctx ctx = {&cfg, NULL}; /* RAND_bytes */
+    struct pgw_render_ctx ctx = {.config = &cfg}; /* RAND_bytes */
     pgw_render_secrets(cluster, &ctx, out);
     const char *su = str_at(find(out, "Secret", "demo-superuser"), "stringData.password");
     const char *app = str_at(find(out, "Secret", "demo-app"), "stringData.password");
@@ -278,6 +307,57 @@ START_TEST(secrets_have_distinct_random_passwords)
     ck_assert_ptr_nonnull(strstr(str_at(find(out, "Secret", "demo-app"), "stringData.uri"), "@demo.db.svc:6432/shop"));
     for (const char *p = su; *p; ++p)
         ck_assert_msg(strchr("+/=", *p) == NULL, "password not URI-safe: %s", su);
+    json_decref(out);
+    json_decref(cluster);
+}
+END_TEST
+
+/* The server certificate postgres and PgBouncer serve: signed by the CA in the same Secret, for the
+ * cluster's Service names; not rendered when spec.tls.secretName names the user's own. */
+START_TEST(server_tls_is_issued_unless_the_user_brings_one)
+{
+    json_t *cluster = load(minimal);
+    json_t *out = json_array();
+    struct pgw_render_ctx ctx = {&cfg, NULL};
+    pgw_render_secrets(cluster, &ctx, out);
+    json_t *tls = find(out, "Secret", "demo-server-tls");
+    ck_assert_ptr_nonnull(tls);
+    ck_assert_str_eq(str_at(tls, "type"), "kubernetes.io/tls");
+    const char *ca = string_data(tls, "ca.crt"), *crt = string_data(tls, "tls.crt"), *key = string_data(tls, "tls.key");
+    ck_assert_ptr_nonnull(ca);
+    ck_assert_ptr_nonnull(crt);
+    ck_assert_ptr_nonnull(key);
+    ck_assert_str_ne(ca, crt);
+
+    BIO *b = BIO_new_mem_buf(crt, -1);
+    X509 *leaf = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    b = BIO_new_mem_buf(ca, -1);
+    X509 *issuer = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    b = BIO_new_mem_buf(key, -1);
+    EVP_PKEY *pkey = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+    BIO_free(b);
+    ck_assert_ptr_nonnull(leaf);
+    ck_assert_ptr_nonnull(issuer);
+    ck_assert_ptr_nonnull(pkey);
+    ck_assert_int_eq(X509_verify(leaf, X509_get0_pubkey(issuer)), 1); /* signed by the CA it ships */
+    ck_assert_int_eq(X509_check_private_key(leaf, pkey), 1);
+    ck_assert_int_eq(X509_check_host(leaf, "demo.db.svc", 0, 0, NULL), 1);
+    ck_assert_int_eq(X509_check_host(leaf, "other.db.svc", 0, 0, NULL), 0);
+    /* PgBouncer serves the same pair (pgbouncer.ini names both files) */
+    json_t *bouncer = find(out, "Secret", "demo-pgbouncer");
+    ck_assert_str_eq(string_data(bouncer, "tls.crt"), crt);
+    ck_assert_str_eq(string_data(bouncer, "tls.key"), key);
+    X509_free(leaf);
+    X509_free(issuer);
+    EVP_PKEY_free(pkey);
+    json_decref(out);
+
+    json_object_set_new(json_object_get(cluster, "spec"), "tls", json_pack("{s:s}", "secretName", "mine"));
+    out = json_array();
+    pgw_render_secrets(cluster, &ctx, out);
+    ck_assert_ptr_null(find(out, "Secret", "demo-server-tls"));
     json_decref(out);
     json_decref(cluster);
 }
@@ -305,6 +385,7 @@ int main(void)
     Suite *s = suite_create("render");
     TCase *tc = tcase_create("render");
     tcase_add_test(tc, every_child_is_owned_and_labelled);
+    tcase_add_test(tc, server_tls_is_issued_unless_the_user_brings_one);
     tcase_add_test(tc, statefulset_template);
     tcase_add_test(tc, services_and_pdb);
     tcase_add_test(tc, patroni_configuration);

@@ -1,15 +1,15 @@
 /*
  * Backup Jobs, CronJobs, the stanza-create Job, restore command lines and the
- * restored cluster (controller/render_backup.c).
+ * restored cluster (specs/render_backup.c).
  */
 #include "helpers.h"
 
 #include "common/config.h"
-#include "controller/apply.h"
-#include "controller/pod_layout.h"
-#include "controller/render.h"
-#include "controller/render_backup.h"
-#include "controller/render_pgbackrest.h"
+#include "controller/reconcile/apply.h"
+#include "specs/pod_layout.h"
+#include "specs/render.h"
+#include "specs/render_backup.h"
+#include "specs/render_pgbackrest.h"
 
 static struct pgw_config cfg;
 
@@ -169,7 +169,7 @@ START_TEST(backup_job)
     json_t *cluster = q(cluster_text);
     json_t *backup = q("{'metadata':{'name':'before-upgrade','namespace':'db','uid':'b-9'},"
                        "'spec':{'cluster':'demo','type':'diff'}}");
-    struct pgw_render_ctx ctx = {&cfg, NULL};
+    struct pgw_render_ctx ctx = {.config = &cfg};
     json_t *job = pgw_render_backup_job(backup, cluster, &ctx);
     const char *const kind[] = {"kind", NULL}, *const name[] = {"metadata", "name", NULL};
     const char *const owner_kind[] = {"metadata", "ownerReferences", "0", "kind", NULL};
@@ -216,7 +216,7 @@ END_TEST
 START_TEST(stanza_job_and_cronjobs)
 {
     json_t *cluster = q(cluster_text);
-    struct pgw_render_ctx ctx = {&cfg, NULL};
+    struct pgw_render_ctx ctx = {.config = &cfg};
     json_t *job = pgw_render_stanza_job(cluster, &ctx);
     const char *const name[] = {"metadata", "name", NULL}, *const owner[] = {"metadata", "ownerReferences", "0", "kind", NULL};
     ck_assert_str_eq(str_at(job, name), "demo-stanza-create");
@@ -277,7 +277,7 @@ static const struct {
 START_TEST(priming_covers_every_rendered_kind)
 {
     json_t *cluster = q(cluster_text);
-    struct pgw_render_ctx ctx = {&cfg, NULL};
+    struct pgw_render_ctx ctx = {.config = &cfg};
     json_t *children = pgw_render_cluster(cluster, &ctx);
     int listed[16] = {0};
     size_t i, n = 0;

@@ -1,14 +1,14 @@
 /*
- * pgbackrest.conf rendering (controller/render_pgbackrest.c): every repository
+ * pgbackrest.conf rendering (specs/render_pgbackrest.c): every repository
  * type, retention, the TLS server and pg hosts, and no credentials in the
  * ConfigMap.
  */
 #include "helpers.h"
 
 #include "common/config.h"
-#include "controller/pod_layout.h"
-#include "controller/render.h"
-#include "controller/render_pgbackrest.h"
+#include "specs/pod_layout.h"
+#include "specs/render.h"
+#include "specs/render_pgbackrest.h"
 
 static const char base_cluster[] =
     "{'metadata':{'name':'demo','namespace':'db','uid':'u-1'},'spec':{'postgresVersion':17,'instances':2,"
@@ -32,9 +32,8 @@ struct conf_case {
 static const struct conf_case conf_cases[] = {
     {"{'repository':{'s3':{'bucket':'b1','endpoint':'s3.eu-west-1.amazonaws.com','region':'eu-west-1',"
      "'uriStyle':'path','credentialsSecret':'s3creds'}},'path':'/db/demo'}",
-     {"repo1-type=s3\n", "repo1-path=/db/demo\n", "repo1-s3-bucket=b1\n",
-      "repo1-s3-endpoint=s3.eu-west-1.amazonaws.com\n", "repo1-s3-region=eu-west-1\n", "repo1-s3-uri-style=path\n",
-      "repo1-s3-key-type=shared\n"},
+     {"repo1-type=s3\n", "repo1-path=/db/demo\n", "repo1-s3-bucket=b1\n", "repo1-s3-endpoint=s3.eu-west-1.amazonaws.com\n",
+      "repo1-s3-region=eu-west-1\n", "repo1-s3-uri-style=path\n", "repo1-s3-key-type=shared\n"},
      {"repo1-s3-port", "s3creds", "repo1-cipher-type"}},
     /* Endpoint with scheme, port and trailing slash; uriStyle defaults to host. */
     {"{'repository':{'s3':{'bucket':'b1','endpoint':'https://minio.local:9000/','region':'us-east-1',"
@@ -45,8 +44,8 @@ static const struct conf_case conf_cases[] = {
      {"repo1-type=gcs\n", "repo1-path=/p/q\n", "repo1-gcs-bucket=gb\n", "repo1-gcs-key-type=service\n"},
      {"gcreds", "repo1-gcs-key="}},
     {"{'repository':{'azure':{'account':'acct1','container':'cont-1','credentialsSecret':'az'}},'path':'/a'}",
-     {"repo1-type=azure\n", "repo1-azure-account=acct1\n", "repo1-azure-container=cont-1\n",
-      "repo1-azure-key-type=shared\n", "repo1-path=/a\n"},
+     {"repo1-type=azure\n", "repo1-azure-account=acct1\n", "repo1-azure-container=cont-1\n", "repo1-azure-key-type=shared\n",
+      "repo1-path=/a\n"},
      {"az\n", "repo1-azure-key="}},
     /* A volume repository lives under the repository mount. */
     {"{'repository':{'volume':{'size':'5Gi'}},'path':'/db/demo'}",
@@ -54,8 +53,8 @@ static const struct conf_case conf_cases[] = {
      {"repo1-s3", "repo1-gcs"}},
     /* Defaults: path /<namespace>/<cluster>, retention 2 count / 6 diff. */
     {"{'repository':{'volume':{'size':'5Gi'}}}",
-     {"repo1-path=" PGW_PGBACKREST_REPO_MOUNT "/db/demo\n", "repo1-retention-full=2\n",
-      "repo1-retention-full-type=count\n", "repo1-retention-diff=6\n"},
+     {"repo1-path=" PGW_PGBACKREST_REPO_MOUNT "/db/demo\n", "repo1-retention-full=2\n", "repo1-retention-full-type=count\n",
+      "repo1-retention-diff=6\n"},
      {NULL}},
     {"{'repository':{'volume':{'size':'5Gi'}},'retention':{'full':7,'fullType':'time','diff':3}}",
      {"repo1-retention-full=7\n", "repo1-retention-full-type=time\n", "repo1-retention-diff=3\n"},
@@ -244,23 +243,20 @@ START_TEST(repo_volumes)
     json_t *gcs = cluster_with("{'repository':{'gcs':{'bucket':'gbb','credentialsSecret':'gc'}}}");
     pgw_render_pgbackrest_repo_volumes(gcs, v, m);
     ck_assert_int_eq(json_array_size(v), 1);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(v, 0), "secret"), "secretName")),
-                     "gc");
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 0), "mountPath")),
-                     PGW_PGBACKREST_REPO_CREDENTIALS_DIR);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(v, 0), "secret"), "secretName")), "gc");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 0), "mountPath")), PGW_PGBACKREST_REPO_CREDENTIALS_DIR);
     json_t *vol = cluster_with("{'repository':{'volume':{'size':'3Gi','storageClass':'nfs'}}}");
     pgw_render_pgbackrest_repo_volumes(vol, v, m);
     ck_assert_int_eq(json_array_size(v), 2);
-    ck_assert_str_eq(json_string_value(json_object_get(
-                         json_object_get(json_array_get(v, 1), "persistentVolumeClaim"), "claimName")),
-                     "demo-pgbackrest-repo");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(json_array_get(v, 1), "persistentVolumeClaim"), "claimName")),
+        "demo-pgbackrest-repo");
     json_t *pvc = pgw_render_pgbackrest_repo_claim(vol);
     json_t *spec = json_object_get(pvc, "spec");
     ck_assert_str_eq(json_string_value(json_object_get(spec, "storageClassName")), "nfs");
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(spec, "accessModes"), 0)), "ReadWriteMany");
-    ck_assert_str_eq(
-        json_string_value(json_object_get(json_object_get(json_object_get(spec, "resources"), "requests"), "storage")),
-        "3Gi");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(spec, "resources"), "requests"), "storage")),
+                     "3Gi");
     ck_assert_ptr_null(pgw_render_pgbackrest_repo_claim(gcs));
     json_decref(pvc);
     json_decref(v);
@@ -275,7 +271,7 @@ START_TEST(configmap_without_secrets)
 {
     struct pgw_config cfg;
     pgw_config_init_defaults(&cfg);
-    struct pgw_render_ctx ctx = {&cfg, NULL};
+    struct pgw_render_ctx ctx = {.config = &cfg};
     static const char *const backups[] = {
         "{'repository':{'s3':{'bucket':'b1b','endpoint':'e','region':'r','credentialsSecret':'topsecret-s3'}},"
         "'encryptionSecret':'topsecret-enc'}",
@@ -323,7 +319,7 @@ START_TEST(statefulset_gets_repo_env)
 {
     struct pgw_config cfg;
     pgw_config_init_defaults(&cfg);
-    struct pgw_render_ctx ctx = {&cfg, NULL};
+    struct pgw_render_ctx ctx = {.config = &cfg};
     json_t *cluster = cluster_with("{'repository':{'s3':{'bucket':'b1b','endpoint':'e','region':'r',"
                                    "'credentialsSecret':'s3c'}}}");
     json_t *sts = pgw_render_statefulset(cluster, &ctx);

@@ -1,6 +1,6 @@
 /*
- * Rendering of the sidecars' configuration (controller/render_pgbouncer.c,
- * controller/render_exporter.c): defaults, spec.pooler overrides, what users
+ * Rendering of the sidecars' configuration (specs/render_pgbouncer.c,
+ * specs/render_exporter.c): defaults, spec.pooler overrides, what users
  * cannot override, quoting, and refusal of unsafe input. The data-plane test
  * runs the same text against the real programs.
  */
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/render_exporter.h"
-#include "controller/render_pgbouncer.h"
+#include "specs/render_exporter.h"
+#include "specs/render_pgbouncer.h"
 
 static json_t *parse(const char *text)
 {

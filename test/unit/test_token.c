@@ -1,5 +1,5 @@
 /*
- * Unit tests for controller/token: JWT `exp` read without a key (HS256 and
+ * Unit tests for controller/kube/token: JWT `exp` read without a key (HS256 and
  * RS256 tokens made with libjwt), file re-reads on change, on the period, near
  * expiry and after invalidate; a vanished or emptied file keeps the last
  * token; a static token. The wall clock is a variable.
@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "common/xalloc.h"
-#include "controller/token.h"
+#include "controller/kube/token.h"
 
 static char *make_jwt(long iat, long exp, const char *sub)
 {

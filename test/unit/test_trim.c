@@ -1,9 +1,9 @@
 /*
- * What the controller's caches keep of watched objects (controller/trim.c).
+ * What the controller's caches keep of watched objects (controller/kube/trim.c).
  */
 #include "helpers.h"
 
-#include "controller/trim.h"
+#include "controller/kube/trim.h"
 
 /* obj after trimming equals want (both JSON texts, ' for "). */
 static void check_trim(const char *obj_text, const char *want_text)

@@ -1,5 +1,5 @@
 /*
- * Unit tests for controller/watch_stream: the same byte stream cut at every
+ * Unit tests for controller/kube/watch_stream: the same byte stream cut at every
  * possible position (and byte by byte) yields the same events; several events
  * per chunk; blank lines and CRLF; oversized lines dropped with resync; bad
  * JSON and bad events reported and skipped; a callback that stops the feed;
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/xalloc.h"
-#include "controller/watch_stream.h"
+#include "controller/kube/watch_stream.h"
 
 struct collected {
     char log[4096]; /* "TYPE:name;" per event */

@@ -1,11 +1,11 @@
 /*
- * Unit tests for controller/webhook_ca: the caBundle patch is empty when every
+ * Unit tests for certs/webhook_ca: the caBundle patch is empty when every
  * webhook carries the CA, and otherwise sets exactly the drifted ones, each
  * guarded by a test of the webhook's name.
  */
 #include "helpers.h"
 
-#include "controller/webhook_ca.h"
+#include "certs/upkeep/webhook_ca.h"
 
 static const struct {
     const char *config, *want; /* want: the JSON patch, or NULL */

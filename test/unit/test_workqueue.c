@@ -1,5 +1,5 @@
 /*
- * Unit tests for controller/workqueue: dedupe, FIFO order, a key re-added
+ * Unit tests for controller/kube/workqueue: dedupe, FIFO order, a key re-added
  * while in progress comes back only after done, delayed adds keep the earliest
  * time, per-key retry backoff doubles to the cap and forget resets it,
  * shutdown wakes blocked workers, and the depth metric follows the queue.
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "common/metrics.h"
-#include "controller/workqueue.h"
+#include "controller/kube/workqueue.h"
 
 static double fake_now(void *ctx)
 {

@@ -1,0 +1,45 @@
+/*
+ * Reading Kubernetes objects (see object.h). Paths are dotted key lists
+ * because every path we read is a fixed literal in the code: no escaping, no
+ * array indexes, and a missing step simply yields NULL.
+ */
+#include "common/object.h"
+
+#include <string.h>
+
+#include "common/xalloc.h"
+
+const json_t *pgw_obj_meta(const json_t *obj)
+{
+    return json_object_get(obj, "metadata");
+}
+
+const char *pgw_obj_meta_str(const json_t *obj, const char *field)
+{
+    return json_string_value(json_object_get(pgw_obj_meta(obj), field));
+}
+
+const json_t *pgw_obj_at(const json_t *obj, const char *path)
+{
+    const json_t *cur = obj;
+    const char *p = path;
+    while (cur != NULL && *p != '\0') {
+        const char *dot = strchr(p, '.');
+        size_t n = dot != NULL ? (size_t)(dot - p) : strlen(p);
+        cur = json_object_getn(cur, p, n);
+        p += n;
+        if (*p == '.')
+            ++p;
+    }
+    return cur;
+}
+
+const char *pgw_obj_str_at(const json_t *obj, const char *path)
+{
+    return json_string_value(pgw_obj_at(obj, path));
+}
+
+char *pgw_obj_child_name(const char *cluster, const char *suffix)
+{
+    return pgw_asprintf("%s%s", cluster, suffix);
+}

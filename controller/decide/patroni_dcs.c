@@ -1,0 +1,69 @@
+/*
+ * Parameter changes after bootstrap (see patroni_dcs.h).
+ *
+ * Why: once bootstrapped, Patroni reads its dynamic configuration from the
+ * `<cluster>-config` annotation, not from patroni.yml. We own
+ * postgresql.parameters there and leave every other key as Patroni left it;
+ * values compare by text, so 100 and "100" are equal and nothing is rewritten.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "controller/decide/patroni_dcs.h"
+
+/* The value as Patroni would write it into postgresql.conf, into buf. NULL for values that are not scalars. */
+static const char *as_text(const json_t *v, char *buf, size_t size)
+{
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(buf, size, "%lld", (long long)json_integer_value(v));
+        return buf;
+    }
+    if (json_is_real(v)) {
+        snprintf(buf, size, "%.17g", json_real_value(v));
+        return buf;
+    }
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "on" : "off";
+    return NULL;
+}
+
+int pgw_patroni_params_equal(const json_t *a, const json_t *b)
+{
+    if (!json_is_object(a) || !json_is_object(b) || json_object_size(a) != json_object_size(b))
+        return 0;
+    const char *key;
+    json_t *va;
+    json_object_foreach((json_t *)a, key, va)
+    {
+        char ba[64], bb[64];
+        const char *ta = as_text(va, ba, sizeof(ba)), *tb = as_text(json_object_get(b, key), bb, sizeof(bb));
+        if (ta == NULL || tb == NULL || strcmp(ta, tb) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+char *pgw_patroni_dcs_update(const char *current, const json_t *desired)
+{
+    json_t *config = current != NULL ? json_loads(current, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (!json_is_object(config)) {
+        json_decref(config);
+        config = json_object();
+    }
+    json_t *pg = json_object_get(config, "postgresql");
+    if (!json_is_object(pg)) {
+        pg = json_object();
+        json_object_set_new(config, "postgresql", pg);
+    }
+    char *out = NULL;
+    if (current == NULL || !pgw_patroni_params_equal(json_object_get(pg, "parameters"), desired)) {
+        json_object_set_new(pg, "parameters", json_deep_copy(desired));
+        out = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
+    }
+    json_decref(config);
+    return out;
+}

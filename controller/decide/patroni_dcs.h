@@ -1,0 +1,33 @@
+/*
+ * Parameter changes after bootstrap (DESIGN.md §6, "Patroni settings").
+ *
+ * Once a cluster is bootstrapped, Patroni reads its dynamic configuration from
+ * the `config` annotation of the `<cluster>-config` Endpoints (JSON such as
+ * {"ttl":30,...,"postgresql":{"parameters":{...}}}), not from patroni.yml. The
+ * controller owns postgresql.parameters there: it replaces that map with the
+ * parameters rendered from the spec and leaves every other key (ttl,
+ * loop_wait, slots, Patroni's own bookkeeping) as it found it.
+ *
+ * Patroni may store numbers as JSON numbers ("max_connections": 100) while the
+ * spec holds strings ("100"): values compare by their text, so an equal
+ * setting is not rewritten. Pure; unit-tested.
+ */
+#ifndef PGW_CONTROLLER_DECIDE_PATRONI_DCS_H
+#define PGW_CONTROLLER_DECIDE_PATRONI_DCS_H
+
+#include <jansson.h>
+
+#define PGW_PATRONI_CONFIG_ANNOTATION "config"
+
+/*
+ * current: the annotation text (NULL when absent). desired: the parameters
+ * object (borrowed). Returns NULL when the annotation already holds these
+ * parameters, else the new annotation text (caller frees). An unreadable
+ * current value is replaced by {"postgresql":{"parameters":desired}}.
+ */
+char *pgw_patroni_dcs_update(const char *current, const json_t *desired);
+
+/* 1 when two parameter maps hold the same names with the same values compared as text. */
+int pgw_patroni_params_equal(const json_t *a, const json_t *b);
+
+#endif

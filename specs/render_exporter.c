@@ -1,0 +1,102 @@
+/*
+ * postgres_exporter rendering (see render_exporter.h).
+ *
+ * DATA_SOURCE_URI carries no credentials: the exporter joins it with
+ * DATA_SOURCE_USER and the password read from DATA_SOURCE_PASS_FILE into
+ * "postgresql://user:pass@<uri>". With an empty host and `host=<directory>` in
+ * the query string, lib/pq connects over the unix socket in that directory.
+ */
+#include "specs/render_exporter.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/json_pack.h"
+#include "common/xalloc.h"
+#include "specs/pod_layout.h"
+#include "specs/render_sql.h"
+
+void pgw_exporter_render_opts_default(struct pgw_exporter_render_opts *opts)
+{
+    opts->socket_dir = PGW_POD_SOCKET_DIR;
+    opts->port = PGW_POD_PORT_POSTGRES;
+    opts->database = PGW_DB_MAINTENANCE;
+    opts->password_file = PGW_POD_EXPORTER_DIR "/" PGW_KEY_EXPORTER_PASSWORD;
+}
+
+/* Percent-encodes everything but RFC 3986 unreserved characters. */
+static void write_query_value(FILE *fp, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; ++p) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+            fputc(*p, fp);
+        else
+            fprintf(fp, "%%%02X", *p);
+    }
+}
+
+static json_t *env_var(const char *name, const char *value)
+{
+    return pgw_json_pack("{s:s,s:s}", "name", name, "value", value);
+}
+
+json_t *pgw_render_exporter_env(const struct pgw_exporter_render_opts *opts)
+{
+    struct pgw_exporter_render_opts dflt;
+    if (opts == NULL) {
+        pgw_exporter_render_opts_default(&dflt);
+        opts = &dflt;
+    }
+    char *uri = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&uri, &len);
+    fputc('/', fp);
+    write_query_value(fp, opts->database);
+    fputs("?host=", fp);
+    write_query_value(fp, opts->socket_dir);
+    fprintf(fp, "&port=%d&sslmode=disable", opts->port);
+    fclose(fp);
+    json_t *env = json_array();
+    json_array_append_new(env, env_var("DATA_SOURCE_URI", uri));
+    json_array_append_new(env, env_var("DATA_SOURCE_USER", PGW_ROLE_EXPORTER));
+    json_array_append_new(env, env_var("DATA_SOURCE_PASS_FILE", opts->password_file));
+    free(uri);
+    return env;
+}
+
+json_t *pgw_render_exporter_args(const char *listen_address)
+{
+    char *listen = pgw_asprintf("--web.listen-address=%s", listen_address);
+    json_t *args = pgw_json_pack("[s,s]", listen, "--web.telemetry-path=" PGW_POD_METRICS_PATH);
+    free(listen);
+    return args;
+}
+
+char *pgw_render_exporter_sql(const json_t *cluster, const char *password)
+{
+    (void)cluster; /* the same in every cluster today */
+    const char *role = PGW_ROLE_EXPORTER;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    fprintf(fp,
+            "-- postgres_exporter role, rendered by pgwarden. Idempotent; run once as a superuser.\n"
+            "DO $pgw$\nBEGIN\n"
+            "  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '%s') THEN\n"
+            "    CREATE ROLE %s;\n"
+            "  END IF;\nEND\n$pgw$;\n"
+            "ALTER ROLE %s WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
+            "CONNECTION LIMIT 5 PASSWORD ",
+            role, role, role);
+    int bad = pgw_sql_write_password(fp, password, "exporter_password");
+    fprintf(fp, ";\nGRANT pg_monitor TO %s;\n", role);
+    /* Monitoring sessions must never hold a scrape hostage. */
+    fprintf(fp, "ALTER ROLE %s SET statement_timeout = '10s';\n", role);
+    fclose(fp);
+    if (bad) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}

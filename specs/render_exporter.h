@@ -1,0 +1,42 @@
+/*
+ * postgres_exporter (prometheus-postgres-exporter) settings for a cluster: the
+ * container environment and the SQL creating its monitoring role. Pure
+ * functions; the pod mutator uses the environment for the injected exporter
+ * container, the controller runs the SQL, and the data-plane test runs both
+ * against real PostgreSQL and the real exporter.
+ *
+ * The exporter logs in as PGW_ROLE_EXPORTER (a member of pg_monitor) over the
+ * shared unix socket, reading its password from a file mounted from Secret
+ * <cluster>-exporter, so the password is never in the pod spec.
+ */
+#ifndef PGW_SPECS_RENDER_EXPORTER_H
+#define PGW_SPECS_RENDER_EXPORTER_H
+
+#include <jansson.h>
+
+struct pgw_exporter_render_opts {
+    const char *socket_dir;    /* PGW_POD_SOCKET_DIR */
+    int port;                  /* PGW_POD_PORT_POSTGRES (names the socket file) */
+    const char *database;      /* PGW_DB_MAINTENANCE */
+    const char *password_file; /* PGW_POD_EXPORTER_DIR "/" PGW_KEY_EXPORTER_PASSWORD */
+};
+
+void pgw_exporter_render_opts_default(struct pgw_exporter_render_opts *opts);
+
+/* The exporter's environment as a Kubernetes EnvVar array
+ * ([{"name":"DATA_SOURCE_URI","value":...}, ...]): DATA_SOURCE_URI,
+ * DATA_SOURCE_USER and DATA_SOURCE_PASS_FILE. opts NULL = defaults.
+ * Returns a new reference; the caller decrefs it. */
+json_t *pgw_render_exporter_env(const struct pgw_exporter_render_opts *opts);
+
+/* The exporter's command-line arguments for a listen address such as ":9187". New reference. */
+json_t *pgw_render_exporter_args(const char *listen_address);
+
+/* Idempotent SQL creating PGW_ROLE_EXPORTER in pg_monitor with `password`
+ * (NULL: psql variable :'exporter_password')
+ * (plaintext or a SCRAM-SHA-256 verifier). Run once per cluster as a superuser.
+ * Returns malloc'd text, or NULL when the password holds a control character.
+ * The result holds a secret: never log it. */
+char *pgw_render_exporter_sql(const json_t *cluster, const char *password);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * The pgbackrest sidecar: `pgbackrest server` (TLS, 8432), which backup Jobs
+ * reach with pgN-host-type=tls so no exec is ever needed (DESIGN.md §7).
+ *
+ * It shares pgdata (and pgwal when the pod has it), the socket directory, and
+ * /tmp, where pgBackRest keeps its locks: archive-push in the postgres
+ * container and a backup served here must see each other's locks. Config comes
+ * from ConfigMap <cluster>-pgbackrest and the server's TLS key pair and CA from
+ * Secret <cluster>-pgbackrest-tls, projected into /etc/pgbackrest. Options that
+ * follow from the pod layout are set in the environment (pgBackRest reads
+ * PGBACKREST_* before the config file); policy stays in the ConfigMap.
+ */
+#include "specs/sidecars.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/json_pack.h"
+#include "common/xalloc.h"
+#include "specs/pod_layout.h"
+
+static json_t *config_volume(const char *cluster)
+{
+    char *cm = pgw_asprintf("%s%s", cluster, PGW_SUFFIX_PGBACKREST);
+    char *tls = pgw_asprintf("%s%s", cluster, PGW_SUFFIX_PGBACKREST_TLS);
+    json_t *v = pgw_json_pack("{s:s,s:{s:[{s:{s:s}},{s:{s:s}}]}}", "name", PGW_POD_VOLUME_PGBACKREST, "projected", "sources",
+                              "configMap", "name", cm, "secret", "name", tls);
+    free(cm);
+    free(tls);
+    return v;
+}
+
+static void add_env(json_t *env, const char *name, const char *value)
+{
+    json_array_append_new(env, pgw_json_pack("{s:s,s:s}", "name", name, "value", value));
+}
+
+void pgw_sidecar_pgbackrest_inject(struct pgw_pod_edit *edit)
+{
+    if (pgw_pod_edit_has_container(edit, PGW_POD_CONTAINER_PGBACKREST))
+        return;
+    if (!pgw_pod_edit_has_volume(edit, PGW_POD_VOLUME_PGDATA)) {
+        pgw_errors_warn(edit->errs, "pod has no volume \"%s\": the pgbackrest sidecar needs it and was not added",
+                        PGW_POD_VOLUME_PGDATA);
+        return;
+    }
+    json_t *c = pgw_sidecar_container_new(PGW_POD_CONTAINER_PGBACKREST, &edit->cfg->pgbackrest, edit->cfg->image_pull_policy);
+    json_object_set_new(c, "command", pgw_json_pack("[s,s]", "pgbackrest", "server"));
+    json_t *env = json_array();
+    add_env(env, "PGBACKREST_TLS_SERVER_ADDRESS", "*");
+    char port[8];
+    snprintf(port, sizeof(port), "%d", PGW_POD_PORT_PGBACKREST);
+    add_env(env, "PGBACKREST_TLS_SERVER_PORT", port);
+    add_env(env, "PGBACKREST_TLS_SERVER_CERT_FILE", PGW_POD_PGBACKREST_DIR "/" PGW_KEY_TLS_CERT);
+    add_env(env, "PGBACKREST_TLS_SERVER_KEY_FILE", PGW_POD_PGBACKREST_DIR "/" PGW_KEY_TLS_KEY);
+    add_env(env, "PGBACKREST_TLS_SERVER_CA_FILE", PGW_POD_PGBACKREST_DIR "/" PGW_KEY_TLS_CA);
+    add_env(env, "PGBACKREST_CONFIG", PGW_POD_PGBACKREST_DIR "/" PGW_KEY_PGBACKREST_CONF);
+    add_env(env, "PGBACKREST_LOCK_PATH", PGW_POD_PGBACKREST_LOCK_DIR);
+    add_env(env, "PGBACKREST_LOG_LEVEL_FILE", "off"); /* the root filesystem is read-only; logs go to stdout */
+    add_env(env, "PGBACKREST_LOG_LEVEL_CONSOLE", "info");
+    json_object_set_new(c, "env", env);
+    pgw_sidecar_add_port(c, PGW_POD_PORT_PGBACKREST_NAME, PGW_POD_PORT_PGBACKREST);
+    pgw_sidecar_tcp_probes(c, PGW_POD_PORT_PGBACKREST_NAME);
+    pgw_sidecar_add_mount(c, PGW_POD_VOLUME_PGDATA, PGW_POD_PGDATA_MOUNT, 0);
+    if (pgw_pod_edit_has_volume(edit, PGW_POD_VOLUME_PGWAL))
+        pgw_sidecar_add_mount(c, PGW_POD_VOLUME_PGWAL, PGW_POD_PGWAL_MOUNT, 0);
+    pgw_sidecar_add_mount(c, PGW_POD_VOLUME_SOCKET, PGW_POD_SOCKET_DIR, 0);
+    pgw_sidecar_add_mount(c, PGW_POD_VOLUME_TMP, PGW_POD_TMP_DIR, 0);
+    pgw_sidecar_add_mount(c, PGW_POD_VOLUME_PGBACKREST, PGW_POD_PGBACKREST_DIR, 1);
+    pgw_pod_edit_add_container(edit, c);
+    pgw_sidecar_add_shared_volumes(edit, 1);
+    pgw_pod_edit_add_volume(edit, config_volume(edit->cluster));
+}
