@@ -1,0 +1,176 @@
+"""The real Kubernetes test bed (scripts/testbed, DESIGN.md §9) for end-to-end tests.
+
+`Testbed()` starts it if it is not running (scripts/test starts it once for the
+whole suite) and gives tests what they need: kubectl with the admin kubeconfig,
+raw API calls, a fresh namespace, pgwarden installed with `kubectl apply -k
+manifests/`, the writes a client made (from the apiserver's audit log), node
+loss through the process kubelet, and SQL against a pod's PostgreSQL from the
+host (pod addresses are reachable from it). Every wait is bounded.
+"""
+import base64
+import json
+import os
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from standin import wait_for
+
+SOURCE = os.environ.get("PGW_SOURCE_DIR") or os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                             "..", ".."))
+DIR = os.environ.get("PGW_TESTBED_DIR") or os.path.join(SOURCE, ".pgwarden", "testbed")
+PKI = os.path.join(DIR, "pki")
+KUBELET_CONTROL = "http://127.0.0.1:10250"
+OPERATOR_SA = "system:serviceaccount:pgwarden-system:pgwarden"
+HOST_IP = "10.88.0.1"
+
+
+def script(*args, timeout=600):
+    p = subprocess.run([os.path.join(SOURCE, "scripts", "testbed")] + list(args), capture_output=True, text=True,
+                       timeout=timeout)
+    if p.returncode != 0:
+        raise AssertionError(f"scripts/testbed {' '.join(args)} failed ({p.returncode}):\n{p.stderr[-4000:]}")
+    return p.stdout
+
+
+class Testbed:
+    _bin = None
+
+    def __init__(self):
+        if Testbed._bin is None:
+            script("up")
+            env = script("env")
+            Testbed._bin = env.split("PATH=", 1)[1].split(":", 1)[0]
+        self.bin = Testbed._bin
+        self.kubeconfig = os.path.join(PKI, "admin.kubeconfig")
+        self.ctx = ssl.create_default_context(cafile=os.path.join(PKI, "ca.crt"))
+        self.ctx.load_cert_chain(os.path.join(PKI, "admin.crt"), os.path.join(PKI, "admin.key"))
+        self.home = os.path.join(DIR, "home")
+        os.makedirs(self.home, exist_ok=True)
+
+    # --- the API -------------------------------------------------------------------------
+
+    def kubectl(self, *args, stdin=None, check=True, timeout=120, as_user=None):
+        env = dict(os.environ, KUBECONFIG=self.kubeconfig, HOME=self.home)
+        extra = ["--as", as_user] if as_user else []
+        p = subprocess.run([os.path.join(self.bin, "kubectl"), "--request-timeout=30s"] + extra + list(args),
+                           input=stdin, env=env, capture_output=True, text=True, timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({p.returncode}): {p.stderr}")
+        return p
+
+    def api(self, method, path, body=None, ctype="application/json"):
+        """(HTTP status, decoded JSON body); errors are returned, not raised."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"https://127.0.0.1:6443{path}", data=data, method=method,
+                                     headers={"Content-Type": ctype, "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(req, context=self.ctx, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def get(self, kind, name, ns=None):
+        args = ["get", kind, name, "-o", "json"] + (["-n", ns] if ns else [])
+        p = self.kubectl(*args, check=False)
+        return json.loads(p.stdout) if p.returncode == 0 else None
+
+    def namespace(self, name):
+        """A new, empty namespace (a leftover one from an earlier run is deleted first)."""
+        if self.get("namespace", name) is not None:
+            self.kubectl("delete", "namespace", name, "--timeout=180s")
+        self.kubectl("create", "namespace", name)
+        wait_for(lambda: self.get("serviceaccount", "default", name), 30, 0.2, what=f"default SA in {name}")
+        return name
+
+    def delete_namespace(self, name):
+        self.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+    # --- pgwarden -----------------------------------------------------------------------
+
+    def install_pgwarden(self):
+        """pgwarden as a user installs it; waits until both replicas are ready (caBundle in place)."""
+        script("install", timeout=300)
+
+    def operator_pods(self):
+        out = json.loads(self.kubectl("get", "pods", "-n", "pgwarden-system", "-l", "app.kubernetes.io/name=pgwarden",
+                                      "-o", "json").stdout)
+        return [p for p in out["items"] if p["metadata"].get("deletionTimestamp") is None]
+
+    # --- what clients wrote ---------------------------------------------------------------
+
+    def audit_offset(self):
+        path = os.path.join(DIR, "logs", "audit.log")
+        return os.path.getsize(path) if os.path.exists(path) else 0
+
+    def writes_since(self, offset, user=OPERATOR_SA, namespace=None):
+        """Write requests (create/update/patch/delete) `user` made after `offset`, as "VERB uri" strings."""
+        out = []
+        with open(os.path.join(DIR, "logs", "audit.log"), "rb") as f:
+            f.seek(offset)
+            for line in f:
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    continue
+                if ev.get("user", {}).get("username") != user:
+                    continue
+                if namespace and ev.get("objectRef", {}).get("namespace") != namespace:
+                    continue
+                out.append(f"{ev['verb']} {ev['requestURI']} {ev.get('responseStatus', {}).get('code')}")
+        return out
+
+    # --- pods as processes --------------------------------------------------------------
+
+    def pod_info(self, ns, name):
+        try:
+            with urllib.request.urlopen(f"{KUBELET_CONTROL}/pods/{ns}/{name}", timeout=10) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError:
+            return None
+
+    def node_down(self, node):
+        """Node loss: every process of the node's pods is SIGKILLed, and the node stops reporting."""
+        req = urllib.request.Request(f"{KUBELET_CONTROL}/nodes/{node}/down", method="POST")
+        urllib.request.urlopen(req, timeout=60).read()
+
+    def node_up(self, node):
+        req = urllib.request.Request(f"{KUBELET_CONTROL}/nodes/{node}/up", method="POST")
+        urllib.request.urlopen(req, timeout=60).read()
+
+    def secret_value(self, ns, name, key):
+        s = self.get("secret", name, ns)
+        return base64.b64decode(s["data"][key]).decode()
+
+    def psql(self, host, sql, user="postgres", password=None, db="postgres", port=5432, check=True, timeout=30):
+        """Runs SQL with the host's psql against a pod address; returns stdout (unaligned, tuples only)."""
+        env = dict(os.environ, PGPASSWORD=password or "", PGCONNECT_TIMEOUT="5")
+        p = subprocess.run(["psql", f"host={host} port={port} dbname={db} user={user} sslmode=require", "-XAtq",
+                            "-v", "ON_ERROR_STOP=1", "-c", sql], env=env, capture_output=True, text=True,
+                           timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError(f"psql on {host}:{port} failed: {p.stderr}")
+        return p.stdout.strip() if p.returncode == 0 else None
+
+
+def wait_cluster(tb, ns, name, instances, timeout=300):
+    """Waits until `kubectl get pgc` says Running with `instances` ready; returns the object."""
+    def running():
+        c = tb.get("pgc", name, ns)
+        s = (c or {}).get("status", {})
+        return c if s.get("phase") == "Running" and s.get("readyInstances") == instances else None
+    return wait_for(running, timeout, 1.0, what=f"PostgresCluster {ns}/{name} Running with {instances} ready")
+
+
+def retry(fn, timeout=60, what="operation"):
+    """fn() until it stops raising; the last error is reported."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            return fn()
+        except AssertionError as e:
+            if time.monotonic() > end:
+                raise AssertionError(f"{what}: {e}")
+            time.sleep(1)
