@@ -407,21 +407,27 @@ func (r *podRunner) writeIdentityFiles(pod *corev1.Pod, img *image) error {
 		passwd += fmt.Sprintf("%s:x:%d:%d:%s:%s:/bin/sh\n", u.Name, u.UID, u.UID, u.Name, u.Home)
 		group += fmt.Sprintf("%s:x:%d:\n", u.Name, u.UID)
 	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	name := podHostname(pod)
-	if r.ip != nil {
-		fqdn := name
-		if pod.Spec.Subdomain != "" {
-			fqdn = fmt.Sprintf("%s.%s.%s.svc.cluster.local", name, pod.Spec.Subdomain, pod.Namespace)
-		}
-		hosts += fmt.Sprintf("%s\t%s %s\n", r.ip, fqdn, name)
-	}
-	for f, s := range map[string]string{"passwd": passwd, "group": group, "hosts": hosts} {
+	for f, s := range map[string]string{"passwd": passwd, "group": group, "hosts": r.hostsFile(pod)} {
 		if err := os.WriteFile(filepath.Join(etc, f), []byte(s), 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// hostsFile is the pod's /etc/hosts: itself, and in place of cluster DNS the
+// stable names of every pod a headless Service names (hostname.subdomain),
+// short within the namespace and qualified everywhere. The kubelet rewrites it
+// in place as pods come and go.
+func (r *podRunner) hostsFile(pod *corev1.Pod) string {
+	var b strings.Builder
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	name := podHostname(pod)
+	if r.ip != nil && pod.Spec.Subdomain == "" {
+		fmt.Fprintf(&b, "%s\t%s\n", r.ip, name)
+	}
+	b.WriteString(r.k.stableNames(pod.Namespace))
+	return b.String()
 }
 
 func (r *podRunner) logFile(name string) string { return filepath.Join(r.logDir, name+".log") }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,6 +114,7 @@ func (k *kubelet) run(ctx context.Context) {
 	}
 	go k.heartbeat(ctx)
 	go k.provision(ctx)
+	go k.refreshHosts(ctx)
 	go k.serveControl(ctx)
 
 	factory := informers.NewSharedInformerFactory(k.client, 0)
@@ -134,6 +136,61 @@ func (k *kubelet) run(ctx context.Context) {
 	log.Printf("pgw-kubelet: nodes %s ready", strings.Join(k.nodeNames, ", "))
 	<-ctx.Done()
 	k.shutdown()
+}
+
+// stableNames lists hostname.subdomain names of every running pod, as cluster
+// DNS would answer them, for a pod in namespace ns.
+func (k *kubelet) stableNames(ns string) string {
+	if k.pods == nil {
+		return ""
+	}
+	var lines []string
+	for _, o := range k.pods.List() {
+		p := o.(*corev1.Pod)
+		if p.Spec.Subdomain == "" || p.Status.PodIP == "" || p.DeletionTimestamp != nil ||
+			p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		h := podHostname(p)
+		full := fmt.Sprintf("%s.%s.%s.svc", h, p.Spec.Subdomain, p.Namespace)
+		names := full + ".cluster.local " + full + " " + h + "." + p.Spec.Subdomain + "." + p.Namespace
+		if p.Namespace == ns {
+			names += " " + h + "." + p.Spec.Subdomain + " " + h
+		}
+		lines = append(lines, p.Status.PodIP+"\t"+names+"\n")
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "")
+}
+
+// refreshHosts keeps every pod's /etc/hosts current, writing in place so the
+// containers' bind mounts see the new content.
+func (k *kubelet) refreshHosts(ctx context.Context) {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		k.mu.Lock()
+		runners := make([]*podRunner, 0, len(k.runners))
+		for _, r := range k.runners {
+			runners = append(runners, r)
+		}
+		k.mu.Unlock()
+		for _, r := range runners {
+			pod := r.snapshot()
+			path := filepath.Join(r.dir, "etc", "hosts")
+			r.mu.Lock()
+			want := r.hostsFile(pod)
+			r.mu.Unlock()
+			if cur, err := os.ReadFile(path); err == nil && string(cur) != want {
+				_ = os.WriteFile(path, []byte(want), 0o644)
+			}
+		}
+	}
 }
 
 func (k *kubelet) ours(node string) bool {
