@@ -236,7 +236,17 @@ START_TEST(patroni_configuration)
     ck_assert(found);
     ck_assert_str_eq(str_at(p, "bootstrap.initdb.0.encoding"), "UTF8");
     ck_assert_str_eq(str_at(p, "bootstrap.initdb.2"), "data-checksums");
+    /* replicas clone with a fast checkpoint, and no WAL directory of their own without walSize */
+    ck_assert_str_eq(str_at(p, "postgresql.basebackup.0.checkpoint"), "fast");
+    ck_assert_uint_eq(json_array_size(node_at(p, "postgresql.basebackup")), 1);
     json_decref(p);
+
+    json_object_set_new(json_object_get(json_object_get(cluster, "spec"), "storage"), "walSize", json_string("2Gi"));
+    p = pgw_render_patroni_config(cluster, &ctx);
+    ck_assert_str_eq(str_at(p, "postgresql.basebackup.0.checkpoint"), "fast");
+    ck_assert_str_eq(str_at(p, "postgresql.basebackup.1.waldir"), PGW_POD_PGWAL_MOUNT "/pg_wal");
+    json_decref(p);
+    json_object_del(json_object_get(json_object_get(cluster, "spec"), "storage"), "walSize");
 
     json_object_set_new(json_object_get(cluster, "spec"), "backup",
                         pgw_json_pack("{s:{s:{s:s}}}", "repository", "volume", "size", "5Gi"));
