@@ -102,6 +102,16 @@ static void fail_and_wait(struct pgw_watch *w, const char *what, const struct pg
     pause_for(w, delay);
 }
 
+/* The server no longer has our resourceVersion (410 Gone: compaction, or a restarted
+ * apiserver's fresh watch cache): list again. Logged, as it is the one sign of it. */
+static void expired(struct pgw_watch *w)
+{
+    bump(w, &w->stats.gone);
+    w->need_list = 1;
+    pgw_log(PGW_LOG_INFO, "watch expired (410 Gone); listing again",
+            pgw_json_pack("{s:s,s:s}", "resource", w->resource->plural, "resourceVersion", w->rv != NULL ? w->rv : ""));
+}
+
 /* LIST everything and reconcile the store with it. Returns 0, or the failed outcome. */
 static int relist(struct pgw_watch *w)
 {
@@ -166,8 +176,7 @@ static int on_event(void *ctx, enum pgw_watch_type type, json_t *object)
     if (type == PGW_WATCH_ERROR) {
         long code = (long)json_integer_value(json_object_get(object, "code"));
         if (code == 410) {
-            bump(w, &w->stats.gone);
-            w->need_list = 1;
+            expired(w);
         } else {
             w->stream_failed = 1;
         }
@@ -244,8 +253,7 @@ static void watch_once(struct pgw_watch *w)
     if (atomic_load(&w->stopping)) {
         /* nothing */
     } else if (rc == PGW_K_GONE) {
-        bump(w, &w->stats.gone);
-        w->need_list = 1;
+        expired(w);
     } else if (w->need_list) {
         /* 410 as an ERROR event, or an unreadable event: relist now */
     } else if (rc != PGW_K_OK || w->stream_failed || cut) {
