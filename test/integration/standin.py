@@ -85,7 +85,8 @@ class StandIn:
 
     def kubectl(self, *args, stdin=None, check=True):
         env = dict(os.environ, KUBECONFIG=self.kubeconfig, HOME=self.home)
-        p = subprocess.run(["kubectl", "--request-timeout=20s"] + list(args), input=stdin, env=env,
+        from testbed import kubectl_path  # testbed imports this module
+        p = subprocess.run([kubectl_path(), "--request-timeout=20s"] + list(args), input=stdin, env=env,
                            capture_output=True, text=True, timeout=60)
         if check and p.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({p.returncode}): {p.stderr}")

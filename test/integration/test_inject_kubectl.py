@@ -14,8 +14,12 @@ import subprocess
 import tempfile
 import unittest
 
+from testbed import kubectl_path
+
 SOURCE = os.environ.get("PGW_SOURCE_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 FIXTURES = os.path.join(SOURCE, "test", "fixtures", "pods")
+# The test bed's kubectl (the pinned release), found without starting the test bed.
+KUBECTL = kubectl_path()
 PGWARDEN = os.environ.get("PGWARDEN_BIN") or os.path.join(SOURCE, "build", "pgwarden")
 
 # fixture → (container names after injection, volume names after injection, warnings expected)
@@ -79,7 +83,7 @@ class InjectWithKubectlTest(unittest.TestCase):
         path = os.path.join(self.tmp.name, "pod.json")
         with open(path, "w") as f:
             json.dump(pod, f)
-        r = subprocess.run(["kubectl", "patch", "--local", "-f", path, "--type=json", "-p", json.dumps(patch), "-o", "json"],
+        r = subprocess.run([KUBECTL, "patch", "--local", "-f", path, "--type=json", "-p", json.dumps(patch), "-o", "json"],
                            capture_output=True, text=True, timeout=60, env=dict(os.environ, KUBECONFIG=self.kubeconfig))
         self.assertEqual(r.returncode, 0, "kubectl patch failed: %s\npatch: %s" % (r.stderr, json.dumps(patch)[:2000]))
         return json.loads(r.stdout)
@@ -211,7 +215,7 @@ class InjectWithKubectlTest(unittest.TestCase):
     def test_webhook_configuration(self):
         """manifests/webhooks/mutating-pods.yaml parses (kubectl) and says what DESIGN.md §4 asks."""
         path = os.path.join(SOURCE, "manifests", "webhooks", "mutating-pods.yaml")
-        r = subprocess.run(["kubectl", "patch", "--local", "-f", path, "--type=merge", "-p", "{}", "-o", "json"],
+        r = subprocess.run([KUBECTL, "patch", "--local", "-f", path, "--type=merge", "-p", "{}", "-o", "json"],
                            capture_output=True, text=True, timeout=60, env=dict(os.environ, KUBECONFIG=self.kubeconfig))
         self.assertEqual(r.returncode, 0, r.stderr)
         doc = json.loads(r.stdout)

@@ -18,6 +18,8 @@ import subprocess
 import tempfile
 import unittest
 
+from testbed import kubectl_path
+
 PAIRS = 240
 SEED = 20240611
 
@@ -158,9 +160,8 @@ def same(a, b):
 class JsonPatchAgainstKubectl(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.kubectl = shutil.which("kubectl")
-        if cls.kubectl is None:
-            raise unittest.SkipTest("kubectl is not installed (scripts/install-deps installs it)")
+        # The test bed's kubectl (the pinned release), found without starting the test bed.
+        cls.kubectl = kubectl_path()
         build = os.environ.get("PGW_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
         cls.tool = os.path.join(build, "jsonpatch_diff")
         if not os.access(cls.tool, os.X_OK):

@@ -6,9 +6,15 @@ wiring, webhook settings, and least-privilege RBAC that still covers every kind
 `pgwarden render` produces and every rule the controller grants Patroni. docs/rbac.md must
 list exactly the verbs the manifests grant.
 
-Live: the rendered manifests applied with real kubectl to the API-server stand-in, with
-`pgwarden serve` behind the pgwarden-webhook Service: the configurations route each kind to
-the right path, fail closed without a caBundle, and leave excluded namespaces alone.
+Live, on the real test bed (scripts/testbed, DESIGN.md §9) where pgwarden is installed with
+`kubectl apply -k manifests/`: the stored configurations are the shipped ones with the CA of
+the shared Secret in their caBundle, each kind reaches its path on the two replicas, the
+apiserver fails closed when the webhook is unreachable or untrusted (shown with a test-only
+copy of our settings scoped to the test's own namespace, so other users of the shared test bed
+are never affected), excluded namespaces are left alone, and the real authorizer, with the
+shipped RBAC unchanged, lets the operator do exactly what docs/rbac.md lists: its leader Lease
+by the name the code uses, every verb on every kind `pgwarden render` produces, the claim of a
+`volume` backup repository by server-side apply, and nothing more.
 """
 import base64
 import glob
@@ -22,13 +28,15 @@ import unittest
 
 import yaml
 
-import pgw
-from standin import StandIn, wait_for
+from standin import wait_for
+from testbed import kubectl_path
 
-BIN = os.environ.get("PGWARDEN_BIN", "build/pgwarden")
-SRC = os.environ.get("PGW_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+
+SRC = os.environ.get("PGW_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+BIN = os.environ.get("PGWARDEN_BIN", os.path.join(SRC, "build", "pgwarden"))
 MANIFESTS = os.path.join(SRC, "manifests")
 NS = "pgwarden-system"
+OPERATOR_SA = "system:serviceaccount:pgwarden-system:pgwarden"
 OPERATOR_LABELS = {"app.kubernetes.io/name": "pgwarden", "app.kubernetes.io/component": "operator"}
 
 # Resource (plural) of every kind the controller may write. A kind missing here fails the
@@ -54,7 +62,7 @@ def run(args, **kw):
 
 
 def render_manifests():
-    r = run(["kubectl", "kustomize", MANIFESTS], env=dict(os.environ, KUBECONFIG="/dev/null"))
+    r = run([kubectl_path(), "kustomize", MANIFESTS], env=dict(os.environ, KUBECONFIG="/dev/null"))
     if r.returncode != 0:
         raise AssertionError(f"kubectl kustomize failed: {r.stderr}")
     return [d for d in yaml.safe_load_all(r.stdout) if d]
@@ -319,6 +327,13 @@ class Manifests(unittest.TestCase):
                 for verb in sorted(needed):
                     self.assertTrue(allowed(rules, group, resource, verb), f"{verb} {group}/{resource}")
 
+    def test_volume_repository_claim_is_applied(self):
+        """A `volume` backup repository's PVC is written by server-side apply, which the API server
+        authorizes as create when the claim does not exist yet: create and patch on claims."""
+        rules = self.cluster_rules()
+        for verb in ("get", "create", "patch"):
+            self.assertTrue(allowed(rules, "", "persistentvolumeclaims", verb), verb)
+
     def test_secrets_are_never_overwritten(self):
         rules = self.cluster_rules()
         self.assertTrue(allowed(rules, "", "secrets", "create"))
@@ -398,114 +413,396 @@ class Manifests(unittest.TestCase):
             self.assertEqual(sorted(documented), sorted(granted), f"{kind} {name}")
 
 
+LIVE_NS = "tb-manifests"
+PROBE_CONFIG = "pgwarden-test-fail-closed"  # test-only, scoped to LIVE_NS by its namespaceSelector
+SA_GROUPS = ["system:serviceaccounts", f"system:serviceaccounts:{NS}", "system:authenticated"]
+ALL_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
+
+
+def lease_name_in_code():
+    """The Lease the controller takes unless told otherwise (controller/controller.c)."""
+    with open(os.path.join(SRC, "controller", "controller.c")) as f:
+        m = re.search(r'lease_name != NULL \? opts->lease_name : "([^"]+)"', f.read())
+    if not m:
+        raise AssertionError("controller/controller.c: default lease name not found")
+    return m.group(1)
+
+
+def documented_grants():
+    """(namespace scope, group, resource, names, verb) for every row of docs/rbac.md's tables:
+    scope None for the ClusterRole (every namespace), NS for the leader-election Role."""
+    with open(os.path.join(SRC, "docs", "rbac.md")) as f:
+        sections = re.split(r"^## ", f.read(), flags=re.M)
+    rows = []
+    for s in sections:
+        scope = None if s.startswith("ClusterRole `pgwarden`") else NS if s.startswith("Role `") else False
+        if scope is False:
+            continue
+        for line in s.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) == 5 and cells[0] not in ("Group", "---"):
+                names = tuple(n for n in cells[2].split(",") if n)
+                rows.append((scope, "" if cells[0] == '""' else cells[0], cells[1], names, cells[3]))
+    return rows
+
+
 class ManifestsLive(unittest.TestCase):
-    """The rendered manifests in the API-server stand-in, with `pgwarden serve` behind the Service."""
+    """The shipped manifests as applied on the real test bed (`kubectl apply -k manifests/`),
+    with the shipped RBAC unchanged, the real kube-apiserver calling the two operator replicas.
+
+    Admission is exercised with server-side dry runs where possible (the webhooks run, nothing
+    is stored, the controller never sees it); the test bed is shared, so the only configuration
+    this test creates is a test-only one scoped to its own namespace."""
 
     @classmethod
     def setUpClass(cls):
+        from testbed import Testbed
+        cls.tb = Testbed()
+        cls.tb.install_pgwarden()
+        cls.tb.namespace(LIVE_NS)
         cls.tmp = tempfile.mkdtemp(prefix="manifests-")
-        cls.server = pgw.Server(extra_args=["--controller", "off"])
-        cls.s = StandIn(["--webhook-service-map", f"pgwarden-webhook.{NS}=127.0.0.1:{cls.server.port}"],
-                        tmp=os.path.join(cls.tmp, "standin"))
 
     @classmethod
     def tearDownClass(cls):
-        cls.s.stop()
-        cls.server.close()
+        for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+            cls.tb.kubectl("delete", kind, PROBE_CONFIG, "--ignore-not-found", check=False)
+        cls.tb.delete_namespace(LIVE_NS)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def k(self, *args, **kw):
-        return self.s.kubectl(*args, **kw)
+        return self.tb.kubectl(*args, **kw)
 
-    def set_ca_bundle(self, pem):
-        bundle = base64.b64encode(pem).decode()
-        for kind, name in (("mutatingwebhookconfiguration", "pgwarden-mutating"),
-                           ("validatingwebhookconfiguration", "pgwarden-validating")):
-            cfg = json.loads(self.k("get", kind, name, "-o", "json").stdout)
-            patch = [{"op": "add", "path": f"/webhooks/{i}/clientConfig/caBundle", "value": bundle}
-                     for i in range(len(cfg["webhooks"]))]
-            self.k("patch", kind, name, "--type=json", "-p", json.dumps(patch))
+    def live_config(self, kind, name):
+        return json.loads(self.k("get", kind, name, "-o", "json").stdout)
 
-    def test_apply_and_admission_through_the_configurations(self):
-        # The stand-in serves no apps/v1 (it has no use for Deployments) and no OpenAPI
-        # schemas (kubectl's client-side check, hence --validate=false): every other rendered
-        # object goes in with real kubectl; the Deployment's fields are checked offline above.
-        docs = render_manifests()
-        kept = [d for d in docs if d["kind"] != "Deployment"]
-        self.assertEqual(len(kept), len(docs) - 1)
-        stream = "---\n".join(yaml.safe_dump(d) for d in kept)
-        out = self.k("apply", "--validate=false", "-f", "-", stdin=stream).stdout
-        self.assertIn("service/pgwarden-webhook created", out)
-        self.assertIn("poddisruptionbudget.policy/pgwarden created", out)
-        self.assertIn("clusterrole.rbac.authorization.k8s.io/pgwarden created", out)
-        self.assertIn("validatingwebhookconfiguration.admissionregistration.k8s.io/pgwarden-validating created", out)
-        self.assertIn("mutatingwebhookconfiguration.admissionregistration.k8s.io/pgwarden-mutating created", out)
-        again = self.k("apply", "--validate=false", "-f", "-", stdin=stream).stdout
-        self.assertNotIn("created", again)
-        self.s.namespace("shop")
-        cluster = os.path.join(SRC, "examples", "cluster-minimal.yaml")
+    def admission_counts(self):
+        """pgwarden_admission_requests_total summed over both operator replicas, by (path, allowed)."""
+        import urllib.request
+        counts = {}
+        pods = self.tb.operator_pods()
+        counts["pods"] = sorted(p["metadata"]["uid"] for p in pods)
+        for pod in pods:
+            with urllib.request.urlopen(f"http://{pod['status']['podIP']}:8080/metrics", timeout=10) as r:
+                text = r.read().decode()
+            for path, allowed_, n in re.findall(
+                    r'^pgwarden_admission_requests_total\{path="([^"]+)",code="\d+",allowed="(\w+)"\} (\d+)', text, re.M):
+                counts[(path, allowed_)] = counts.get((path, allowed_), 0) + int(n)
+        return counts
 
-        # No caBundle yet (the operator has not filled it): the API server cannot trust the
-        # webhook and, with failurePolicy Fail, refuses the write rather than skipping checks.
-        r = self.k("apply", "-n", "shop", "-f", cluster, check=False)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("postgresclusters.mutate.pgwarden.io", r.stderr)
+    # --- the configurations as stored -------------------------------------------------------
 
-        # With the CA in place (what the operator does at run time), every kind reaches its path.
-        with open(self.server.ca_file, "rb") as f:
-            self.set_ca_bundle(f.read())
-        self.k("apply", "-n", "shop", "-f", cluster)
-        stored = json.loads(self.k("get", "pgc", "minimal", "-n", "shop", "-o", "json").stdout)
-        self.assertEqual(stored["spec"]["postgresVersion"], 18)  # defaulted by /mutate/postgresclusters
-        self.assertEqual(stored["spec"]["instances"], 1)
+    def test_stored_configurations_are_the_shipped_ones_with_our_ca(self):
+        rendered = {d["metadata"]["name"]: d for d in render_manifests()
+                    if d["kind"].endswith("WebhookConfiguration")}
+        self.assertEqual(set(rendered), {"pgwarden-mutating", "pgwarden-validating"})
+        ca = base64.b64decode(self.tb.get("secret", "pgwarden-webhook-ca", NS)["data"]["ca.crt"])
+        for name, want in rendered.items():
+            live = self.live_config(want["kind"].lower(), name)
+            self.assertEqual([w["name"] for w in live["webhooks"]], [w["name"] for w in want["webhooks"]])
+            for lw, ww in zip(live["webhooks"], want["webhooks"]):
+                with self.subTest(webhook=ww["name"]):
+                    # The real apiserver fills defaults the manifests leave out.
+                    ww.setdefault("matchPolicy", "Equivalent")
+                    if want["kind"] == "MutatingWebhookConfiguration":
+                        ww.setdefault("reinvocationPolicy", "Never")
+                    lw.setdefault("objectSelector", {})
+                    ww.setdefault("objectSelector", {})
+                    # The controller filled the caBundle with the CA (never a leaf) of the shared Secret.
+                    self.assertEqual(base64.b64decode(lw["clientConfig"].pop("caBundle")), ca)
+                    self.assertEqual(lw, ww)
 
-        bad = os.path.join(SRC, "examples", "invalid", "instances-zero.yaml")
-        r = self.k("apply", "-n", "shop", "-f", bad, check=False)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("spec.instances", r.stderr)
-        self.assertIn("must be between 1 and 16", r.stderr)
+    # --- every kind reaches its path ------------------------------------------------------
 
-        # Backups and restores: defaulted and validated on their own paths.
-        self.k("apply", "-n", "shop", "-f", os.path.join(SRC, "examples", "backup.yaml"))
-        self.k("apply", "-n", "shop", "-f", os.path.join(SRC, "examples", "restore-pitr.yaml"))
-        r = self.k("apply", "-n", "shop", "-f", os.path.join(SRC, "examples", "invalid", "restore-future.yaml"),
-                   check=False)
-        self.assertNotEqual(r.returncode, 0)
-        # Only the webhook knows the time: the CRD schema cannot reject this.
-        self.assertIn("spec.target.time", r.stderr)
-        self.assertIn("must not be in the future", r.stderr)
+    def test_each_kind_reaches_its_path(self):
+        # The counters start over when another user of the shared test bed restarts the
+        # operator: then the round is run again (bounded).
+        for attempt in range(3):
+            before = self.admission_counts()
+            self.exercise_every_path()
+            after = self.admission_counts()
+            if before["pods"] == after["pods"]:
+                break
+        else:
+            self.fail("the operator pods kept restarting")
+        # Every path of both configurations was called and answered (other engineers' traffic
+        # only adds to these counters, never takes from them).
+        for path in served_paths():
+            with self.subTest(path=path):
+                self.assertGreater(after.get((path, "true"), 0) + after.get((path, "false"), 0),
+                                   before.get((path, "true"), 0) + before.get((path, "false"), 0))
+        for path in ("/validate/postgresclusters", "/validate/postgresrestores"):
+            self.assertGreater(after.get((path, "false"), 0), before.get((path, "false"), 0), path)
 
-        # DELETE goes to validation too: deletion protection.
-        self.k("patch", "pgc", "minimal", "-n", "shop", "--type=merge", "-p", '{"spec":{"deletionProtection":true}}')
-        r = self.k("delete", "pgc", "minimal", "-n", "shop", "--wait=false", check=False)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("deletionProtection", r.stderr)
-        self.k("patch", "pgc", "minimal", "-n", "shop", "--type=merge", "-p", '{"spec":{"deletionProtection":false}}')
-        self.k("delete", "pgc", "minimal", "-n", "shop", "--wait=false")
-
-        # Database pods get their sidecars through /mutate/pods.
+    def database_pod(self):
+        """The example database pod, bare (no StatefulSet owner for the garbage collector to miss)."""
         with open(os.path.join(SRC, "examples", "admissionreview-pod.json")) as f:
             pod = json.load(f)["request"]["object"]
-        # A bare pod: no StatefulSet owner for the garbage collector to miss.
         for key in ("namespace", "generateName", "ownerReferences"):
             pod["metadata"].pop(key, None)
         pod["metadata"]["name"] = "orders-0"
-        self.k("create", "-n", "shop", "-f", "-", stdin=json.dumps(pod))
-        got = json.loads(self.k("get", "pod", "orders-0", "-n", "shop", "-o", "json").stdout)
+        # The ServiceAccount admission plugin, before any webhook, refuses a pod whose
+        # ServiceAccount does not exist (the stand-in never checked): the example names the
+        # cluster's own, which only the controller creates.
+        pod["spec"]["serviceAccountName"] = "default"
+        return pod
+
+    def exercise_every_path(self):
+        ns = ["-n", LIVE_NS]
+        cluster = os.path.join(SRC, "examples", "cluster-minimal.yaml")
+        out = json.loads(self.k("apply", "--dry-run=server", *ns, "-f", cluster, "-o", "json").stdout)
+        self.assertEqual(out["spec"]["postgresVersion"], 18)  # defaulted by /mutate/postgresclusters
+        self.assertEqual(out["spec"]["instances"], 1)
+
+        # Rules only the webhook knows (the CRD schema and its CEL rules pass them).
+        r = self.k("apply", "--dry-run=server", *ns, "-f", os.path.join(SRC, "examples", "invalid", "image-latest.yaml"),
+                   check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('the "latest" tag is denied', r.stderr)
+
+        for example, kind in (("backup.yaml", "PostgresBackup"), ("restore-pitr.yaml", "PostgresRestore")):
+            with open(os.path.join(SRC, "examples", example)) as f:
+                doc = yaml.safe_load(f)
+            doc["metadata"]["namespace"] = LIVE_NS
+            out = json.loads(self.k("apply", "--dry-run=server", "-f", "-", "-o", "json", stdin=json.dumps(doc)).stdout)
+            self.assertEqual(out["kind"], kind)
+        r = self.k("apply", "--dry-run=server", *ns, "-f",
+                   os.path.join(SRC, "examples", "invalid", "restore-future.yaml"), check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("spec.target.time", r.stderr)
+        self.assertIn("must not be in the future", r.stderr)
+
+        # Database pods get their sidecars through /mutate/pods.
+        pod = self.database_pod()
+        got = json.loads(self.k("create", "--dry-run=server", *ns, "-f", "-", "-o", "json", stdin=json.dumps(pod)).stdout)
         self.assertIn("pgbouncer", [c["name"] for c in got["spec"]["containers"]])
 
-        # Every path of both configurations was called, and allowed at least once.
-        status, metrics = self.server.health("/metrics")
-        self.assertEqual(status, 200)
-        for path in served_paths():
-            self.assertRegex(metrics, rf'pgwarden_admission_requests_total{{path="{path}",code="200",allowed="true"}} [1-9]')
+        # DELETE goes to validation too: deletion protection. This one cluster is stored (a
+        # dry-run delete needs a stored object); it is deleted right after.
+        protected = ("apiVersion: pgwarden.io/v1\nkind: PostgresCluster\nmetadata: {name: protected}\n"
+                     "spec: {instances: 1, storage: {size: 1Gi}, deletionProtection: true}\n")
+        self.k("apply", *ns, "-f", "-", stdin=protected)
+        try:
+            r = self.k("delete", "pgc", "protected", *ns, "--dry-run=server", check=False)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("deletionProtection", r.stderr)
+        finally:
+            self.k("patch", "pgc", "protected", *ns, "--type=merge", "-p", '{"spec":{"deletionProtection":false}}')
+            self.k("delete", "pgc", "protected", *ns, "--wait=false")
 
-        # Excluded namespaces never reach the webhook: an invalid object is stored there
-        # (the controller's guard reports it instead).
-        r = self.k("apply", "-n", "kube-system", "-f", bad, check=False)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        wait_for(lambda: self.k("get", "pgc", "bad-instances", "-n", "kube-system", check=False).returncode == 0,
-                 what="unchecked cluster in kube-system")
+    # --- excluded namespaces ---------------------------------------------------------------
+
+    def test_excluded_namespaces_are_left_alone(self):
+        """What only the webhook refuses passes in kube-system and pgwarden-system: their requests
+        never reach it (server-side dry run: nothing is stored there)."""
+        future = os.path.join(SRC, "examples", "invalid", "restore-future.yaml")
+        r = self.k("apply", "--dry-run=server", "-n", LIVE_NS, "-f", future, check=False)
+        self.assertIn("must not be in the future", r.stderr)
+        before = self.admission_counts()
+        for ns in ("kube-system", NS):
+            with self.subTest(namespace=ns):
+                r = self.k("apply", "--dry-run=server", "-n", ns, "-f", future, check=False)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("created (server dry run)", r.stdout)
+                out = json.loads(self.k("apply", "--dry-run=server", "-n", ns, "-f",
+                                        os.path.join(SRC, "examples", "cluster-minimal.yaml"), "-o", "json").stdout)
+                self.assertNotIn("pooler", out["spec"])  # no defaulting either
+        after = self.admission_counts()
+        self.assertEqual(after.get(("/validate/postgresrestores", "false"), 0),
+                         before.get(("/validate/postgresrestores", "false"), 0))
+
+    # --- fail closed -----------------------------------------------------------------------
+
+    def probe_config(self, kind, source_name, webhook_name, client_config):
+        """A test-only copy of one shipped webhook (same failurePolicy, timeout, rules, selectors)
+        with another clientConfig, matching only LIVE_NS: the shipped ones stay untouched."""
+        shipped = self.live_config(kind, source_name)
+        w = json.loads(json.dumps([x for x in shipped["webhooks"] if x["name"] == webhook_name][0]))
+        w["name"] = "probe." + w["name"]
+        w["clientConfig"] = client_config
+        w["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": LIVE_NS}}
+        cfg = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": shipped["kind"],
+               "metadata": {"name": PROBE_CONFIG, "labels": {"pgwarden.io/test": "manifests"}}, "webhooks": [w]}
+        self.k("apply", "-f", "-", stdin=json.dumps(cfg))
+        self.addCleanup(self.k, "delete", kind, PROBE_CONFIG, "--ignore-not-found", check=False)
+        self.assertEqual(w["failurePolicy"], "Fail")
+        return w["name"]
+
+    def refused_by(self, args, stdin, webhook, why):
+        """The write is refused by `webhook` for `why` (the apiserver's webhook cache follows a new
+        configuration within moments: bounded retry)."""
+        from testbed import retry
+
+        def check():
+            r = self.k(*args, stdin=stdin, check=False)
+            self.assertNotEqual(r.returncode, 0, f"accepted: {r.stdout}")
+            self.assertIn(webhook, r.stderr)
+            self.assertRegex(r.stderr, why)
+            return r.stderr
+        return retry(check, 30, f"refusal by {webhook}")
+
+    def test_fail_closed_when_the_webhook_is_unreachable(self):
+        self.k("create", "service", "clusterip", "nowhere", "-n", LIVE_NS, "--tcp=443:9443")  # no pod behind it
+        cluster = os.path.join(SRC, "examples", "cluster-minimal.yaml")
+        with open(cluster) as f:
+            cluster_yaml = f.read()
+        apply = ("apply", "--dry-run=server", "-n", LIVE_NS, "-f", "-")
+        # An operator outage: the Service has no endpoints.
+        name = self.probe_config("validatingwebhookconfiguration", "pgwarden-validating",
+                                 "postgresclusters.validate.pgwarden.io",
+                                 {"service": {"namespace": LIVE_NS, "name": "nowhere", "port": 443,
+                                              "path": "/validate/postgresclusters"}})
+        self.refused_by(apply, cluster_yaml, name, r"failed calling webhook|no endpoints")
+        self.k("delete", "validatingwebhookconfiguration", PROBE_CONFIG)
+
+        # The real operator, but a caBundle that is not its CA (no caBundle at all: the
+        # apiserver's own trust store): the apiserver refuses to trust it and fails closed.
+        name = self.probe_config("mutatingwebhookconfiguration", "pgwarden-mutating", "pods.pgwarden.io",
+                                 {"service": {"namespace": NS, "name": "pgwarden-webhook", "port": 443,
+                                              "path": "/mutate/pods"}})
+        pod = self.database_pod()
+        self.refused_by(("create", "--dry-run=server", "-n", LIVE_NS, "-f", "-"), json.dumps(pod), name,
+                        r"x509|certificate")
+        self.k("delete", "mutatingwebhookconfiguration", PROBE_CONFIG)
+        # And only this namespace was ever affected: the same pod elsewhere is admitted.
+        self.k("create", "--dry-run=server", "-n", "default", "-f", "-", stdin=json.dumps(pod))
+
+    # --- RBAC on the real apiserver, shipped rules unchanged --------------------------------
+
+    def can(self, verb, group, resource, namespace=None, name=None, subresource=None):
+        attrs = {"verb": verb, "group": group, "resource": resource}
+        for k, v in (("namespace", namespace), ("name", name), ("subresource", subresource)):
+            if v:
+                attrs[k] = v
+        code, out = self.tb.api("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", {
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+            "spec": {"user": OPERATOR_SA, "groups": SA_GROUPS, "resourceAttributes": attrs}})
+        self.assertEqual(code, 201, out)
+        return out["status"].get("allowed", False)
+
+    def can_r(self, verb, group, resource, namespace=None, name=None):
+        """`resource` may name a subresource (postgresclusters/status)."""
+        res, _, sub = resource.partition("/")
+        return self.can(verb, group, res, namespace, name, sub or None)
+
+    def discovery_plural(self, api_version, kind):
+        path = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+        code, out = self.tb.api("GET", path)
+        self.assertEqual(code, 200, out)
+        names = [r["name"] for r in out["resources"] if r["kind"] == kind and "/" not in r["name"]]
+        self.assertEqual(len(names), 1, (api_version, kind, names))
+        return names[0]
+
+    def test_rbac_the_leader_lease_the_code_uses(self):
+        lease = lease_name_in_code()
+        for verb in ("get", "update"):
+            self.assertTrue(self.can(verb, "coordination.k8s.io", "leases", NS, lease), f"{verb} lease {lease}")
+        self.assertTrue(self.can("create", "coordination.k8s.io", "leases", NS))
+        # The same question through kubectl's impersonation, as an operator would ask it.
+        r = self.k("auth", "can-i", "update", f"leases.coordination.k8s.io/{lease}", "-n", NS, "--as", OPERATOR_SA,
+                   check=False)
+        self.assertEqual(r.stdout.strip(), "yes", r.stderr)
+        self.assertFalse(self.can("delete", "coordination.k8s.io", "leases", NS, lease))
+        self.assertFalse(self.can("update", "coordination.k8s.io", "leases", NS, "someone-elses-lease"))
+        self.assertFalse(self.can("get", "coordination.k8s.io", "leases", "kube-system", lease))
+        self.assertFalse(self.can("create", "coordination.k8s.io", "leases", "default"))
+        # The replicas really hold it: one of the running ones is its holder (bounded wait: another
+        # user of the shared test bed may just have restarted them).
+        def held():
+            lease_obj = self.tb.get("lease", lease, NS) or {}
+            holder = (lease_obj.get("spec") or {}).get("holderIdentity") or ""
+            return holder if any(holder.startswith(p["metadata"]["name"] + "_") for p in self.tb.operator_pods()) else None
+        wait_for(held, 60, 1.0, what=f"a running operator replica holding Lease {lease}")
+
+    def test_rbac_every_rendered_kind(self):
+        items = []
+        for example in sorted(glob.glob(os.path.join(SRC, "examples", "cluster-*.yaml"))):
+            r = run([BIN, "render", "-f", example, "-o", "json"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            items += json.loads(r.stdout)["items"]
+        kinds = {(i["apiVersion"], i["kind"]) for i in items}
+        self.assertGreaterEqual(len(kinds), 8, kinds)
+        for api_version, kind in sorted(kinds):
+            group = split_api_version(api_version)[0]
+            plural = self.discovery_plural(api_version, kind)
+            self.assertEqual(PLURALS.get((group, kind)), plural, kind)
+            needed = {"get", "list", "watch", "create"} if kind == "Secret" else APPLY_VERBS
+            for verb in sorted(needed):
+                for ns in (LIVE_NS, "some-users-namespace"):
+                    with self.subTest(kind=kind, verb=verb, namespace=ns):
+                        self.assertTrue(self.can(verb, group, plural, ns, "c-child"), f"{verb} {group}/{plural}")
+        # Patroni's Role: the operator can only grant what it holds (escalation prevention).
+        for role in (i for i in items if i["kind"] == "Role"):
+            for rule in role["rules"]:
+                for group in rule["apiGroups"]:
+                    for resource in rule["resources"]:
+                        for verb in rule["verbs"]:
+                            self.assertTrue(self.can_r(verb, group, resource, LIVE_NS), f"{verb} {group}/{resource}")
+
+    def test_rbac_volume_repository_claim_is_applied(self):
+        """A `volume` backup repository's claim is written with server-side apply: create + patch."""
+        for verb in ("get", "create", "patch"):
+            self.assertTrue(self.can(verb, "", "persistentvolumeclaims", LIVE_NS, "c-repo"), verb)
+
+    def test_rbac_exactly_what_docs_rbac_md_says(self):
+        """Every (resource, verb, name) of a grid: allowed exactly when docs/rbac.md lists it."""
+        rows = documented_grants()
+        self.assertGreater(len(rows), 50)
+
+        def documented(namespace, group, resource, name, verb):
+            for scope, g, r, names, v in rows:
+                if (g, r, v) != (group, resource, verb) or (scope is not None and scope != namespace):
+                    continue
+                if not names or name in names:
+                    return True
+            return False
+
+        resources = {(g, r) for _, g, r, _, _ in rows} | {
+            ("", "namespaces"), ("", "nodes"), ("", "pods/exec"), ("", "pods/log"), ("", "serviceaccounts/token"),
+            ("apiextensions.k8s.io", "customresourcedefinitions"), ("rbac.authorization.k8s.io", "clusterroles"),
+            ("rbac.authorization.k8s.io", "clusterrolebindings"), ("coordination.k8s.io", "leases"),
+            ("apps", "deployments"), ("storage.k8s.io", "storageclasses"), ("", "persistentvolumes")}
+        cluster_scoped = {"namespaces", "nodes", "customresourcedefinitions", "clusterroles", "clusterrolebindings",
+                          "mutatingwebhookconfigurations", "validatingwebhookconfigurations", "storageclasses",
+                          "persistentvolumes"}
+        names = {n for _, _, _, ns_, _ in rows for n in ns_} | {lease_name_in_code()}
+        wrong = []
+        for group, resource in sorted(resources):
+            scoped = resource.split("/")[0] not in cluster_scoped
+            for namespace in ((NS, LIVE_NS) if scoped else (None,)):
+                for name in (None, "someone-elses", *sorted(names)):
+                    for verb in ALL_VERBS:
+                        want = documented(namespace, group, resource, name, verb)
+                        got = self.can_r(verb, group, resource, namespace, name)
+                        if got != want:
+                            wrong.append(f"{verb} {group or 'core'}/{resource} ns={namespace} name={name}: "
+                                         f"{'allowed' if got else 'denied'}, docs say {'yes' if want else 'no'}")
+        self.assertEqual(wrong, [])
+        # Verbs no rule may hold, anywhere.
+        for verb, group, resource in (("escalate", "rbac.authorization.k8s.io", "roles"),
+                                      ("bind", "rbac.authorization.k8s.io", "roles"),
+                                      ("escalate", "rbac.authorization.k8s.io", "clusterroles"),
+                                      ("impersonate", "", "users"), ("impersonate", "", "serviceaccounts"),
+                                      ("impersonate", "", "groups")):
+            self.assertFalse(self.can(verb, group, resource, LIVE_NS), f"{verb} {resource}")
+
+    def test_rbac_what_it_must_not_do(self):
+        """The design's "not granted, on purpose" list, asked of the real authorizer."""
+        for verb in ("update", "patch", "delete"):
+            self.assertFalse(self.can(verb, "", "secrets", LIVE_NS, "c-superuser"), f"{verb} secrets")
+        for group, resource in (("apps", "statefulsets"), ("", "services"), ("", "configmaps"), ("", "secrets"),
+                                ("policy", "poddisruptionbudgets"), ("batch", "jobs"),
+                                ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "rolebindings")):
+            self.assertFalse(self.can("delete", group, resource, LIVE_NS, "c"), f"delete {resource}")
+            self.assertFalse(self.can("update", group, resource, LIVE_NS, "c"), f"update {resource}")
+        for plural in ("postgresbackups", "postgresrestores"):
+            self.assertFalse(self.can("create", "pgwarden.io", plural, LIVE_NS), f"create {plural}")
+            self.assertFalse(self.can("delete", "pgwarden.io", plural, LIVE_NS, "x"), f"delete {plural}")
+        self.assertFalse(self.can("delete", "pgwarden.io", "postgresclusters", LIVE_NS, "x"))
+        self.assertFalse(self.can("create", "", "pods", LIVE_NS, "x", "exec"))
+        self.assertFalse(self.can("delete", "coordination.k8s.io", "leases", NS, lease_name_in_code()))
+        for kind in ("mutatingwebhookconfigurations", "validatingwebhookconfigurations"):
+            self.assertFalse(self.can("patch", "admissionregistration.k8s.io", kind, None, "someone-elses"))
+            self.assertFalse(self.can("list", "admissionregistration.k8s.io", kind))  # only by name
 
 
 if __name__ == "__main__":

@@ -35,6 +35,47 @@ def script(*args, timeout=600):
     return p.stdout
 
 
+def _pin(gomod, module):
+    """The version `gomod` requires of `module` (as scripts/testbed-build reads it)."""
+    with open(os.path.join(SOURCE, "test", "testbed", gomod)) as f:
+        for line in f:
+            words = line.split()
+            if words[:1] == ["require"]:
+                words = words[1:]
+            if len(words) >= 2 and words[0] == module and words[1].startswith("v"):
+                return words[1]
+    raise AssertionError(f"test/testbed/{gomod} pins no {module}")
+
+
+def bin_dir():
+    """The test bed's bin directory, .cache/testbed/<k8s>-<etcd>/bin, from the pins.
+
+    Starts nothing: an offline test that only needs kubectl gets it without a
+    cluster. scripts/testbed-build runs only when kubectl is not built yet."""
+    k8s = _pin(os.path.join("k8s", "go.mod"), "k8s.io/kubernetes")
+    etcd = _pin(os.path.join("etcd", "go.mod"), "go.etcd.io/etcd/server/v3")
+    d = os.path.join(SOURCE, ".cache", "testbed", f"{k8s}-{etcd}", "bin")
+    if not os.access(os.path.join(d, "kubectl"), os.X_OK):
+        env = dict(os.environ, PATH="/usr/local/go/bin:" + os.environ.get("PATH", ""))
+        p = subprocess.run([os.path.join(SOURCE, "scripts", "testbed-build")], capture_output=True, text=True,
+                           timeout=3600, env=env)
+        if p.returncode != 0:
+            raise AssertionError(f"scripts/testbed-build failed ({p.returncode}):\n{p.stderr[-4000:]}")
+        d = p.stdout.strip().splitlines()[-1]
+    return d
+
+
+def kubectl_path():
+    """The test bed's kubectl (the pinned release), also put first on this process's PATH so
+    every child that runs plain `kubectl` (and shutil.which) finds the same one, under
+    scripts/test or alone."""
+    d = bin_dir()
+    path = os.environ.get("PATH", "")
+    if path.split(":", 1)[0] != d:
+        os.environ["PATH"] = d + ":" + path
+    return os.path.join(d, "kubectl")
+
+
 class Testbed:
     _bin = None
 
