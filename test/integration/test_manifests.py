@@ -21,9 +21,7 @@ import glob
 import json
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import unittest
 
 import yaml
@@ -460,14 +458,12 @@ class ManifestsLive(unittest.TestCase):
         cls.tb = Testbed()
         cls.tb.install_pgwarden()
         cls.tb.namespace(LIVE_NS)
-        cls.tmp = tempfile.mkdtemp(prefix="manifests-")
 
     @classmethod
     def tearDownClass(cls):
         for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
             cls.tb.kubectl("delete", kind, PROBE_CONFIG, "--ignore-not-found", check=False)
         cls.tb.delete_namespace(LIVE_NS)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def k(self, *args, **kw):
         return self.tb.kubectl(*args, **kw)
