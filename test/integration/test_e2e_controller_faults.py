@@ -12,7 +12,7 @@ import time
 import unittest
 
 from standin import wait_for
-from test_e2e_controller import E2EBase, NS, Serve, free_port
+from standin_e2e import E2EBase, NS, Serve, free_port
 
 
 # A stand-in request log line: method, path, status and the authenticated user.
