@@ -62,4 +62,34 @@ struct pgw_certs_pem {
 int pgw_certs_issue_pem(const struct pgw_certs_options *opts, struct pgw_certs_pem *out, char **err);
 void pgw_certs_pem_free(struct pgw_certs_pem *pem);
 
+/*
+ * Mutual TLS between a server and one client: a CA of its own signs a server
+ * certificate (extendedKeyUsage serverAuth, the given DNS names as SANs, a
+ * leading "*." allowed) and a client certificate (clientAuth, subject CN
+ * client_cn, which a server can authorize by name). The CA key is dropped, as
+ * in pgw_certs_issue_pem. Used for pgBackRest: the pods' `pgbackrest server`
+ * and the backup Jobs that reach it.
+ */
+struct pgw_certs_mtls_options {
+    const char *server_cn;         /* informational; clients match the SANs */
+    const char *const *server_dns; /* at least one */
+    size_t server_dns_count;
+    const char *client_cn; /* 1-64 bytes */
+    int ca_days;
+    int leaf_days;
+    time_t now; /* 0: the current time */
+};
+
+struct pgw_certs_mtls_pem {
+    char *ca_crt;
+    char *server_crt;
+    char *server_key;
+    char *client_crt;
+    char *client_key;
+};
+
+/* Returns 0, or -1 with *err (caller frees) for bad options or an OpenSSL failure. */
+int pgw_certs_issue_mtls_pem(const struct pgw_certs_mtls_options *opts, struct pgw_certs_mtls_pem *out, char **err);
+void pgw_certs_mtls_pem_free(struct pgw_certs_mtls_pem *pem);
+
 #endif

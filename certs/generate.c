@@ -250,3 +250,149 @@ void pgw_certs_pem_free(struct pgw_certs_pem *pem)
     free(pem->tls_key);
     memset(pem, 0, sizeof(*pem));
 }
+
+/* --- mutual TLS (pgw_certs_issue_mtls_pem) ------------------------------------ */
+
+/* A DNS name for a SAN: lowercase letters, digits, '-' and '.', at most 253
+ * bytes, optionally starting with "*." (a wildcard of one label). */
+static int san_name_ok(const char *name)
+{
+    if (name == NULL)
+        return 0;
+    const char *p = strncmp(name, "*.", 2) == 0 ? name + 2 : name;
+    size_t n = strlen(p);
+    if (n == 0 || n > 253 || p[0] == '.' || p[n - 1] == '.' || p[0] == '-')
+        return 0;
+    for (; *p; ++p)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+            return 0;
+    return 1;
+}
+
+static int add_dns_sans(X509 *x, const char *const *names, size_t count)
+{
+    GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+    int ok = gens != NULL;
+    for (size_t i = 0; ok && i != count; ++i) {
+        GENERAL_NAME *gen = GENERAL_NAME_new();
+        ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+        if (gen == NULL || ia5 == NULL || ASN1_STRING_set(ia5, names[i], -1) != 1) {
+            GENERAL_NAME_free(gen);
+            ASN1_IA5STRING_free(ia5);
+            ok = 0;
+            break;
+        }
+        GENERAL_NAME_set0_value(gen, GEN_DNS, ia5);
+        if (sk_GENERAL_NAME_push(gens, gen) <= 0) {
+            GENERAL_NAME_free(gen);
+            ok = 0;
+        }
+    }
+    if (ok)
+        ok = X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1;
+    GENERAL_NAMES_free(gens);
+    return ok ? 0 : -1;
+}
+
+/* A leaf signed by ca for `eku` ("serverAuth" or "clientAuth"), with DNS SANs when count > 0. */
+static int make_mtls_leaf(const struct pgw_certs_mtls_options *opts, X509 *ca_cert, EVP_PKEY *ca_key, const char *cn,
+                          const char *eku, const char *const *dns, size_t count, X509 **cert, EVP_PKEY **key)
+{
+    time_t now = opts->now != 0 ? opts->now : time(NULL), not_after = now + (time_t)opts->leaf_days * 86400, ca_not_after;
+    if (pgw_certs_asn1_to_time(X509_get0_notAfter(ca_cert), &ca_not_after) == 0 && ca_not_after < not_after)
+        not_after = ca_not_after;
+    EVP_PKEY *pkey = new_key();
+    X509 *x = X509_new();
+    X509V3_CTX ctx;
+    if (pkey == NULL || x == NULL)
+        goto fail;
+    if (X509_set_version(x, X509_VERSION_3) != 1 || set_random_serial(x) != 0 ||
+        set_validity(x, now - PGW_CERTS_BACKDATE_SECONDS, not_after) != 0 || set_subject(x, cn) != 0 ||
+        X509_set_issuer_name(x, X509_get_subject_name(ca_cert)) != 1 || X509_set_pubkey(x, pkey) != 1)
+        goto fail;
+    X509V3_set_ctx(&ctx, ca_cert, x, NULL, NULL, 0);
+    if (add_ext(&ctx, x, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
+        add_ext(&ctx, x, NID_key_usage, "critical,digitalSignature") != 0 || add_ext(&ctx, x, NID_ext_key_usage, eku) != 0 ||
+        add_ext(&ctx, x, NID_subject_key_identifier, "hash") != 0 ||
+        add_ext(&ctx, x, NID_authority_key_identifier, "keyid:always") != 0 || (count > 0 && add_dns_sans(x, dns, count) != 0))
+        goto fail;
+    if (X509_sign(x, ca_key, EVP_sha256()) <= 0)
+        goto fail;
+    *cert = x;
+    *key = pkey;
+    return 0;
+fail:
+    X509_free(x);
+    EVP_PKEY_free(pkey);
+    return -1;
+}
+
+int pgw_certs_issue_mtls_pem(const struct pgw_certs_mtls_options *opts, struct pgw_certs_mtls_pem *out, char **err)
+{
+    memset(out, 0, sizeof(*out));
+    if (opts->server_dns == NULL || opts->server_dns_count == 0) {
+        *err = pgw_strdup("the server certificate needs at least one DNS name");
+        return -1;
+    }
+    for (size_t i = 0; i != opts->server_dns_count; ++i)
+        if (!san_name_ok(opts->server_dns[i])) {
+            *err = pgw_asprintf("\"%s\" is not a DNS name for a certificate", opts->server_dns[i] ? opts->server_dns[i] : "");
+            return -1;
+        }
+    const char *server_cn = opts->server_cn != NULL ? opts->server_cn : opts->server_dns[0];
+    if (opts->client_cn == NULL || opts->client_cn[0] == '\0' || strlen(opts->client_cn) > 64 || strlen(server_cn) > 64) {
+        *err = pgw_strdup("a certificate's common name must be 1-64 bytes");
+        return -1;
+    }
+    /* The CA's lifetime and clock checks are pgw_certs_make_ca's, through placeholder names. */
+    struct pgw_certs_options ca_opts = {
+        .service = "ca", .namespace = "ca", .ca_days = opts->ca_days, .leaf_days = opts->leaf_days, .now = opts->now};
+    if (pgw_certs_check_options(&ca_opts, err) != 0)
+        return -1;
+    X509 *ca = NULL, *server = NULL, *client = NULL;
+    EVP_PKEY *ca_key = NULL, *server_key = NULL, *client_key = NULL;
+    int rc = -1;
+    size_t len;
+    if (pgw_certs_make_ca(&ca_opts, &ca, &ca_key, err) != 0)
+        goto out;
+    if (make_mtls_leaf(opts, ca, ca_key, server_cn, "serverAuth", opts->server_dns, opts->server_dns_count, &server, &server_key) !=
+            0 ||
+        make_mtls_leaf(opts, ca, ca_key, opts->client_cn, "clientAuth", NULL, 0, &client, &client_key) != 0) {
+        *err = openssl_error("cannot create the mutual TLS certificates");
+        goto out;
+    }
+    out->ca_crt = pgw_certs_cert_pem(ca, &len);
+    out->server_crt = pgw_certs_cert_pem(server, &len);
+    out->server_key = pgw_certs_key_pem(server_key, &len);
+    out->client_crt = pgw_certs_cert_pem(client, &len);
+    out->client_key = pgw_certs_key_pem(client_key, &len);
+    if (out->ca_crt == NULL || out->server_crt == NULL || out->server_key == NULL || out->client_crt == NULL ||
+        out->client_key == NULL) {
+        *err = openssl_error("cannot encode the certificates");
+        pgw_certs_mtls_pem_free(out);
+        goto out;
+    }
+    rc = 0;
+out:
+    X509_free(ca);
+    X509_free(server);
+    X509_free(client);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(server_key);
+    EVP_PKEY_free(client_key);
+    return rc;
+}
+
+void pgw_certs_mtls_pem_free(struct pgw_certs_mtls_pem *pem)
+{
+    if (pem->server_key != NULL)
+        OPENSSL_cleanse(pem->server_key, strlen(pem->server_key));
+    if (pem->client_key != NULL)
+        OPENSSL_cleanse(pem->client_key, strlen(pem->client_key));
+    free(pem->ca_crt);
+    free(pem->server_crt);
+    free(pem->server_key);
+    free(pem->client_crt);
+    free(pem->client_key);
+    memset(pem, 0, sizeof(*pem));
+}

@@ -38,6 +38,11 @@ void pgw_render_services(const json_t *cluster, json_t *out);
 void pgw_render_rbac(const json_t *cluster, json_t *out);
 /* Appends the generated password Secrets to `out`. */
 void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx, json_t *out);
+/* Secret <cluster>-pgbackrest-tls (new object), or NULL without spec.backup.repository: a CA of its
+ * own, the server pair of the pods' `pgbackrest server` (tls.crt/tls.key, SANs *.<cluster>-pods...)
+ * and the backup Jobs' client pair (client.crt/client.key, CN PGW_PGBACKREST_CLIENT_CN). Issued
+ * fresh on every call: like every generated Secret it is created once and never overwritten. */
+json_t *pgw_render_pgbackrest_tls_secret(const json_t *cluster);
 /* Appends the ConfigMaps (patroni, pgbouncer, pgbackrest, exporter) to `out`. */
 void pgw_render_configmaps(const json_t *cluster, const struct pgw_render_ctx *ctx, json_t *out);
 

@@ -289,11 +289,12 @@ static json_t *job_pod_spec(const json_t *cluster, const struct pgw_render_ctx *
     }
     char *cm = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST), *tls = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST_TLS);
     /* The job side of the ConfigMap becomes pgbackrest.conf; the client pair and the CA from the TLS Secret. */
-    json_t *config = pgw_json_pack("{s:s,s:{s:i,s:[{s:{s:s,s:[{s:s,s:s}]}},{s:{s:s,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}}]}}", "name",
-                                   PGW_POD_VOLUME_PGBACKREST, "projected", "defaultMode", 0440, "sources", "configMap", "name", cm,
-                                   "items", "key", PGW_KEY_PGBACKREST_JOB_CONF, "path", PGW_KEY_PGBACKREST_CONF, "secret", "name",
-                                   tls, "items", "key", PGW_KEY_TLS_CA, "path", PGW_KEY_TLS_CA, "key", PGW_KEY_TLS_CLIENT_CERT,
-                                   "path", PGW_KEY_TLS_CLIENT_CERT, "key", PGW_KEY_TLS_CLIENT_KEY, "path", PGW_KEY_TLS_CLIENT_KEY);
+    json_t *config =
+        pgw_json_pack("{s:s,s:{s:i,s:[{s:{s:s,s:[{s:s,s:s}]}},{s:{s:s,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}}]}}", "name",
+                      PGW_POD_VOLUME_PGBACKREST, "projected", "defaultMode", PGW_PGBACKREST_TLS_MODE, "sources", "configMap",
+                      "name", cm, "items", "key", PGW_KEY_PGBACKREST_JOB_CONF, "path", PGW_KEY_PGBACKREST_CONF, "secret", "name",
+                      tls, "items", "key", PGW_KEY_TLS_CA, "path", PGW_KEY_TLS_CA, "key", PGW_KEY_TLS_CLIENT_CERT, "path",
+                      PGW_KEY_TLS_CLIENT_CERT, "key", PGW_KEY_TLS_CLIENT_KEY, "path", PGW_KEY_TLS_CLIENT_KEY);
     free(cm);
     free(tls);
     json_t *volumes = pgw_json_pack("[o,{s:s,s:{}}]", config, "name", PGW_POD_VOLUME_TMP, "emptyDir");
@@ -446,6 +447,13 @@ json_t *pgw_render_restore_cluster(const json_t *restore, const json_t *source_c
     json_object_set_new(annotations, PGW_ANNOTATION_RESTORE_REPO_PATH,
                         json_string(source_path != NULL ? source_path : default_path));
     free(default_path);
+    /* A volume repository lives in the source's PVC: the restored cluster mounts that one. */
+    const json_t *repo = json_object_get(json_object_get(sspec, "backup"), "repository");
+    if (json_is_object(json_object_get(repo, "volume"))) {
+        char *claim = pgw_render_pgbackrest_repo_claim_name(source_cluster);
+        json_object_set_new(annotations, PGW_ANNOTATION_REPO_CLAIM, json_string(claim));
+        free(claim);
+    }
     return pgw_json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:o},s:o}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster", "metadata",
                          "name", name, "namespace", ns, "labels", labels, "annotations", annotations, "spec", spec);
 }

@@ -122,14 +122,18 @@ static void add_restore_method(const json_t *cluster, json_t *bootstrap)
     if (!json_is_object(restore))
         return;
     const json_t *annotations = json_object_get(json_object_get(cluster, "metadata"), "annotations");
+    const char *source_path = json_string_value(json_object_get(annotations, PGW_ANNOTATION_RESTORE_REPO_PATH));
+    /* The annotation holds the source's spec.backup.path; a volume repository is mounted under repo_mount. */
+    char *repo_path = source_path != NULL ? pgw_render_pgbackrest_repo_path_for(cluster, source_path, NULL) : NULL;
     struct pgw_restore_params params = {
         .config_path = PGW_POD_PGBACKREST_DIR "/" PGW_KEY_PGBACKREST_CONF,
-        .repo_path = json_string_value(json_object_get(annotations, PGW_ANNOTATION_RESTORE_REPO_PATH)),
+        .repo_path = repo_path,
         .backup_label = NULL,
         .target = json_object_get(restore, "target"),
     };
     char *err = NULL;
     json_t *args = pgw_render_restore_args(&params, &err);
+    free(repo_path);
     if (args == NULL) { /* validation refuses such targets before we get here */
         free(err);
         return;

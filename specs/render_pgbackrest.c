@@ -151,6 +151,25 @@ char *pgw_render_pgbackrest_repo_path(const json_t *cluster, const struct pgw_pg
     return full;
 }
 
+char *pgw_render_pgbackrest_repo_path_for(const json_t *cluster, const char *path, const struct pgw_pgbackrest_render_opts *opts)
+{
+    struct pgw_pgbackrest_render_opts storage;
+    opts = opts_or_default(opts, &storage);
+    const char *kind = repo_kind(cluster);
+    if (kind != NULL && strcmp(kind, "volume") == 0)
+        return pgw_asprintf("%s%s", opts->repo_mount, path);
+    return pgw_strdup(path);
+}
+
+char *pgw_render_pgbackrest_repo_claim_name(const json_t *cluster)
+{
+    const char *shared = json_string_value(
+        json_object_get(json_object_get(json_object_get(cluster, "metadata"), "annotations"), PGW_ANNOTATION_REPO_CLAIM));
+    if (shared != NULL && shared[0] != '\0')
+        return pgw_strdup(shared);
+    return pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST_REPO);
+}
+
 /* Splits an S3 endpoint ("https://minio.local:9000/") into host and port (0 when none). */
 static char *s3_endpoint_host(const char *endpoint, int *port)
 {
@@ -350,7 +369,7 @@ void pgw_render_pgbackrest_repo_volumes(const json_t *cluster, json_t *volumes, 
         json_array_append_new(mounts, pgw_json_pack("{s:s,s:s,s:b}", "name", PGW_PGBACKREST_REPO_CREDENTIALS_VOLUME, "mountPath",
                                                     PGW_PGBACKREST_REPO_CREDENTIALS_DIR, "readOnly", 1));
     } else if (strcmp(kind, "volume") == 0) {
-        char *claim = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST_REPO);
+        char *claim = pgw_render_pgbackrest_repo_claim_name(cluster);
         json_array_append_new(volumes, pgw_json_pack("{s:s,s:{s:s}}", "name", PGW_PGBACKREST_REPO_VOLUME, "persistentVolumeClaim",
                                                      "claimName", claim));
         json_array_append_new(
@@ -364,9 +383,13 @@ json_t *pgw_render_pgbackrest_repo_claim(const json_t *cluster)
     const char *kind = repo_kind(cluster);
     if (kind == NULL || strcmp(kind, "volume") != 0)
         return NULL;
+    if (json_is_string(
+            json_object_get(json_object_get(json_object_get(cluster, "metadata"), "annotations"), PGW_ANNOTATION_REPO_CLAIM)))
+        return NULL; /* the source cluster's, shared */
     char *name = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST_REPO);
     json_t *pvc = pgw_child_object(cluster, "v1", "PersistentVolumeClaim", name, "backup");
     free(name);
+    json_object_del(json_object_get(pvc, "metadata"), "ownerReferences");
     const char *size = repo_string(cluster, "volume", "size");
     json_t *spec = pgw_json_pack("{s:[s],s:{s:{s:s}}}", "accessModes", "ReadWriteMany", "resources", "requests", "storage",
                                  size != NULL ? size : "1Gi");

@@ -42,8 +42,15 @@
 #define PGW_PGBACKREST_SECRET_CIPHER_PASS "passphrase" /* in spec.backup.encryptionSecret */
 /* The PVC of a volume repository: "<cluster>" + suffix. */
 #define PGW_SUFFIX_PGBACKREST_REPO "-pgbackrest-repo"
+/* On a cluster restored from a volume repository: the source's PVC, which the
+ * restored cluster mounts (and keeps its own backups in, under its own path)
+ * instead of claiming one of its own. Set by pgw_render_restore_cluster. */
+#define PGW_ANNOTATION_REPO_CLAIM "pgwarden.io/repo-claim"
 /* ConfigMap <cluster>-pgbackrest key of the job side; the instance side is PGW_KEY_PGBACKREST_CONF. */
 #define PGW_KEY_PGBACKREST_JOB_CONF "pgbackrest-job.conf"
+/* File mode of the projected pgBackRest volume (config and TLS files): the kubelet makes them
+ * root-owned with the pod's fsGroup, and pgBackRest refuses a root-owned key file readable by others. */
+#define PGW_PGBACKREST_TLS_MODE 0440
 /* Secret <cluster>-pgbackrest-tls keys of the Jobs' client pair (the server pair is tls.crt/tls.key). */
 #define PGW_KEY_TLS_CLIENT_CERT "client.crt"
 #define PGW_KEY_TLS_CLIENT_KEY "client.key"
@@ -86,12 +93,24 @@ char *pgw_render_pgbackrest_archive_command(const char *config_path);
 /* EnvVar list (new array) with the repository credentials as secretKeyRefs and
  * the GCS key file path; empty when the repository needs none. */
 json_t *pgw_render_pgbackrest_env(const json_t *cluster);
+/* A repo1-path for `path` (a spec.backup.path of this cluster or of the
+ * cluster it was restored from) in this cluster's pods: under repo_mount for a
+ * volume repository. malloc'd. */
+char *pgw_render_pgbackrest_repo_path_for(const json_t *cluster, const char *path, const struct pgw_pgbackrest_render_opts *opts);
+/* The name of the volume repository's PVC: PGW_ANNOTATION_REPO_CLAIM when set,
+ * else "<cluster>-pgbackrest-repo". malloc'd. */
+char *pgw_render_pgbackrest_repo_claim_name(const json_t *cluster);
+
 /* Adds the repository volumes (GCS key Secret, volume repository PVC) to
  * `volumes` and their mounts to `mounts` (both arrays, borrowed). */
 void pgw_render_pgbackrest_repo_volumes(const json_t *cluster, json_t *volumes, json_t *mounts);
 /* The PersistentVolumeClaim <cluster>-pgbackrest-repo of a volume repository
- * (new object), or NULL for other repositories. ReadWriteMany: the instances
- * (archive-push) and the backup Jobs mount it from any node. */
+ * (new object), or NULL for other repositories and for a cluster that uses
+ * another's (PGW_ANNOTATION_REPO_CLAIM). ReadWriteMany: the instances
+ * (archive-push) and the backup Jobs mount it from any node. It carries no
+ * ownerReference: backups outlive their cluster (a restore after the cluster
+ * is gone needs them), so the garbage collector must not take it with the
+ * cluster; the controller creates it once and never patches it. */
 json_t *pgw_render_pgbackrest_repo_claim(const json_t *cluster);
 
 #endif

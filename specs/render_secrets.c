@@ -17,6 +17,7 @@
 #include "specs/pod_layout.h"
 #include "specs/render.h"
 #include "specs/render_meta.h"
+#include "specs/render_pgbackrest.h"
 #include "specs/render_pgbouncer.h"
 
 #define PASSWORD_BYTES 24
@@ -61,6 +62,44 @@ static void issue_server_tls(const json_t *cluster, struct pgw_certs_pem *pem)
     char *err = NULL;
     if (pgw_certs_issue_pem(&opts, pem, &err) != 0)
         abort(); /* only when OpenSSL cannot make a key: never run without TLS */
+}
+
+json_t *pgw_render_pgbackrest_tls_secret(const json_t *cluster)
+{
+    if (pgw_cluster_spec(cluster, "backup.repository") == NULL)
+        return NULL;
+    const char *name = pgw_cluster_name(cluster), *ns = pgw_cluster_namespace(cluster);
+    /* Jobs reach each instance as <cluster>-<i>.<cluster>-pods (render_pgbackrest.c); a wildcard of that
+     * headless Service's domain covers every instance, present and future, under each DNS search form. */
+    char *dns[4] = {pgw_asprintf("*.%s%s", name, PGW_SUFFIX_PODS), pgw_asprintf("*.%s%s.%s", name, PGW_SUFFIX_PODS, ns),
+                    pgw_asprintf("*.%s%s.%s.svc", name, PGW_SUFFIX_PODS, ns),
+                    pgw_asprintf("*.%s%s.%s.svc.cluster.local", name, PGW_SUFFIX_PODS, ns)};
+    char *server_cn = pgw_asprintf("%s%s", name, PGW_SUFFIX_PODS);
+    struct pgw_certs_mtls_options opts = {.server_cn = strlen(server_cn) <= 64 ? server_cn : "pgbackrest",
+                                          .server_dns = (const char *const *)dns,
+                                          .server_dns_count = 4,
+                                          .client_cn = PGW_PGBACKREST_CLIENT_CN,
+                                          .ca_days = PGW_CLUSTER_CA_DAYS,
+                                          .leaf_days = PGW_CLUSTER_TLS_DAYS};
+    struct pgw_certs_mtls_pem pem;
+    char *err = NULL;
+    json_t *s = NULL;
+    if (pgw_certs_issue_mtls_pem(&opts, &pem, &err) == 0) {
+        char *secret_name = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST_TLS);
+        s = pgw_child_object(cluster, "v1", "Secret", secret_name, "backup");
+        free(secret_name);
+        json_object_set_new(s, "type", json_string("kubernetes.io/tls"));
+        json_object_set_new(s, "stringData",
+                            pgw_json_pack("{s:s,s:s,s:s,s:s,s:s}", PGW_KEY_TLS_CA, pem.ca_crt, PGW_KEY_TLS_CERT, pem.server_crt,
+                                          PGW_KEY_TLS_KEY, pem.server_key, PGW_KEY_TLS_CLIENT_CERT, pem.client_crt,
+                                          PGW_KEY_TLS_CLIENT_KEY, pem.client_key));
+        pgw_certs_mtls_pem_free(&pem);
+    }
+    free(err); /* names too long for a certificate: validation bounds them, so never in practice */
+    for (size_t i = 0; i != 4; ++i)
+        free(dns[i]);
+    free(server_cn);
+    return s;
 }
 
 void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx, json_t *out)
@@ -128,4 +167,9 @@ void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx,
                                       pgw_json_pack("{s:s,s:s}", "username", PGW_ROLE_EXPORTER, PGW_KEY_EXPORTER_PASSWORD, pw)));
     free(pw);
     pgw_certs_pem_free(&tls);
+
+    /* pgBackRest's mutual TLS: the pods' `pgbackrest server` and the backup Jobs' client. */
+    json_t *backrest_tls = pgw_render_pgbackrest_tls_secret(cluster);
+    if (backrest_tls != NULL)
+        json_array_append_new(out, backrest_tls);
 }

@@ -158,8 +158,18 @@ static json_t *volumes(const json_t *cluster)
         v, pgw_json_pack("{s:s,s:{s:s,s:i}}", "name", PGW_POD_VOLUME_PATRONI, "configMap", "name", patroni, "defaultMode", 0555));
     json_array_append_new(v, pgw_json_pack("{s:s,s:{s:s,s:i}}", "name", PGW_POD_VOLUME_TLS, "secret", "secretName",
                                            tls_secret != NULL ? tls_secret : tls, "defaultMode", 0600));
-    json_array_append_new(
-        v, pgw_json_pack("{s:s,s:{s:s,s:b}}", "name", PGW_POD_VOLUME_PGBACKREST, "configMap", "name", pgbackrest, "optional", 1));
+    if (pgw_cluster_spec(cluster, "backup.repository") != NULL) {
+        /* The same projected volume the pgbackrest sidecar would add: the webhook keeps a volume that
+         * exists by name, so a plain ConfigMap here would leave `pgbackrest server` without its TLS files. */
+        char *backrest_tls = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST_TLS);
+        json_array_append_new(v, pgw_json_pack("{s:s,s:{s:i,s:[{s:{s:s}},{s:{s:s}}]}}", "name", PGW_POD_VOLUME_PGBACKREST,
+                                               "projected", "defaultMode", PGW_PGBACKREST_TLS_MODE, "sources", "configMap", "name",
+                                               pgbackrest, "secret", "name", backrest_tls));
+        free(backrest_tls);
+    } else {
+        json_array_append_new(v, pgw_json_pack("{s:s,s:{s:s,s:b}}", "name", PGW_POD_VOLUME_PGBACKREST, "configMap", "name",
+                                               pgbackrest, "optional", 1));
+    }
     json_t *unused_mounts = json_array(); /* added by postgres_container() */
     pgw_render_pgbackrest_repo_volumes(cluster, v, unused_mounts);
     json_decref(unused_mounts);

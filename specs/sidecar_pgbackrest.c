@@ -8,7 +8,9 @@
  * from ConfigMap <cluster>-pgbackrest and the server's TLS key pair and CA from
  * Secret <cluster>-pgbackrest-tls, projected into /etc/pgbackrest. Options that
  * follow from the pod layout are set in the environment (pgBackRest reads
- * PGBACKREST_* before the config file); policy stays in the ConfigMap.
+ * PGBACKREST_* before the config file); policy stays in the ConfigMap. The
+ * superuser's password (Secret <cluster>-superuser, by naming convention: no
+ * API lookup) is PGPASSWORD, for the local connections a backup makes.
  */
 #include "specs/sidecars.h"
 
@@ -18,13 +20,14 @@
 #include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
+#include "specs/render_pgbackrest.h"
 
 static json_t *config_volume(const char *cluster)
 {
     char *cm = pgw_asprintf("%s%s", cluster, PGW_SUFFIX_PGBACKREST);
     char *tls = pgw_asprintf("%s%s", cluster, PGW_SUFFIX_PGBACKREST_TLS);
-    json_t *v = pgw_json_pack("{s:s,s:{s:[{s:{s:s}},{s:{s:s}}]}}", "name", PGW_POD_VOLUME_PGBACKREST, "projected", "sources",
-                              "configMap", "name", cm, "secret", "name", tls);
+    json_t *v = pgw_json_pack("{s:s,s:{s:i,s:[{s:{s:s}},{s:{s:s}}]}}", "name", PGW_POD_VOLUME_PGBACKREST, "projected",
+                              "defaultMode", PGW_PGBACKREST_TLS_MODE, "sources", "configMap", "name", cm, "secret", "name", tls);
     free(cm);
     free(tls);
     return v;
@@ -58,6 +61,12 @@ void pgw_sidecar_pgbackrest_inject(struct pgw_pod_edit *edit)
     add_env(env, "PGBACKREST_LOCK_PATH", PGW_POD_PGBACKREST_LOCK_DIR);
     add_env(env, "PGBACKREST_LOG_LEVEL_FILE", "off"); /* the root filesystem is read-only; logs go to stdout */
     add_env(env, "PGBACKREST_LOG_LEVEL_CONSOLE", "info");
+    /* The server's local processes connect to postgres over the socket as the superuser (pg1-user),
+     * and pg_hba asks every local connection for a password: libpq reads it from PGPASSWORD. */
+    char *superuser = pgw_asprintf("%s%s", edit->cluster, PGW_SUFFIX_SUPERUSER);
+    json_array_append_new(env, pgw_json_pack("{s:s,s:{s:{s:s,s:s}}}", "name", "PGPASSWORD", "valueFrom", "secretKeyRef", "name",
+                                             superuser, "key", "password"));
+    free(superuser);
     json_object_set_new(c, "env", env);
     pgw_sidecar_add_port(c, PGW_POD_PORT_PGBACKREST_NAME, PGW_POD_PORT_PGBACKREST);
     pgw_sidecar_tcp_probes(c, PGW_POD_PORT_PGBACKREST_NAME);

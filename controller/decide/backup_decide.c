@@ -14,6 +14,7 @@
 #include "common/object.h"
 #include "common/xalloc.h"
 #include "controller/decide/backup_info.h"
+#include "specs/pod_layout.h"
 #include "specs/render_backup.h"
 #include "specs/render_pgbackrest.h"
 
@@ -61,6 +62,27 @@ enum pgw_job_state pgw_backup_decide_job_state(const json_t *job, const char **r
     if (json_object_get(st, "startTime") != NULL || json_integer_value(json_object_get(st, "active")) > 0)
         return PGW_JOB_ACTIVE;
     return PGW_JOB_PENDING;
+}
+
+const char *pgw_backup_decide_last_scheduled(const json_t *jobs, const char *cluster)
+{
+    const char *best = NULL;
+    size_t i;
+    json_t *job;
+    json_array_foreach(jobs, i, job)
+    {
+        const json_t *labels = json_object_get(json_object_get(job, "metadata"), "labels");
+        const char *of = json_string_value(json_object_get(labels, PGW_POD_LABEL_CLUSTER));
+        if (cluster == NULL || of == NULL || strcmp(of, cluster) != 0 ||
+            !json_is_string(json_object_get(labels, PGW_LABEL_SCHEDULE)))
+            continue;
+        if (pgw_backup_decide_job_state(job, NULL, NULL) != PGW_JOB_SUCCEEDED)
+            continue;
+        const char *done = json_string_value(json_object_get(json_object_get(job, "status"), "completionTime"));
+        if (done != NULL && (best == NULL || strcmp(done, best) > 0)) /* RFC 3339 UTC sorts as text */
+            best = done;
+    }
+    return best;
 }
 
 const char *pgw_backup_decide_termination_message(const json_t *pods, const char *container, int succeeded)

@@ -34,6 +34,15 @@ enum pgw_job_state {
  * the Job; may be NULL) say why; reason/message may be NULL pointers. */
 enum pgw_job_state pgw_backup_decide_job_state(const json_t *job, const char **reason, const char **message);
 
+/*
+ * When the newest scheduled backup of `cluster` finished: the greatest
+ * status.completionTime (RFC 3339 UTC, borrowed) among the succeeded Jobs in
+ * `jobs` labelled pgwarden.io/cluster=<cluster> and carrying the schedule label
+ * (the CronJobs' Jobs); NULL when none. A scheduled backup moves the cluster's
+ * status.lastBackup forward as an on-demand one does.
+ */
+const char *pgw_backup_decide_last_scheduled(const json_t *jobs, const char *cluster);
+
 /* The termination message of the `container` of the newest finished pod in
  * `pods` (borrowed), preferring a pod whose phase matches `succeeded`; NULL when none. */
 const char *pgw_backup_decide_termination_message(const json_t *pods, const char *container, int succeeded);

@@ -40,7 +40,9 @@ void pgw_apply_hash(const json_t *obj, char *out)
 enum pgw_apply_action pgw_apply_decide(const char *kind, const char *desired_hash, const char *cached, enum pgw_live_state live,
                                        const char *live_hash)
 {
-    int secret = strcmp(kind, "Secret") == 0;
+    /* Create-only kinds: a generated Secret is never overwritten, and a backup repository's claim,
+     * which no cluster owns (it outlives it), is made once and left to its user after that. */
+    int secret = strcmp(kind, "Secret") == 0 || strcmp(kind, "PersistentVolumeClaim") == 0;
     if (cached != NULL && (secret || strcmp(cached, desired_hash) == 0))
         return PGW_APPLY_SKIP;
     if (secret) {

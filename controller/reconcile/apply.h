@@ -46,7 +46,7 @@ enum pgw_apply_action {
     PGW_APPLY_SKIP,      /* unchanged: no request */
     PGW_APPLY_READ_LIVE, /* cache cold: read the child, then decide again */
     PGW_APPLY_PATCH,     /* server-side apply */
-    PGW_APPLY_CREATE     /* POST, AlreadyExists is fine (Secrets) */
+    PGW_APPLY_CREATE     /* POST, AlreadyExists is fine (Secrets, a backup repository's PVC) */
 };
 /* Live state as known to the caller. */
 enum pgw_live_state { PGW_LIVE_UNKNOWN, PGW_LIVE_ABSENT, PGW_LIVE_PRESENT };

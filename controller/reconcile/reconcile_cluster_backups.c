@@ -13,6 +13,9 @@
  *    is immutable, and AlreadyExists means it is there. A failed stanza Job
  *    stays failed until someone deletes it (then it is created again), rather
  *    than failing in a loop.
+ *  - lastBackup: a succeeded Job of a schedule (its CronJob made it; the Job
+ *    watch enqueues the cluster) moves status.lastBackup forward, as an
+ *    on-demand PostgresBackup does in reconcile_backup.c.
  *  - BackupReady: False without a repository, while the cluster is not Running,
  *    while the stanza Job runs, or when it failed; True once it succeeded.
  */
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_pack.h"
 #include "common/log.h"
 #include "common/object.h"
 #include "common/xalloc.h"
@@ -100,6 +104,34 @@ out:
     return rc;
 }
 
+/* Moves status.lastBackup forward to the newest succeeded scheduled Job (a merge patch of that one
+ * field: the cluster's status write leaves lastBackup alone). */
+static int advance_last_backup(struct pgw_reconciler *r, const json_t *cluster, int *writes, char **err)
+{
+    if (r->jobs == NULL)
+        return 0;
+    const char *ns = pgw_obj_meta_str(cluster, "namespace"), *name = pgw_obj_meta_str(cluster, "name");
+    json_t *jobs = pgw_store_list(r->jobs, ns);
+    const char *done = pgw_backup_decide_last_scheduled(jobs, name);
+    const char *last = json_string_value(json_object_get(json_object_get(cluster, "status"), "lastBackup"));
+    int rc = 0;
+    if (done != NULL && (last == NULL || strcmp(last, done) < 0)) {
+        json_t *patch = pgw_json_pack("{s:{s:s}}", "status", "lastBackup", done);
+        struct pgw_kresult res = {0};
+        (*writes)++;
+        int o =
+            pgw_kclient_patch(r->client, pgw_resource_find("PostgresCluster"), ns, name, "status", PGW_PATCH_MERGE, patch, &res);
+        if (o != PGW_K_OK && o != PGW_K_NOT_FOUND) {
+            *err = pgw_asprintf("recording lastBackup: %s", res.message != NULL ? res.message : "failed");
+            rc = -1;
+        }
+        pgw_kresult_dispose(&res);
+        json_decref(patch);
+    }
+    json_decref(jobs);
+    return rc;
+}
+
 /* Creates the stanza-create Job. 0 (created or already there) or -1 with *err. */
 static int create_stanza_job(struct pgw_reconciler *r, const json_t *cluster, const json_t *defaulted, int *writes, char **err)
 {
@@ -135,6 +167,8 @@ int pgw_reconcile_cluster_backups(struct pgw_reconciler *r, const json_t *cluste
                                          generation, now);
         return rc;
     }
+    if (rc == 0)
+        rc = advance_last_backup(r, cluster, writes, err);
     const char *ns = pgw_obj_meta_str(cluster, "namespace");
     char *job_name = pgw_obj_child_name(pgw_obj_meta_str(cluster, "name"), PGW_SUFFIX_STANZA_CREATE);
     int failed = 0;

@@ -56,6 +56,11 @@ static const struct {
     {"Secret", "h1", NULL, PGW_LIVE_PRESENT, "other", PGW_APPLY_SKIP},
     {"Secret", "h1", NULL, PGW_LIVE_PRESENT, NULL, PGW_APPLY_SKIP},
     {"Secret", "h2", "h1", PGW_LIVE_UNKNOWN, NULL, PGW_APPLY_SKIP},
+    /* A backup repository's claim: created once, never patched (it outlives the cluster) */
+    {"PersistentVolumeClaim", "h1", NULL, PGW_LIVE_UNKNOWN, NULL, PGW_APPLY_READ_LIVE},
+    {"PersistentVolumeClaim", "h1", NULL, PGW_LIVE_ABSENT, NULL, PGW_APPLY_CREATE},
+    {"PersistentVolumeClaim", "h1", NULL, PGW_LIVE_PRESENT, "h0", PGW_APPLY_SKIP},
+    {"PersistentVolumeClaim", "h2", "h1", PGW_LIVE_UNKNOWN, NULL, PGW_APPLY_SKIP},
 };
 
 START_TEST(decide_table)

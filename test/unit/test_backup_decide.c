@@ -356,6 +356,42 @@ START_TEST(restore_names_and_targets)
 }
 END_TEST
 
+/* Scheduled backups move lastBackup: the newest succeeded Job of one of the cluster's schedules. */
+static const struct {
+    const char *jobs;
+    const char *want;
+} last_scheduled_cases[] = {
+    {"[]", NULL},
+    /* succeeded, scheduled, of the cluster: the newest wins */
+    {"[{'metadata':{'labels':{'pgwarden.io/cluster':'c','pgwarden.io/backup-schedule':'n'}},'status':{'completionTime':"
+     "'2026-01-02T00:00:00Z','conditions':[{'type':'Complete','status':'True'}]}},"
+     "{'metadata':{'labels':{'pgwarden.io/cluster':'c','pgwarden.io/backup-schedule':'h'}},'status':{'completionTime':"
+     "'2026-01-03T00:00:00Z','conditions':[{'type':'Complete','status':'True'}]}}]",
+     "2026-01-03T00:00:00Z"},
+    /* failed, running, on-demand (no schedule label), the stanza Job, another cluster: none counts */
+    {"[{'metadata':{'labels':{'pgwarden.io/cluster':'c','pgwarden.io/backup-schedule':'n'}},'status':{'completionTime':"
+     "'2026-01-09T00:00:00Z','conditions':[{'type':'Failed','status':'True'}]}},"
+     "{'metadata':{'labels':{'pgwarden.io/cluster':'c','pgwarden.io/backup-schedule':'n'}},'status':{'active':1}},"
+     "{'metadata':{'labels':{'pgwarden.io/cluster':'c','pgwarden.io/backup':'b'}},'status':{'completionTime':"
+     "'2026-01-09T00:00:00Z','conditions':[{'type':'Complete','status':'True'}]}},"
+     "{'metadata':{'labels':{'pgwarden.io/cluster':'other','pgwarden.io/backup-schedule':'n'}},'status':{'completionTime':"
+     "'2026-01-09T00:00:00Z','conditions':[{'type':'Complete','status':'True'}]}}]",
+     NULL},
+};
+
+START_TEST(last_scheduled_table)
+{
+    json_t *jobs = q(last_scheduled_cases[_i].jobs);
+    const char *got = pgw_backup_decide_last_scheduled(jobs, "c");
+    if (last_scheduled_cases[_i].want == NULL)
+        ck_assert_msg(got == NULL, "row %d: got %s", _i, got);
+    else
+        ck_assert_msg(got != NULL && strcmp(got, last_scheduled_cases[_i].want) == 0, "row %d: got %s", _i, got ? got : "NULL");
+    ck_assert_ptr_null(pgw_backup_decide_last_scheduled(jobs, NULL));
+    json_decref(jobs);
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 int main(void)
@@ -363,6 +399,7 @@ int main(void)
     Suite *s = suite_create("backup_decide");
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, job_state_table, 0, N(job_cases));
+    tcase_add_loop_test(tc, last_scheduled_table, 0, N(last_scheduled_cases));
     tcase_add_loop_test(tc, termination_message_table, 0, N(message_cases));
     tcase_add_loop_test(tc, gate_table, 0, N(gate_cases));
     tcase_add_test(tc, gate_picks_one);

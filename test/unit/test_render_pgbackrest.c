@@ -5,10 +5,17 @@
  */
 #include "helpers.h"
 
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "certs/certs.h"
 #include "common/config.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
+#include "specs/render_backup.h"
 #include "specs/render_pgbackrest.h"
+#include "specs/sidecars.h"
 
 static const char base_cluster[] =
     "{'metadata':{'name':'demo','namespace':'db','uid':'u-1'},'spec':{'postgresVersion':17,'instances':2,"
@@ -337,6 +344,320 @@ START_TEST(statefulset_gets_repo_env)
 }
 END_TEST
 
+/* --- pgBackRest's mutual TLS and the volume repository's ownership ---------------- */
+
+static X509 *pem_cert(const char *pem)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    ck_assert_ptr_nonnull(x);
+    return x;
+}
+
+static EVP_PKEY *pem_key(const char *pem)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+    BIO_free(b);
+    ck_assert_ptr_nonnull(k);
+    return k;
+}
+
+static const char *secret_key(const json_t *secret, const char *key)
+{
+    const char *v = json_string_value(json_object_get(json_object_get(secret, "stringData"), key));
+    ck_assert_msg(v != NULL, "Secret lacks %s", key);
+    return v;
+}
+
+static int has_eku(X509 *x, int nid)
+{
+    EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+    int found = 0;
+    for (int i = 0; eku != NULL && i < sk_ASN1_OBJECT_num(eku); ++i)
+        found |= OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == nid;
+    EXTENDED_KEY_USAGE_free(eku);
+    return found;
+}
+
+/* Secret <cluster>-pgbackrest-tls: both pairs signed by its CA, the server's names cover every
+ * instance's stable name (as the Jobs' pgN-host spells it), the client's CN is the one
+ * tls-server-auth accepts, each key matches its certificate. */
+START_TEST(pgbackrest_tls_secret)
+{
+    json_t *cluster = cluster_with("{'repository':{'volume':{'size':'1Gi'}}}");
+    json_t *s = pgw_render_pgbackrest_tls_secret(cluster);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(s, "metadata"), "name")), "demo" PGW_SUFFIX_PGBACKREST_TLS);
+    ck_assert_str_eq(json_string_value(json_object_get(s, "kind")), "Secret");
+    ck_assert_str_eq(json_string_value(json_object_get(s, "type")), "kubernetes.io/tls");
+    /* Owned by the cluster like every generated Secret (it goes with it). */
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(json_object_get(s, "metadata"), "ownerReferences"), 0), "uid")),
+                     "u-1");
+    X509 *ca = pem_cert(secret_key(s, PGW_KEY_TLS_CA)), *server = pem_cert(secret_key(s, PGW_KEY_TLS_CERT)),
+         *client = pem_cert(secret_key(s, PGW_KEY_TLS_CLIENT_CERT));
+    EVP_PKEY *ca_pub = X509_get0_pubkey(ca), *server_key = pem_key(secret_key(s, PGW_KEY_TLS_KEY)),
+             *client_key = pem_key(secret_key(s, PGW_KEY_TLS_CLIENT_KEY));
+    ck_assert_int_eq(X509_verify(server, ca_pub), 1);
+    ck_assert_int_eq(X509_verify(client, ca_pub), 1);
+    ck_assert_int_eq(X509_check_private_key(server, server_key), 1);
+    ck_assert_int_eq(X509_check_private_key(client, client_key), 1);
+    ck_assert_int_eq(X509_check_private_key(client, server_key), 0); /* two distinct pairs */
+    /* Every instance's name, and nothing outside the cluster's pods Service. The short form
+     * "*.demo-pods" (how the Jobs' pgN-host spells it) is a SAN pgBackRest matches; OpenSSL's own
+     * check refuses wildcards over fewer than two labels, so it is checked as a name here. */
+    GENERAL_NAMES *sans = X509_get_ext_d2i(server, NID_subject_alt_name, NULL, NULL);
+    ck_assert_int_eq(sk_GENERAL_NAME_num(sans), 4);
+    const GENERAL_NAME *first = sk_GENERAL_NAME_value(sans, 0);
+    ck_assert_int_eq(first->type, GEN_DNS);
+    ck_assert_str_eq((const char *)ASN1_STRING_get0_data(first->d.dNSName), "*.demo-pods");
+    GENERAL_NAMES_free(sans);
+    static const char *const match[] = {"demo-1.demo-pods.db.svc", "demo-15.demo-pods.db.svc.cluster.local", "demo-1.demo-pods.db"};
+    for (size_t i = 0; i != sizeof(match) / sizeof(match[0]); ++i)
+        ck_assert_msg(X509_check_host(server, match[i], 0, 0, NULL) == 1, "%s not covered", match[i]);
+    static const char *const no_match[] = {"demo-pods.db.svc", "other-0.other-pods.db.svc", "demo.db.svc",
+                                           "x.demo-0.demo-pods.db.svc"};
+    for (size_t i = 0; i != sizeof(no_match) / sizeof(no_match[0]); ++i)
+        ck_assert_msg(X509_check_host(server, no_match[i], 0, 0, NULL) != 1, "%s covered", no_match[i]);
+    ck_assert(has_eku(server, NID_server_auth) && !has_eku(server, NID_client_auth));
+    ck_assert(has_eku(client, NID_client_auth) && !has_eku(client, NID_server_auth));
+    char cn[128] = "";
+    X509_NAME_get_text_by_NID(X509_get_subject_name(client), NID_commonName, cn, sizeof(cn));
+    ck_assert_str_eq(cn, PGW_PGBACKREST_CLIENT_CN);
+    X509_free(ca);
+    X509_free(server);
+    X509_free(client);
+    EVP_PKEY_free(server_key);
+    EVP_PKEY_free(client_key);
+    json_decref(s);
+    /* No repository, no Secret; and the cluster's Secrets carry it only with one. */
+    json_t *none = cluster_with(NULL);
+    ck_assert_ptr_null(pgw_render_pgbackrest_tls_secret(none));
+    struct pgw_config cfg;
+    pgw_config_init_defaults(&cfg);
+    struct pgw_render_ctx ctx = {.config = &cfg};
+    for (int with = 0; with != 2; ++with) {
+        json_t *out = json_array();
+        pgw_render_secrets(with ? cluster : none, &ctx, out);
+        int found = 0;
+        size_t i;
+        json_t *o;
+        json_array_foreach(out, i, o) found +=
+            strcmp(json_string_value(json_object_get(json_object_get(o, "metadata"), "name")), "demo-pgbackrest-tls") == 0;
+        ck_assert_int_eq(found, with);
+        json_decref(out);
+    }
+    pgw_config_dispose(&cfg);
+    json_decref(none);
+    json_decref(cluster);
+}
+END_TEST
+
+/* pgw_certs_issue_mtls_pem refuses what would make a bad certificate. */
+START_TEST(mtls_options_checked)
+{
+    static const char *const good[] = {"*.a-pods", "a-0.a-pods.ns.svc"};
+    struct pgw_certs_mtls_options ok = {
+        .server_dns = good, .server_dns_count = 2, .client_cn = "pgwarden-backup", .ca_days = 30, .leaf_days = 10};
+    struct pgw_certs_mtls_pem pem;
+    char *err = NULL;
+    ck_assert_int_eq(pgw_certs_issue_mtls_pem(&ok, &pem, &err), 0);
+    ck_assert_ptr_nonnull(pem.client_key);
+    pgw_certs_mtls_pem_free(&pem);
+    static const char *const bad_names[] = {"", "*", "a.*.b", "A.b", "a b", "-a.b", "a.b.", "*.*.a", NULL};
+    for (size_t i = 0; i != sizeof(bad_names) / sizeof(bad_names[0]); ++i) {
+        const char *one[] = {bad_names[i]};
+        struct pgw_certs_mtls_options o = ok;
+        o.server_dns = one;
+        o.server_dns_count = 1;
+        ck_assert_msg(pgw_certs_issue_mtls_pem(&o, &pem, &err) == -1, "name %zu accepted", i);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_ptr_null(pem.ca_crt);
+        free(err);
+        err = NULL;
+    }
+    struct pgw_certs_mtls_options o = ok;
+    o.server_dns_count = 0;
+    ck_assert_int_eq(pgw_certs_issue_mtls_pem(&o, &pem, &err), -1);
+    free(err);
+    o = ok;
+    o.client_cn = "";
+    ck_assert_int_eq(pgw_certs_issue_mtls_pem(&o, &pem, &err), -1);
+    free(err);
+    o = ok;
+    o.client_cn = "a-client-common-name-that-is-longer-than-sixty-four-bytes-in-all-xx";
+    ck_assert_int_eq(pgw_certs_issue_mtls_pem(&o, &pem, &err), -1);
+    free(err);
+    o = ok;
+    o.ca_days = 0;
+    ck_assert_int_eq(pgw_certs_issue_mtls_pem(&o, &pem, &err), -1);
+    free(err);
+}
+END_TEST
+
+static json_t *pod_volume(const json_t *pod_spec, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(pod_spec, "volumes"), i, v)
+    {
+        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+/* The StatefulSet's pgw-pgbackrest volume is the projected one the sidecar needs (config + TLS,
+ * mode 0440): the webhook keeps an existing volume, so after injection the pod has exactly it.
+ * Without a repository it stays the optional ConfigMap. */
+START_TEST(statefulset_pgbackrest_volume_carries_tls)
+{
+    struct pgw_config cfg;
+    pgw_config_init_defaults(&cfg);
+    struct pgw_render_ctx ctx = {.config = &cfg};
+    json_t *cluster = cluster_with("{'repository':{'volume':{'size':'1Gi'}}}");
+    json_t *sts = pgw_render_statefulset(cluster, &ctx);
+    json_t *pod = json_object_get(json_object_get(json_object_get(sts, "spec"), "template"), "spec");
+    json_t *v = pod_volume(pod, PGW_POD_VOLUME_PGBACKREST);
+    ck_assert_ptr_nonnull(v);
+    json_t *want = q("{'name':'pgw-pgbackrest','projected':{'defaultMode':288,'sources':[{'configMap':{'name':'demo-pgbackrest'}},"
+                     "{'secret':{'name':'demo-pgbackrest-tls'}}]}}");
+    ck_assert_msg(json_equal(v, want), "volume %s", json_dumps(v, JSON_COMPACT));
+    /* What the sidecar would add is the same volume: injection changes nothing about it. */
+    json_t *pod_copy = json_deep_copy(pod);
+    struct pgw_errors errs = {0};
+    struct pgw_pod_edit edit = {
+        .spec = pod_copy, .containers = json_object_get(pod_copy, "containers"), .cluster = "demo", .cfg = &cfg, .errs = &errs};
+    pgw_sidecar_pgbackrest_inject(&edit);
+    ck_assert(json_equal(pod_volume(pod_copy, PGW_POD_VOLUME_PGBACKREST), want));
+    /* The sidecar's own, on a pod without it, is the same too. */
+    json_t *bare = json_deep_copy(pod);
+    json_t *vols = json_object_get(bare, "volumes");
+    size_t i;
+    json_t *x;
+    json_array_foreach(vols, i, x) if (strcmp(json_string_value(json_object_get(x, "name")), PGW_POD_VOLUME_PGBACKREST) == 0)
+    {
+        json_array_remove(vols, i);
+        break;
+    }
+    json_array_append_new(vols, q("{'name':'" PGW_POD_VOLUME_PGDATA "','persistentVolumeClaim':{'claimName':'d'}}"));
+    json_t *containers = json_object_get(bare, "containers");
+    while (json_array_size(containers) > 1)
+        json_array_remove(containers, 1);
+    edit.spec = bare;
+    edit.containers = containers;
+    pgw_sidecar_pgbackrest_inject(&edit);
+    ck_assert(json_equal(pod_volume(bare, PGW_POD_VOLUME_PGBACKREST), want));
+    /* The sidecar reads the superuser's password for its local connections. */
+    json_t *side = NULL;
+    json_array_foreach(json_object_get(bare, "containers"), i,
+                       x) if (strcmp(json_string_value(json_object_get(x, "name")), PGW_POD_CONTAINER_PGBACKREST) == 0) side = x;
+    ck_assert_ptr_nonnull(side);
+    json_t *pw = NULL;
+    json_array_foreach(json_object_get(side, "env"), i,
+                       x) if (strcmp(json_string_value(json_object_get(x, "name")), "PGPASSWORD") == 0) pw = x;
+    json_t *want_pw = q("{'name':'PGPASSWORD','valueFrom':{'secretKeyRef':{'name':'demo-superuser','key':'password'}}}");
+    ck_assert(json_equal(pw, want_pw));
+    json_decref(want_pw);
+    json_decref(bare);
+    json_decref(pod_copy);
+    pgw_errors_dispose(&errs);
+    json_decref(want);
+    json_decref(sts);
+    /* No repository: the optional ConfigMap, no Secret that would never exist. */
+    json_t *none = cluster_with(NULL);
+    sts = pgw_render_statefulset(none, &ctx);
+    pod = json_object_get(json_object_get(json_object_get(sts, "spec"), "template"), "spec");
+    want = q("{'name':'pgw-pgbackrest','configMap':{'name':'demo-pgbackrest','optional':true}}");
+    ck_assert(json_equal(pod_volume(pod, PGW_POD_VOLUME_PGBACKREST), want));
+    json_decref(want);
+    json_decref(sts);
+    json_decref(none);
+    json_decref(cluster);
+    pgw_config_dispose(&cfg);
+}
+END_TEST
+
+/* The volume repository's claim: no ownerReference (the garbage collector must not delete backups
+ * with the cluster); a cluster restored from it mounts the source's claim and claims none. */
+START_TEST(repo_claim_outlives_the_cluster)
+{
+    json_t *cluster = cluster_with("{'repository':{'volume':{'size':'1Gi'}}}");
+    json_t *pvc = pgw_render_pgbackrest_repo_claim(cluster);
+    ck_assert_ptr_nonnull(pvc);
+    ck_assert_ptr_null(json_object_get(json_object_get(pvc, "metadata"), "ownerReferences"));
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(pvc, "metadata"), "labels"),
+                                                       "app.kubernetes.io/managed-by")),
+                     "pgwarden");
+    json_decref(pvc);
+    char *name = pgw_render_pgbackrest_repo_claim_name(cluster);
+    ck_assert_str_eq(name, "demo-pgbackrest-repo");
+    free(name);
+    /* Restored from it: the new cluster is annotated with the source's claim and uses it. */
+    json_t *restore = q("{'metadata':{'name':'back','namespace':'db'},'spec':{'source':{'cluster':'demo'},"
+                        "'target':{'time':'2026-01-01T00:00:00Z'}}}");
+    json_t *restored = pgw_render_restore_cluster(restore, cluster);
+    json_t *ann = json_object_get(json_object_get(restored, "metadata"), "annotations");
+    ck_assert_str_eq(json_string_value(json_object_get(ann, PGW_ANNOTATION_REPO_CLAIM)), "demo-pgbackrest-repo");
+    ck_assert_ptr_null(pgw_render_pgbackrest_repo_claim(restored));
+    json_t *v = json_array(), *m = json_array();
+    pgw_render_pgbackrest_repo_volumes(restored, v, m);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(json_array_get(v, 0), "persistentVolumeClaim"), "claimName")),
+        "demo-pgbackrest-repo");
+    /* A restore of the restored cluster still finds the first claim. */
+    json_object_set_new(json_object_get(restore, "metadata"), "name", json_string("again"));
+    json_t *again = pgw_render_restore_cluster(restore, restored);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(again, "metadata"), "annotations"),
+                                                       PGW_ANNOTATION_REPO_CLAIM)),
+                     "demo-pgbackrest-repo");
+    /* The restore reads the source's path under the repository mount (a volume repository). */
+    char *path = pgw_render_pgbackrest_repo_path_for(restored, "/db/demo", NULL);
+    ck_assert_str_eq(path, PGW_PGBACKREST_REPO_MOUNT "/db/demo");
+    free(path);
+    /* Object storage: no claim, no annotation, the path as it is. */
+    json_t *s3 = cluster_with("{'repository':{'s3':{'bucket':'b1','endpoint':'e','region':'r','credentialsSecret':'c'}}}");
+    json_t *restored_s3 = pgw_render_restore_cluster(restore, s3);
+    ck_assert_ptr_null(
+        json_object_get(json_object_get(json_object_get(restored_s3, "metadata"), "annotations"), PGW_ANNOTATION_REPO_CLAIM));
+    path = pgw_render_pgbackrest_repo_path_for(restored_s3, "/db/demo", NULL);
+    ck_assert_str_eq(path, "/db/demo");
+    free(path);
+    json_decref(restored_s3);
+    json_decref(s3);
+    json_decref(v);
+    json_decref(m);
+    json_decref(again);
+    json_decref(restored);
+    json_decref(restore);
+    json_decref(cluster);
+}
+END_TEST
+
+/* Patroni's restore command names the source's repository path under the repository mount. */
+START_TEST(restore_command_reads_the_volume_repository)
+{
+    struct pgw_config cfg;
+    pgw_config_init_defaults(&cfg);
+    struct pgw_render_ctx ctx = {.config = &cfg};
+    json_t *cluster = cluster_with("{'repository':{'volume':{'size':'1Gi'}}}");
+    json_t *restore = q("{'metadata':{'name':'back','namespace':'db'},'spec':{'source':{'cluster':'demo'}}}");
+    json_t *restored = pgw_render_restore_cluster(restore, cluster);
+    json_t *patroni = pgw_render_patroni_config(restored, &ctx);
+    const char *cmd =
+        json_string_value(json_object_get(json_object_get(json_object_get(patroni, "bootstrap"), "pgbackrest"), "command"));
+    ck_assert_ptr_nonnull(cmd);
+    ck_assert_msg(strstr(cmd, "'--repo1-path=" PGW_PGBACKREST_REPO_MOUNT "/db/demo'") != NULL, "%s", cmd);
+    json_decref(patroni);
+    json_decref(restored);
+    json_decref(restore);
+    json_decref(cluster);
+    pgw_config_dispose(&cfg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("render_pgbackrest");
@@ -351,6 +672,11 @@ int main(void)
     tcase_add_test(tc, repo_volumes);
     tcase_add_test(tc, configmap_without_secrets);
     tcase_add_test(tc, statefulset_gets_repo_env);
+    tcase_add_test(tc, pgbackrest_tls_secret);
+    tcase_add_test(tc, mtls_options_checked);
+    tcase_add_test(tc, statefulset_pgbackrest_volume_carries_tls);
+    tcase_add_test(tc, repo_claim_outlives_the_cluster);
+    tcase_add_test(tc, restore_command_reads_the_volume_repository);
     suite_add_tcase(s, tc);
     return pgw_run_suite(s);
 }
