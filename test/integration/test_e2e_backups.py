@@ -11,7 +11,9 @@ tests check what they read against pgBackRest's own `info` of the repository,
 read from the host.
 
 The cluster is made once for the class (setUpClass) and each test takes what it
-needs from there, so any test runs alone. Namespace bk-e2e is deleted at the end.
+needs from there, so any test runs alone. Its namespace, bk-e2e-<random>, is
+deleted at the end (a fresh name per run: objects that outlive their cluster,
+such as the repository's claim, are never mistaken for a previous run's).
 """
 import json
 import os
@@ -23,7 +25,7 @@ import unittest
 from standin import wait_for
 from testbed import SOURCE, Testbed, retry, wait_cluster
 
-NS = "bk-e2e"
+NS = f"bk-e2e-{os.urandom(3).hex()}"
 CLUSTER = f"""apiVersion: pgwarden.io/v1
 kind: PostgresCluster
 metadata: {{name: orders, namespace: {NS}}}
@@ -54,6 +56,7 @@ class BackupsOnTheTestbed(unittest.TestCase):
         cls.tb = Testbed()
         cls.tb.install_pgwarden()
         cls.tb.namespace(NS)
+        cls.addClassCleanup(cls.tb.delete_namespace, NS)  # also when setUpClass fails
         t0 = time.monotonic()
         p = cls.tb.kubectl("apply", "-f", "-", stdin=CLUSTER)
         assert "postgrescluster.pgwarden.io/orders created" in p.stdout, p.stdout
@@ -62,10 +65,6 @@ class BackupsOnTheTestbed(unittest.TestCase):
         # The stanza exists once BackupReady is True (the stanza-create Job, a real pgBackRest).
         wait_for(lambda: cls.condition_of(cls.tb, "orders", "BackupReady").get("status") == "True", 180, 1.0,
                  what="BackupReady True")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tb.delete_namespace(NS)
 
     # --- helpers -----------------------------------------------------------------------
 
