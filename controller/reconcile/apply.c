@@ -187,6 +187,11 @@ const char *pgw_controller_uid(const json_t *obj, const char *kind)
     return NULL;
 }
 
+int pgw_apply_owned(const json_t *obj)
+{
+    return json_array_size(json_object_get(json_object_get(obj, "metadata"), "ownerReferences")) > 0;
+}
+
 const char *pgw_apply_live_hash(const json_t *live)
 {
     return json_string_value(

@@ -75,6 +75,8 @@ void pgw_apply_cache_set_primed(struct pgw_apply_cache *c);
 int pgw_apply_cache_primed(struct pgw_apply_cache *c);
 /* The uid of obj's controller (the ownerReference with controller: true) when it is a `kind`, or NULL. Borrowed. */
 const char *pgw_controller_uid(const json_t *obj, const char *kind);
+/* Whether obj carries any ownerReference (priming attributes one without to its cluster by label). */
+int pgw_apply_owned(const json_t *obj);
 /* A live object's pgwarden.io/desired-hash annotation (borrowed), or NULL. */
 const char *pgw_apply_live_hash(const json_t *live);
 

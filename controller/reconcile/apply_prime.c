@@ -11,6 +11,7 @@
 
 #include "common/xalloc.h"
 #include "controller/reconcile/apply.h"
+#include "specs/pod_layout.h"
 
 #define MANAGED_BY_US "app.kubernetes.io/managed-by=pgwarden"
 #define PRIME_PAGE 500 /* items per LIST page: bounds one response, not the total */
@@ -18,8 +19,39 @@
 const char *const pgw_apply_child_kinds[] = {"ServiceAccount",      "Role",        "RoleBinding", "Secret", "ConfigMap", "Service",
                                              "PodDisruptionBudget", "StatefulSet", "CronJob",     NULL};
 
-static int prime_kind(struct pgw_apply_cache *c, struct pgw_kclient *client, const char *kind, const char *ns, long *children,
-                      char **err)
+/* A child the cluster does not own (its credentials outlive it with its volumes) is the cluster's of
+ * its pgwarden.io/cluster label: the uids of the clusters of ns (NULL: all), as {namespace: {name: uid}}. */
+static json_t *cluster_uids(struct pgw_kclient *client, const char *ns, char **err)
+{
+    struct pgw_klist_options lo = {.limit = PRIME_PAGE};
+    struct pgw_kresult r = {0};
+    if (pgw_kclient_list_all(client, pgw_resource_find("PostgresCluster"), ns, &lo, &r) != PGW_K_OK) {
+        *err = pgw_asprintf("listing PostgresCluster: %s", r.message != NULL ? r.message : "failed");
+        pgw_kresult_dispose(&r);
+        return NULL;
+    }
+    json_t *out = json_object();
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(r.body, "items"), i, item)
+    {
+        const json_t *meta = json_object_get(item, "metadata");
+        const char *cns = json_string_value(json_object_get(meta, "namespace"));
+        const char *name = json_string_value(json_object_get(meta, "name"));
+        const char *uid = json_string_value(json_object_get(meta, "uid"));
+        if (cns == NULL || name == NULL || uid == NULL)
+            continue;
+        json_t *per_ns = json_object_get(out, cns);
+        if (per_ns == NULL)
+            json_object_set_new(out, cns, per_ns = json_object());
+        json_object_set_new(per_ns, name, json_string(uid));
+    }
+    pgw_kresult_dispose(&r);
+    return out;
+}
+
+static int prime_kind(struct pgw_apply_cache *c, struct pgw_kclient *client, const char *kind, const char *ns, const json_t *uids,
+                      long *children, char **err)
 {
     const struct pgw_resource *res = pgw_resource_find(kind);
     struct pgw_klist_options lo = {.label_selector = MANAGED_BY_US, .limit = PRIME_PAGE};
@@ -36,6 +68,10 @@ static int prime_kind(struct pgw_apply_cache *c, struct pgw_kclient *client, con
         const json_t *meta = json_object_get(item, "metadata");
         const char *uid = pgw_controller_uid(item, "PostgresCluster"), *hash = pgw_apply_live_hash(item);
         const char *name = json_string_value(json_object_get(meta, "name"));
+        const json_t *clusters = json_object_get(uids, json_string_value(json_object_get(meta, "namespace")));
+        if (uid == NULL && !pgw_apply_owned(item)) /* owned by nothing: kept with the volumes (reconcile_cluster.c) */
+            uid = json_string_value(json_object_get(
+                clusters, json_string_value(json_object_get(json_object_get(meta, "labels"), PGW_POD_LABEL_CLUSTER))));
         if (uid == NULL || hash == NULL || name == NULL)
             continue; /* not ours, or never applied by us: a reconcile writes it */
         pgw_apply_cache_remember(c, uid, kind, json_string_value(json_object_get(meta, "namespace")), name, hash);
@@ -53,8 +89,11 @@ int pgw_apply_cache_prime(struct pgw_apply_cache *c, struct pgw_kclient *client,
     char *save = NULL, *ns = strtok_r(list, ", ", &save); /* NULL: one pass over all namespaces */
     int rc = 0;
     do {
+        json_t *uids = cluster_uids(client, ns, err);
+        rc = uids != NULL ? 0 : -1;
         for (const char *const *kind = pgw_apply_child_kinds; rc == 0 && *kind != NULL; ++kind)
-            rc = prime_kind(c, client, *kind, ns, children, err);
+            rc = prime_kind(c, client, *kind, ns, uids, children, err);
+        json_decref(uids);
     } while (rc == 0 && ns != NULL && (ns = strtok_r(NULL, ", ", &save)) != NULL);
     free(list);
     if (rc != 0)

@@ -9,7 +9,9 @@
  *     Invalid → Valid=False with the field errors, a Warning Event, nothing else.
  *  4. Add the finalizer pgwarden.io/cleanup.
  *  5. Render the children from the defaulted copy and apply them (apply.h:
- *     unchanged children cost nothing).
+ *     unchanged children cost nothing). The Secrets with the passwords of the
+ *     roles inside the data directory carry no ownerReference: they outlive
+ *     the cluster as its volumes do, so a cluster re-created on them starts.
  *  6. After bootstrap, push parameter changes into Patroni's `<cluster>-config`
  *     annotation (patroni_dcs.h).
  *  7. Compute the status (cluster_status.h) and write it through /status only
@@ -141,6 +143,37 @@ static int delete_patroni_endpoints(struct pgw_reconciler *r, const char *ns, co
     return rc;
 }
 
+/* The Secrets whose passwords are those of roles inside the data directory. */
+static const char *const credential_suffixes[] = {PGW_SUFFIX_SUPERUSER, PGW_SUFFIX_REPLICATION, PGW_SUFFIX_APP,
+                                                  PGW_SUFFIX_PGBOUNCER, PGW_SUFFIX_EXPORTER,    NULL};
+
+/* The volumes outlive the cluster (their claims are kept), so the passwords of the roles in them must
+ * too: owned by the cluster, the garbage collector would delete them with it, and a cluster re-created
+ * on the kept volumes would get new passwords its data directory refuses (Patroni cannot connect to
+ * its own PostgreSQL and never takes the leader key). Created once and never overwritten, they are
+ * adopted as they are by a re-created cluster of the same name. */
+static void unown_credentials(json_t *children, const char *name)
+{
+    size_t i;
+    json_t *child;
+    json_array_foreach(children, i, child)
+    {
+        const char *kind = json_string_value(json_object_get(child, "kind"));
+        const char *cname = pgw_obj_meta_str(child, "name");
+        if (kind == NULL || cname == NULL || strcmp(kind, "Secret") != 0)
+            continue;
+        for (const char *const *suffix = credential_suffixes; *suffix != NULL; ++suffix) {
+            char *want = pgw_obj_child_name(name, *suffix);
+            int match = strcmp(want, cname) == 0;
+            free(want);
+            if (match) {
+                json_object_del(json_object_get(child, "metadata"), "ownerReferences");
+                break;
+            }
+        }
+    }
+}
+
 static json_t *cluster_pods(struct pgw_reconciler *r, const char *ns, const char *name)
 {
     if (r->pods != NULL)
@@ -261,6 +294,7 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
 
     struct pgw_render_ctx rctx = {.config = r->config};
     children = pgw_render_cluster(defaulted, &rctx);
+    unown_credentials(children, name);
     struct pgw_apply_stats st = {0};
     char *apply_err = NULL;
     if (pgw_apply_children(r->client, r->cache, uid != NULL ? uid : "", children, &st, &apply_err) != 0) {

@@ -30,6 +30,7 @@ OPERATOR_NS = "pgwarden-system"
 CA_SECRET = "pgwarden-webhook-ca"
 HOOKS = (("mutatingwebhookconfiguration", "pgwarden-mutating"),
          ("validatingwebhookconfiguration", "pgwarden-validating"))
+CREDENTIALS = {"minimal-superuser", "minimal-replication", "minimal-app", "minimal-pgbouncer", "minimal-exporter"}
 QUIET_WINDOW = 12.0  # longer than Patroni's loop_wait (10 s): its Endpoints writes fall inside
 
 
@@ -163,13 +164,14 @@ class ControllerEndToEnd(unittest.TestCase):
         children = [("statefulset", "minimal"), ("service", "minimal"), ("service", "minimal-ro"), ("service", "minimal-r"),
                     ("service", "minimal-pods"), ("service", "minimal-config"), ("poddisruptionbudget", "minimal"),
                     ("configmap", "minimal-patroni"), ("configmap", "minimal-pgbouncer"), ("secret", "minimal-superuser"),
-                    ("secret", "minimal-app"), ("serviceaccount", "minimal-instance"), ("role", "minimal-instance"),
+                    ("secret", "minimal-replication"), ("secret", "minimal-app"), ("secret", "minimal-pgbouncer"),
+                    ("secret", "minimal-exporter"), ("secret", "minimal-server-tls"), ("serviceaccount", "minimal-instance"), ("role", "minimal-instance"),
                     ("rolebinding", "minimal-instance")]
         for kind, name in children:
             obj = wait_for(lambda: self.get(kind, name, ns), 30, 0.2, what=f"{kind}/{name}")
-            refs = obj["metadata"].get("ownerReferences", [])
-            self.assertEqual([(r["kind"], r["uid"], r.get("controller")) for r in refs], [("PostgresCluster", uid, True)],
-                             f"{kind}/{name}")
+            refs = [(r["kind"], r["uid"], r.get("controller")) for r in obj["metadata"].get("ownerReferences", [])]
+            # The passwords of the roles in the data directory are kept with the volumes: owned by nothing.
+            self.assertEqual(refs, [] if kind == "secret" and name in CREDENTIALS else [("PostgresCluster", uid, True)], f"{kind}/{name}")
             self.assertEqual(obj["metadata"]["labels"]["pgwarden.io/cluster"], "minimal")
             if kind != "secret":
                 self.assertRegex(obj["metadata"]["annotations"]["pgwarden.io/desired-hash"], r"^[0-9a-f]{16}$")
@@ -319,6 +321,10 @@ class ControllerEndToEnd(unittest.TestCase):
         p = self.apply_yaml(self.cluster_yaml("gone"), ns)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.wait_running(ns, "gone")
+        password = self.tb.secret_value(ns, "gone-app", "password")
+        app_psql = lambda sql: self.tb.psql(self.get("pod", "gone-0", ns)["status"]["podIP"], sql, user="app",
+                                            password=password, db="app")
+        app_psql("CREATE TABLE kept (v int); INSERT INTO kept VALUES (7)")
         # Patroni's own Endpoints: the leader key on the read-write Service's, the configuration.
         for name in ("gone", "gone-config"):
             wait_for(lambda: self.get("endpoints", name, ns), 30, 0.5, what=f"Patroni's endpoints {name}")
@@ -334,6 +340,15 @@ class ControllerEndToEnd(unittest.TestCase):
                                        "json").stdout)["items"]
         self.assertEqual([e["metadata"]["name"] for e in left], [])
         self.assertIn("CleanedUp", self.events(ns))
+        # The volume is kept, and with it the Secrets holding its roles' passwords: a cluster of the
+        # same name re-created on it starts (Patroni reaches its PostgreSQL and takes the leader key)
+        # and has the data.
+        self.assertIsNotNone(self.get("pvc", "pgdata-gone-0", ns), "the volume is kept")
+        self.assertEqual(self.tb.secret_value(ns, "gone-app", "password"), password, "the credentials are kept")
+        p = self.apply_yaml(self.cluster_yaml("gone"), ns)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.wait_running(ns, "gone", timeout=120)
+        retry(lambda: self.assertEqual(app_psql("SELECT v FROM kept"), "7"), 30, "the kept row")
 
 
 if __name__ == "__main__":

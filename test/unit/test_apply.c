@@ -138,6 +138,21 @@ START_TEST(cache_priming_state)
 }
 END_TEST
 
+/* A child that no object owns (credentials kept with the volumes) is told apart from an owned one;
+ * priming attributes it to its cluster by label (apply_prime.c). */
+START_TEST(owned_children)
+{
+    json_t *owned = q("{'metadata':{'ownerReferences':[{'kind':'PostgresCluster','uid':'u1','controller':true}]}}");
+    json_t *bare = q("{'metadata':{'name':'c-superuser'}}"), *empty = q("{'metadata':{'ownerReferences':[]}}");
+    ck_assert_int_eq(pgw_apply_owned(owned), 1);
+    ck_assert_int_eq(pgw_apply_owned(bare), 0);
+    ck_assert_int_eq(pgw_apply_owned(empty), 0);
+    json_decref(owned);
+    json_decref(bare);
+    json_decref(empty);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("apply");
@@ -147,6 +162,7 @@ int main(void)
     tcase_add_test(tc, cache_forget_owner);
     tcase_add_test(tc, cache_priming_state);
     tcase_add_test(tc, controller_uid);
+    tcase_add_test(tc, owned_children);
     suite_add_tcase(s, tc);
     return pgw_run_suite(s);
 }
