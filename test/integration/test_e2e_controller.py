@@ -22,9 +22,7 @@ import unittest
 import urllib.request
 
 from standin import wait_for
-from testbed import Testbed, retry, wait_cluster
-# test_e2e_backups.py still imports the stand-in harness from here.
-from standin_e2e import E2EBase, Serve, SOURCE  # noqa: F401
+from testbed import SOURCE, Testbed, retry, wait_cluster
 
 OPERATOR_NS = "pgwarden-system"
 CA_SECRET = "pgwarden-webhook-ca"
@@ -291,10 +289,9 @@ class ControllerEndToEnd(unittest.TestCase):
             pod = self.get("pod", f"scale-{i}", ns)
             self.assertIn("pgbouncer", [x["name"] for x in pod["spec"]["containers"]])
             self.assertEqual(pod["metadata"]["labels"].get("pgwarden.io/role"), "primary" if i == 0 else "replica")
-        streaming = retry(lambda: self.assertEqual(self.superuser_psql(
+        retry(lambda: self.assertEqual(self.superuser_psql(
             ns, "scale-0", "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"), "2"), 60,
             "two streaming replicas")
-        del streaming
         self.assertEqual(self.quiet_writes(ns), [], "writes in steady state after scaling")
 
     # --- deletion ----------------------------------------------------------------------
