@@ -213,6 +213,25 @@ out:
     return rc;
 }
 
+/* PEM text of a certificate and, when key_pem is not NULL, of its key (both malloc'd).
+ * 0, or -1 when OpenSSL cannot encode them (what was made is left for the caller to free). */
+static int to_pem(X509 *cert, EVP_PKEY *key, char **crt_pem, char **key_pem)
+{
+    size_t len;
+    *crt_pem = pgw_certs_cert_pem(cert, &len);
+    if (key_pem != NULL)
+        *key_pem = pgw_certs_key_pem(key, &len);
+    return *crt_pem == NULL || (key_pem != NULL && *key_pem == NULL) ? -1 : 0;
+}
+
+/* A private key's PEM text is wiped before it goes back to the allocator. */
+static void free_key_pem(char *pem)
+{
+    if (pem != NULL)
+        OPENSSL_cleanse(pem, strlen(pem));
+    free(pem);
+}
+
 int pgw_certs_issue_pem(const struct pgw_certs_options *opts, struct pgw_certs_pem *out, char **err)
 {
     memset(out, 0, sizeof(*out));
@@ -221,13 +240,9 @@ int pgw_certs_issue_pem(const struct pgw_certs_options *opts, struct pgw_certs_p
     X509 *ca = NULL, *leaf = NULL;
     EVP_PKEY *ca_key = NULL, *leaf_key = NULL;
     int rc = -1;
-    size_t len;
     if (pgw_certs_make_ca(opts, &ca, &ca_key, err) != 0 || pgw_certs_make_leaf(opts, ca, ca_key, &leaf, &leaf_key, err) != 0)
         goto out;
-    out->ca_crt = pgw_certs_cert_pem(ca, &len);
-    out->tls_crt = pgw_certs_cert_pem(leaf, &len);
-    out->tls_key = pgw_certs_key_pem(leaf_key, &len);
-    if (out->ca_crt == NULL || out->tls_crt == NULL || out->tls_key == NULL) {
+    if (to_pem(ca, NULL, &out->ca_crt, NULL) != 0 || to_pem(leaf, leaf_key, &out->tls_crt, &out->tls_key) != 0) {
         *err = openssl_error("cannot encode the certificates");
         pgw_certs_pem_free(out);
         goto out;
@@ -243,11 +258,9 @@ out:
 
 void pgw_certs_pem_free(struct pgw_certs_pem *pem)
 {
-    if (pem->tls_key != NULL)
-        OPENSSL_cleanse(pem->tls_key, strlen(pem->tls_key));
     free(pem->ca_crt);
     free(pem->tls_crt);
-    free(pem->tls_key);
+    free_key_pem(pem->tls_key);
     memset(pem, 0, sizeof(*pem));
 }
 
@@ -352,7 +365,6 @@ int pgw_certs_issue_mtls_pem(const struct pgw_certs_mtls_options *opts, struct p
     X509 *ca = NULL, *server = NULL, *client = NULL;
     EVP_PKEY *ca_key = NULL, *server_key = NULL, *client_key = NULL;
     int rc = -1;
-    size_t len;
     if (pgw_certs_make_ca(&ca_opts, &ca, &ca_key, err) != 0)
         goto out;
     if (make_mtls_leaf(opts, ca, ca_key, server_cn, "serverAuth", opts->server_dns, opts->server_dns_count, &server, &server_key) !=
@@ -361,13 +373,8 @@ int pgw_certs_issue_mtls_pem(const struct pgw_certs_mtls_options *opts, struct p
         *err = openssl_error("cannot create the mutual TLS certificates");
         goto out;
     }
-    out->ca_crt = pgw_certs_cert_pem(ca, &len);
-    out->server_crt = pgw_certs_cert_pem(server, &len);
-    out->server_key = pgw_certs_key_pem(server_key, &len);
-    out->client_crt = pgw_certs_cert_pem(client, &len);
-    out->client_key = pgw_certs_key_pem(client_key, &len);
-    if (out->ca_crt == NULL || out->server_crt == NULL || out->server_key == NULL || out->client_crt == NULL ||
-        out->client_key == NULL) {
+    if (to_pem(ca, NULL, &out->ca_crt, NULL) != 0 || to_pem(server, server_key, &out->server_crt, &out->server_key) != 0 ||
+        to_pem(client, client_key, &out->client_crt, &out->client_key) != 0) {
         *err = openssl_error("cannot encode the certificates");
         pgw_certs_mtls_pem_free(out);
         goto out;
@@ -385,14 +392,10 @@ out:
 
 void pgw_certs_mtls_pem_free(struct pgw_certs_mtls_pem *pem)
 {
-    if (pem->server_key != NULL)
-        OPENSSL_cleanse(pem->server_key, strlen(pem->server_key));
-    if (pem->client_key != NULL)
-        OPENSSL_cleanse(pem->client_key, strlen(pem->client_key));
     free(pem->ca_crt);
     free(pem->server_crt);
-    free(pem->server_key);
+    free_key_pem(pem->server_key);
     free(pem->client_crt);
-    free(pem->client_key);
+    free_key_pem(pem->client_key);
     memset(pem, 0, sizeof(*pem));
 }
