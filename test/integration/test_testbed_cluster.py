@@ -12,7 +12,7 @@ import json
 import unittest
 
 from standin import wait_for
-from testbed import Testbed, retry, wait_cluster
+from testbed import NamespaceTestCase, retry, wait_cluster
 
 NS = "tb-ha"
 CLUSTER = """apiVersion: pgwarden.io/v1
@@ -25,17 +25,8 @@ spec:
 """
 
 
-class ThreeInstanceCluster(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tb = Testbed()
-        cls.tb.install_pgwarden()
-        cls.tb.namespace(NS)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tb.delete_namespace(NS)
+class ThreeInstanceCluster(NamespaceTestCase):
+    NS = NS
 
     def test_apply_gives_a_running_cluster_with_an_elected_leader(self):
         tb = self.tb

@@ -21,7 +21,7 @@ import time
 import unittest
 
 from standin import wait_for
-from testbed import DIR, OPERATOR_SA, Testbed, script, wait_cluster
+from testbed import DIR, NamespaceTestCase, script, wait_cluster
 
 NS = "tb-faults"
 
@@ -31,32 +31,8 @@ def cluster(name, extra=""):
             f"spec:\n  postgresVersion: 15\n  storage: {{size: 1Gi}}\n{extra}")
 
 
-def audit_writes(offset):
-    """(time, source IP, verb, URI) of the operator's write requests after offset."""
-    out = []
-    with open(os.path.join(DIR, "logs", "audit.log"), "rb") as f:
-        f.seek(offset)
-        for line in f:
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            if ev.get("user", {}).get("username") == OPERATOR_SA:
-                out.append((ev["stageTimestamp"], (ev.get("sourceIPs") or [""])[0], ev["verb"], ev["requestURI"]))
-    return out
-
-
-class ControlPlaneFaults(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tb = Testbed()
-        cls.tb.install_pgwarden()
-        cls.tb.namespace(NS)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tb.delete_namespace(NS)
+class ControlPlaneFaults(NamespaceTestCase):
+    NS = NS
 
     def operator_restarts(self):
         return {p["metadata"]["name"]: sum(s["restartCount"] for s in p["status"].get("containerStatuses", []))
@@ -148,7 +124,8 @@ class ControlPlaneFaults(unittest.TestCase):
             wait_for(lambda: tb.get("statefulset", "while-cut", NS), 90, 1.0, what="children of a new cluster")
         finally:
             subprocess.run(["nsenter", f"--net={netns}", "ip", "link", "set", "eth0", "up"], check=True)
-        writes = audit_writes(offset)
+        # (time, source address) of each write the operator made since the cut
+        writes = [(ev["stageTimestamp"], (ev.get("sourceIPs") or [""])[0]) for ev in tb.audit_events(offset)]
         new_writes = [w for w in writes if w[1] == new[1]]
         self.assertTrue(new_writes, "the new leader wrote")
         first_new = min(w[0] for w in new_writes)

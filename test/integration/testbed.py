@@ -13,6 +13,7 @@ import os
 import ssl
 import subprocess
 import time
+import unittest
 import urllib.error
 import urllib.request
 
@@ -146,8 +147,8 @@ class Testbed:
         path = os.path.join(DIR, "logs", "audit.log")
         return os.path.getsize(path) if os.path.exists(path) else 0
 
-    def writes_since(self, offset, user=OPERATOR_SA, namespace=None):
-        """Write requests (create/update/patch/delete) `user` made after `offset`, as "VERB uri" strings."""
+    def audit_events(self, offset, user=OPERATOR_SA, namespace=None):
+        """The audit events (write requests: the policy logs no reads) `user` made after `offset`."""
         out = []
         with open(os.path.join(DIR, "logs", "audit.log"), "rb") as f:
             f.seek(offset)
@@ -160,8 +161,13 @@ class Testbed:
                     continue
                 if namespace and ev.get("objectRef", {}).get("namespace") != namespace:
                     continue
-                out.append(f"{ev['verb']} {ev['requestURI']} {ev.get('responseStatus', {}).get('code')}")
+                out.append(ev)
         return out
+
+    def writes_since(self, offset, user=OPERATOR_SA, namespace=None):
+        """Write requests (create/update/patch/delete) `user` made after `offset`, as "VERB uri code" strings."""
+        return [f"{ev['verb']} {ev['requestURI']} {ev.get('responseStatus', {}).get('code')}"
+                for ev in self.audit_events(offset, user, namespace)]
 
     # --- pods as processes --------------------------------------------------------------
 
@@ -194,6 +200,21 @@ class Testbed:
         if check and p.returncode != 0:
             raise AssertionError(f"psql on {host}:{port} failed: {p.stderr}")
         return p.stdout.strip() if p.returncode == 0 else None
+
+
+class NamespaceTestCase(unittest.TestCase):
+    """Tests on the test bed with pgwarden installed and a fresh namespace NS of their own."""
+    NS = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tb = Testbed()
+        cls.tb.install_pgwarden()
+        cls.tb.namespace(cls.NS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tb.delete_namespace(cls.NS)
 
 
 def wait_cluster(tb, ns, name, instances, timeout=300):

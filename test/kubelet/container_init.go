@@ -72,6 +72,17 @@ func enterPod(s *containerSpec) error {
 	if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
 		return fmt.Errorf("sethostname: %w", err)
 	}
+	// Hold every volume by descriptor first: a volume mounted over /tmp would
+	// hide the sources of the next ones when the kubelet's state lives there.
+	sources := make([]string, len(s.Mounts))
+	for i, m := range s.Mounts {
+		fd, err := unix.Open(m.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open volume %s: %w", m.Source, err)
+		}
+		defer unix.Close(fd)
+		sources[i] = fmt.Sprintf("/proc/self/fd/%d", fd)
+	}
 	// Nothing mounted here may leak back into the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)
@@ -89,8 +100,8 @@ func enterPod(s *containerSpec) error {
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mount /proc: %w", err)
 	}
-	for _, m := range s.Mounts {
-		if err := unix.Mount(m.Source, m.Target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	for i, m := range s.Mounts {
+		if err := unix.Mount(sources[i], m.Target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("mount %s at %s: %w", m.Source, m.Target, err)
 		}
 		// A bind mount keeps the flags of the mount it comes from, which is
