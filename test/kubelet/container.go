@@ -294,6 +294,7 @@ func (r *podRunner) startContainer(ctx context.Context, pod *corev1.Pod, cs *con
 		UID:          uint32(uid),
 		GID:          uint32(gid),
 		Groups:       groups,
+		Keep:         imageRoots(),
 	}
 	cs.attempt++
 	specFile := filepath.Join(r.dir, "containers", fmt.Sprintf("%s-%d.json", c.Name, cs.attempt))
@@ -332,6 +333,22 @@ func (r *podRunner) startContainer(ctx context.Context, pod *corev1.Pod, cs *con
 	cs.exited = make(chan struct{})
 	r.k.pids.add(r.uid, cs.pid)
 	return nil
+}
+
+// imageRoots are the host directories image programs come from that are not
+// system directories: the checkout ({root} in the table), where the test bed's
+// Patroni, PostgreSQL builds and the pgwarden binary live.
+func imageRoots() []string {
+	var roots []string
+	for _, d := range []string{os.Getenv("PGW_TESTBED_ROOT"), os.Getenv("PGW_TESTBED_PGWARDEN")} {
+		if d == "" {
+			continue
+		}
+		if real, err := filepath.EvalSymlinks(d); err == nil {
+			roots = append(roots, real)
+		}
+	}
+	return roots
 }
 
 // containerMounts lists the bind mounts of a container; the mount points are

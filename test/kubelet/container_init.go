@@ -33,16 +33,20 @@ type mountSpec struct {
 }
 
 type containerSpec struct {
-	Netns          string      `json:"netns"`
-	Hostname       string      `json:"hostname"`
-	Mounts         []mountSpec `json:"mounts"`
-	ReadOnlyRoot   bool        `json:"readOnlyRoot"`
-	Argv           []string    `json:"argv"`
-	Env            []string    `json:"env"`
-	Dir            string      `json:"dir"`
-	UID            uint32      `json:"uid"`
-	GID            uint32      `json:"gid"`
-	Groups         []uint32    `json:"groups"`
+	Netns        string      `json:"netns"`
+	Hostname     string      `json:"hostname"`
+	Mounts       []mountSpec `json:"mounts"`
+	ReadOnlyRoot bool        `json:"readOnlyRoot"`
+	Argv         []string    `json:"argv"`
+	Env          []string    `json:"env"`
+	Dir          string      `json:"dir"`
+	UID          uint32      `json:"uid"`
+	GID          uint32      `json:"gid"`
+	Groups       []uint32    `json:"groups"`
+	// Host directories the image's programs live in (the table maps images to
+	// them); a volume mounted over a parent (/tmp, when the checkout is
+	// there) must not hide them.
+	Keep []string `json:"keep"`
 }
 
 func containerInit(specFile string) int {
@@ -83,6 +87,15 @@ func enterPod(s *containerSpec) error {
 		defer unix.Close(fd)
 		sources[i] = fmt.Sprintf("/proc/self/fd/%d", fd)
 	}
+	keep := make([]int, len(s.Keep))
+	for i, dir := range s.Keep {
+		fd, err := unix.Open(dir, unix.O_PATH|unix.O_CLOEXEC|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return fmt.Errorf("open image directory %s: %w", dir, err)
+		}
+		defer unix.Close(fd)
+		keep[i] = fd
+	}
 	// Nothing mounted here may leak back into the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)
@@ -114,7 +127,32 @@ func enterPod(s *containerSpec) error {
 			return fmt.Errorf("remount %s: %w", m.Target, err)
 		}
 	}
+	for i, dir := range s.Keep {
+		if err := uncover(dir, keep[i]); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// uncover binds dir back at its own path when a volume now hides it (the
+// mount point is made inside that volume).
+func uncover(dir string, fd int) error {
+	var want, got unix.Stat_t
+	if err := unix.Fstat(fd, &want); err != nil {
+		return err
+	}
+	if unix.Stat(dir, &got) == nil && got.Dev == want.Dev && got.Ino == want.Ino {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("image directory %s under a volume: %w", dir, err)
+	}
+	src := fmt.Sprintf("/proc/self/fd/%d", fd)
+	if err := unix.Mount(src, dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind image directory %s: %w", dir, err)
+	}
+	return unix.Mount("", dir, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
 }
 
 // superviseProgram starts the program and stays PID 1 until it exits.

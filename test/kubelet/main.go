@@ -74,7 +74,7 @@ func main() {
 
 type config struct {
 	kubeconfig, stateDir, imagesFile, nodePrefix, bridge, hostCIDR, control, storageDir string
-	nodes, apiPort                                                                   int
+	nodes, apiPort                                                                      int
 }
 
 func fatal(format string, args ...any) {

@@ -31,20 +31,20 @@ type podRunner struct {
 	sandboxID string
 	ip        net.IP
 
-	mu         sync.Mutex
-	pod        *corev1.Pod
-	inits      []*containerState
-	apps       []*containerState
-	initDone   bool
+	mu          sync.Mutex
+	pod         *corev1.Pod
+	inits       []*containerState
+	apps        []*containerState
+	initDone    bool
 	appsStarted bool
-	phase      corev1.PodPhase
-	startTime  metav1.Time
-	stopping   bool
-	lost       bool // node loss: processes gone, nothing reported
-	changed    chan struct{}
-	deleted    chan struct{} // pod has a deletionTimestamp
-	done       chan struct{} // runner finished
-	wg         sync.WaitGroup
+	phase       corev1.PodPhase
+	startTime   metav1.Time
+	stopping    bool
+	lost        bool // node loss: processes gone, nothing reported
+	changed     chan struct{}
+	deleted     chan struct{} // pod has a deletionTimestamp
+	done        chan struct{} // runner finished
+	wg          sync.WaitGroup
 }
 
 func newPodRunner(k *kubelet, pod *corev1.Pod, restarts map[string]int32) *podRunner {
