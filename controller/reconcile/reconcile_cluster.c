@@ -2,9 +2,10 @@
  * One reconcile of one PostgresCluster (DESIGN.md §2, §6).
  *
  *  1. Read the cluster (from the local store when there is one).
- *  2. Deleting: delete Patroni's endpoints (label pgwarden.io/cluster=<name>)
- *     so a re-created cluster does not inherit a stale system ID, keep the
- *     PVCs, remove our finalizer. Deletion protection is the webhook's job.
+ *  2. Deleting: stop the database (StatefulSet to zero, wait for its pods),
+ *     then delete Patroni's endpoints (label pgwarden.io/cluster=<name>) so a
+ *     re-created cluster does not inherit a stale system ID, keep the PVCs,
+ *     remove our finalizer. Deletion protection is the webhook's job.
  *  3. Guard: run the same defaulting and validation as admission on a copy.
  *     Invalid → Valid=False with the field errors, a Warning Event, nothing else.
  *  4. Add the finalizer pgwarden.io/cleanup.
@@ -39,6 +40,9 @@
 #include "specs/pod_layout.h"
 #include "specs/render.h"
 #include "validators/guard.h"
+
+/* How soon a deleted cluster is looked at again while its pods stop. */
+#define STOP_REQUEUE_SECONDS 2.0
 
 static int has_finalizer(const json_t *cluster)
 {
@@ -189,6 +193,38 @@ static json_t *cluster_pods(struct pgw_reconciler *r, const char *ns, const char
     return pods != NULL ? pods : json_array();
 }
 
+/*
+ * Deleting: the database stops before Patroni's endpoints go. A Patroni still
+ * running writes its leader key again after we delete it, and a cluster
+ * re-created under the name would inherit it (found on the test bed). The
+ * StatefulSet is scaled to zero, so its pods end gracefully; *left is how many
+ * pods are still there (look again later while it is not 0).
+ */
+static int stop_database(struct pgw_reconciler *r, const char *ns, const char *name, int *writes, size_t *left, char **err)
+{
+    json_t *pods = cluster_pods(r, ns, name);
+    *left = json_array_size(pods);
+    json_decref(pods);
+    if (*left == 0)
+        return 0;
+    const struct pgw_resource *sts = pgw_resource_find("StatefulSet");
+    struct pgw_kresult res = {0};
+    int rc = 0, o = pgw_kclient_get(r->client, sts, ns, name, &res);
+    if (o == PGW_K_OK && json_integer_value(json_object_get(json_object_get(res.body, "spec"), "replicas")) != 0) {
+        pgw_kresult_dispose(&res);
+        json_t *patch = pgw_json_pack("{s:{s:i}}", "spec", "replicas", 0);
+        (*writes)++;
+        o = pgw_kclient_patch(r->client, sts, ns, name, NULL, PGW_PATCH_MERGE, patch, &res);
+        json_decref(patch);
+    }
+    if (o != PGW_K_OK && o != PGW_K_NOT_FOUND) {
+        *err = pgw_asprintf("stopping the database (StatefulSet %s to 0): %s", name, res.message ? res.message : "failed");
+        rc = -1;
+    }
+    pgw_kresult_dispose(&res);
+    return rc;
+}
+
 /* Pushes spec parameters into Patroni's dynamic configuration once Patroni has written it. */
 static int sync_patroni_parameters(struct pgw_reconciler *r, const json_t *cluster, const json_t *defaulted, int *writes,
                                    char **err)
@@ -262,8 +298,14 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
         struct pgw_status_input in = {
             .cluster = cluster, .valid = invalid == NULL, .invalid_message = invalid, .desired_instances = 0, .now = ts};
         status = pgw_cluster_status_compute(&in);
-        if (write_status(r, cluster, status, &out->writes, &err) != 0 ||
-            delete_patroni_endpoints(r, ns, name, &out->writes, &err) != 0 || set_finalizer(r, cluster, 0, &err) != 0)
+        size_t left = 0;
+        if (write_status(r, cluster, status, &out->writes, &err) != 0 || stop_database(r, ns, name, &out->writes, &left, &err) != 0)
+            goto fail;
+        if (left > 0) {
+            out->requeue_after = STOP_REQUEUE_SECONDS;
+            goto done;
+        }
+        if (delete_patroni_endpoints(r, ns, name, &out->writes, &err) != 0 || set_finalizer(r, cluster, 0, &err) != 0)
             goto fail;
         out->writes++;
         pgw_reconcile_event(r, cluster, "Normal", "CleanedUp", "deleted Patroni's endpoints; volumes are kept", &out->writes);
