@@ -10,7 +10,7 @@ from the openssl CLI.
 import base64
 import json
 import os
-import select
+import queue
 import shutil
 import ssl
 import subprocess
@@ -140,16 +140,28 @@ class FakeAPI:
 
 
 class Probe:
-    def __init__(self, args):
+    """The probe process. A thread reads its stdout into a queue: select() on the
+    buffered pipe would miss a line that arrived in the same read as the one before."""
+
+    def __init__(self, args, env=None):
         self.proc = subprocess.Popen([PROBE] + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True, env=env)
+        self.lines = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for text in self.proc.stdout:
+            self.lines.put(text)
+        self.lines.put(None)  # end of output
 
     def line(self, timeout=40):
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            raise AssertionError("probe did not answer")
-        text = self.proc.stdout.readline()
-        if not text:
+        try:
+            text = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            self.proc.kill()
+            raise AssertionError(f"probe did not answer in {timeout} s; its log:\n" + self.proc.stderr.read())
+        if text is None:
             raise AssertionError("probe exited: " + self.proc.stderr.read())
         return json.loads(text)
 
@@ -162,6 +174,7 @@ class Probe:
         self.proc.stdin.close()
         rc = self.proc.wait(timeout=30)
         self.stderr = self.proc.stderr.read()
+        self.reader.join(timeout=10)
         self.proc.stdout.close()
         self.proc.stderr.close()
         return rc
@@ -434,9 +447,7 @@ class KclientTest(unittest.TestCase):
         with open(os.path.join(sa, "namespace"), "w") as f:
             f.write("pgwarden-system")
         env = dict(os.environ, KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(self.api.port))
-        self.probe = Probe.__new__(Probe)
-        self.probe.proc = subprocess.Popen([PROBE, "--in-cluster", sa], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                           stderr=subprocess.PIPE, text=True, env=env)
+        self.probe = Probe(["--in-cluster", sa], env=env)
         self.api.add("GET", "/apis/coordination.k8s.io/v1/namespaces/pgwarden-system/leases/pgwarden",
                      {"status": 200, "body": {"kind": "Lease", "metadata": {"name": "pgwarden"}}})
         res = self.probe.run("get Lease pgwarden-system pgwarden")
