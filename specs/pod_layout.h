@@ -24,6 +24,8 @@
 #define PGW_POD_LABEL_CLUSTER "pgwarden.io/cluster"
 #define PGW_POD_ANNOTATION_SIDECARS "pgwarden.io/sidecars" /* "pooler,metrics,backup" (the enabled subset) */
 #define PGW_POD_ANNOTATION_INJECTED "pgwarden.io/injected" /* pgw_inject_expected_hash() */
+/* The ConfigMap of spec.metrics.customQueriesConfigMap, set on the template only when metrics are on */
+#define PGW_POD_ANNOTATION_METRICS_QUERIES "pgwarden.io/metrics-queries"
 
 /* Names in the sidecars annotation */
 #define PGW_SIDECAR_POOLER "pooler"
@@ -58,6 +60,7 @@
 #define PGW_POD_VOLUME_TMP "pgw-tmp"             /* emptyDir, /tmp (pgBackRest locks) */
 #define PGW_POD_VOLUME_PGBOUNCER "pgw-pgbouncer" /* projected: ConfigMap + Secret <cluster>-pgbouncer */
 #define PGW_POD_VOLUME_EXPORTER "pgw-exporter"   /* Secret <cluster>-exporter */
+#define PGW_POD_VOLUME_QUERIES "pgw-queries"     /* ConfigMap spec.metrics.customQueriesConfigMap, optional */
 #define PGW_POD_VOLUME_PGBACKREST                                                                                                  \
     "pgw-pgbackrest" /* projected: ConfigMap <cluster>-pgbackrest + Secret <cluster>-pgbackrest-tls                                \
                       */
@@ -72,6 +75,7 @@
 #define PGW_POD_TMP_DIR "/tmp"
 #define PGW_POD_PGBOUNCER_DIR "/etc/pgbouncer"
 #define PGW_POD_EXPORTER_DIR "/etc/postgres_exporter"
+#define PGW_POD_EXPORTER_QUERIES_DIR "/etc/postgres_exporter_queries" /* not under the Secret's read-only mount */
 #define PGW_POD_PGBACKREST_DIR "/etc/pgbackrest"
 #define PGW_POD_PGBACKREST_LOCK_DIR "/tmp/pgbackrest"
 
@@ -100,6 +104,7 @@
 #define PGW_KEY_PGBOUNCER_INI "pgbouncer.ini"
 #define PGW_KEY_PGBOUNCER_USERLIST "userlist.txt"
 #define PGW_KEY_EXPORTER_PASSWORD "password"
+#define PGW_KEY_EXPORTER_QUERIES "queries.yaml" /* in the user's customQueriesConfigMap (docs/configuration.md) */
 #define PGW_KEY_PGBACKREST_CONF "pgbackrest.conf"
 #define PGW_KEY_TLS_CERT "tls.crt"
 #define PGW_KEY_TLS_KEY "tls.key"

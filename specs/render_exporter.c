@@ -73,6 +73,15 @@ json_t *pgw_render_exporter_args(const char *listen_address)
     return args;
 }
 
+const char *pgw_exporter_queries_configmap(const json_t *cluster)
+{
+    const json_t *metrics = json_object_get(json_object_get(cluster, "spec"), "metrics");
+    if (json_is_false(json_object_get(metrics, "enabled")))
+        return NULL;
+    const char *name = json_string_value(json_object_get(metrics, "customQueriesConfigMap"));
+    return name != NULL && name[0] != '\0' ? name : NULL;
+}
+
 char *pgw_render_exporter_sql(const json_t *cluster, const char *password)
 {
     (void)cluster; /* the same in every cluster today */

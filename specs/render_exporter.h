@@ -14,6 +14,8 @@
 
 #include <jansson.h>
 
+#include "specs/pod_layout.h"
+
 struct pgw_exporter_render_opts {
     const char *socket_dir;    /* PGW_POD_SOCKET_DIR */
     int port;                  /* PGW_POD_PORT_POSTGRES (names the socket file) */
@@ -31,6 +33,18 @@ json_t *pgw_render_exporter_env(const struct pgw_exporter_render_opts *opts);
 
 /* The exporter's command-line arguments for a listen address such as ":9187". New reference. */
 json_t *pgw_render_exporter_args(const char *listen_address);
+
+/* The ConfigMap of spec.metrics.customQueriesConfigMap when metrics are enabled,
+ * else NULL (borrowed from `cluster`). The StatefulSet template names it in
+ * PGW_POD_ANNOTATION_METRICS_QUERIES so the pod mutator, which never reads the
+ * cluster, can mount it into the exporter. */
+const char *pgw_exporter_queries_configmap(const json_t *cluster);
+
+/* The flag that makes postgres_exporter load the custom queries: the key
+ * PGW_KEY_EXPORTER_QUERIES of that ConfigMap, mounted at PGW_POD_EXPORTER_QUERIES_DIR.
+ * The exporter reads the file once per connection to PostgreSQL, so a changed
+ * ConfigMap takes effect when the exporter restarts (docs/configuration.md). */
+#define PGW_EXPORTER_QUERIES_FLAG "--extend.query-path=" PGW_POD_EXPORTER_QUERIES_DIR "/" PGW_KEY_EXPORTER_QUERIES
 
 /* Idempotent SQL creating PGW_ROLE_EXPORTER in pg_monitor with `password`
  * (NULL: psql variable :'exporter_password')

@@ -17,6 +17,7 @@
 #include "specs/inject.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
+#include "specs/render_exporter.h"
 #include "specs/render_meta.h"
 #include "specs/render_pgbackrest.h"
 #include "specs/security_context.h"
@@ -219,6 +220,10 @@ json_t *pgw_render_statefulset(const json_t *cluster, const struct pgw_render_ct
     json_t *template_meta = pgw_json_pack("{s:o,s:{s:s}}", "labels", pgw_child_labels(cluster, "database"), "annotations",
                                           PGW_POD_ANNOTATION_SIDECARS, sidecars);
     free(sidecars);
+    const char *queries = pgw_exporter_queries_configmap(cluster); /* mounted by the pod mutator (sidecar_exporter.c) */
+    if (queries != NULL)
+        json_object_set_new(json_object_get(template_meta, "annotations"), PGW_POD_ANNOTATION_METRICS_QUERIES,
+                            json_string(queries));
     json_t *pod_spec =
         pgw_json_pack("{s:s,s:b,s:i,s:o,s:[o],s:o}", "serviceAccountName", sa, "automountServiceAccountToken", 1,
                       "terminationGracePeriodSeconds", 60, "securityContext", pgw_pod_security_context("OnRootMismatch"),

@@ -517,6 +517,73 @@ START_TEST(test_pgwal_shared_with_pgbackrest)
 }
 END_TEST
 
+/* ---- custom queries (spec.metrics.customQueriesConfigMap via the template annotation) ---- */
+
+/* "a b c" from a container's args. malloc'd. */
+static char *args_of(const json_t *container)
+{
+    char *out = pgw_strdup("");
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(container, "args"), i, a)
+    {
+        char *next = pgw_asprintf("%s%s%s", out, i ? " " : "", json_string_value(a));
+        free(out);
+        out = next;
+    }
+    return out;
+}
+
+static const struct {
+    const char *sidecars;
+    const char *queries; /* the annotation, NULL for none */
+    int mounted;         /* flag, mount and volume expected */
+    int warnings;
+} queries_rows[] = {
+    {"pooler,metrics", "my-queries", 1, 0},
+    {"metrics,backup", "a.b-c", 1, 0},
+    {"pooler,metrics", NULL, 0, 0},
+    {"pooler", "my-queries", 0, 0},         /* no exporter: nothing to mount it into */
+    {"pooler,metrics", "My Queries", 0, 1}, /* not an object name: warned, ignored */
+    {"pooler,metrics", "../../etc/passwd", 0, 1},
+};
+
+START_TEST(test_custom_queries)
+{
+    json_t *pod = database_pod(queries_rows[_i].sidecars);
+    if (queries_rows[_i].queries != NULL)
+        json_object_set_new(json_object_get(json_object_get(pod, "metadata"), "annotations"), PGW_POD_ANNOTATION_METRICS_QUERIES,
+                            json_string(queries_rows[_i].queries));
+    struct pgw_errors errs;
+    json_t *out = mutate_idempotent(pod, &errs);
+    ck_assert_int_eq(errs.warning_count, queries_rows[_i].warnings);
+    json_t *volume = find_named(volumes(out), "pgw-queries");
+    const json_t *exporter = find_named(containers(out), "exporter");
+    char *args = args_of(exporter), *m = mounts_of(exporter);
+    if (queries_rows[_i].mounted) {
+        ck_assert_str_eq(args, "--web.listen-address=:9187 --web.telemetry-path=/metrics "
+                               "--extend.query-path=/etc/postgres_exporter_queries/queries.yaml");
+        ck_assert_str_eq(m, "pgw-socket:/var/run/postgresql,pgw-exporter:/etc/postgres_exporter,"
+                            "pgw-queries:/etc/postgres_exporter_queries");
+        ck_assert(json_is_true(json_object_get(json_array_get(json_object_get(exporter, "volumeMounts"), 2), "readOnly")));
+        /* optional: a missing ConfigMap must not keep the database pod from starting */
+        json_t *want =
+            json_pack("{s:s,s:{s:s,s:b}}", "name", "pgw-queries", "configMap", "name", queries_rows[_i].queries, "optional", 1);
+        ck_assert(json_equal(volume, want));
+        json_decref(want);
+    } else {
+        ck_assert_ptr_null(volume);
+        ck_assert_ptr_null(strstr(args, "extend.query-path"));
+        ck_assert_ptr_null(strstr(m, "pgw-queries"));
+    }
+    free(args);
+    free(m);
+    pgw_errors_dispose(&errs);
+    json_decref(out);
+    json_decref(pod);
+}
+END_TEST
+
 /* ---- odd but legal shapes -------------------------------------------------- */
 
 static const struct {
@@ -798,6 +865,7 @@ static Suite *pod_mutator_suite(void)
     tcase_add_test(tc, test_existing_containers_kept_verbatim);
     tcase_add_test(tc, test_user_annotations_kept);
     tcase_add_test(tc, test_pgwal_shared_with_pgbackrest);
+    tcase_add_loop_test(tc, test_custom_queries, 0, sizeof(queries_rows) / sizeof(queries_rows[0]));
     tcase_add_loop_test(tc, test_shapes, 0, sizeof(shapes_rows) / sizeof(shapes_rows[0]));
     tcase_add_test(tc, test_independent_of_other_injectors);
     tcase_add_test(tc, test_large_pod);

@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
+#include "common/xalloc.h"
+#include "specs/pod_layout.h"
+#include "specs/render.h"
 #include "specs/render_exporter.h"
 #include "specs/render_pgbouncer.h"
 
@@ -202,6 +206,54 @@ START_TEST(test_exporter_env)
 }
 END_TEST
 
+/* spec.metrics.customQueriesConfigMap reaches the pod template only while metrics are on. */
+static const struct {
+    const char *spec;
+    const char *configmap; /* expected, NULL for none */
+} queries_rows[] = {
+    {"{}", NULL},
+    {"{'metrics':{}}", NULL},
+    {"{'metrics':{'customQueriesConfigMap':'my-queries'}}", "my-queries"},
+    {"{'metrics':{'enabled':true,'customQueriesConfigMap':'q.v2'}}", "q.v2"},
+    {"{'metrics':{'enabled':false,'customQueriesConfigMap':'my-queries'}}", NULL},
+    {"{'metrics':{'customQueriesConfigMap':''}}", NULL},
+};
+
+START_TEST(test_exporter_queries_configmap)
+{
+    char *spec = pgw_strdup(queries_rows[_i].spec);
+    for (char *p = spec; *p; ++p)
+        if (*p == '\'')
+            *p = '"';
+    char *text = pgw_asprintf("{\"apiVersion\":\"pgwarden.io/v1\",\"kind\":\"PostgresCluster\","
+                              "\"metadata\":{\"name\":\"demo\",\"namespace\":\"db\",\"uid\":\"u\"},"
+                              "\"spec\":%s}",
+                              spec);
+    json_t *cluster = parse(text);
+    const char *got = pgw_exporter_queries_configmap(cluster);
+    struct pgw_config cfg;
+    pgw_config_init_defaults(&cfg);
+    struct pgw_render_ctx ctx = {.config = &cfg};
+    json_t *sts = pgw_render_statefulset(cluster, &ctx);
+    const json_t *ann =
+        json_object_get(json_object_get(json_object_get(json_object_get(sts, "spec"), "template"), "metadata"), "annotations");
+    const char *annotated = json_string_value(json_object_get(ann, PGW_POD_ANNOTATION_METRICS_QUERIES));
+    if (queries_rows[_i].configmap == NULL) {
+        ck_assert_ptr_null(got);
+        ck_assert_ptr_null(annotated);
+    } else {
+        ck_assert_str_eq(got, queries_rows[_i].configmap);
+        ck_assert_str_eq(annotated, queries_rows[_i].configmap);
+    }
+    ck_assert_str_eq(PGW_EXPORTER_QUERIES_FLAG, "--extend.query-path=/etc/postgres_exporter_queries/queries.yaml");
+    json_decref(sts);
+    pgw_config_dispose(&cfg);
+    json_decref(cluster);
+    free(text);
+    free(spec);
+}
+END_TEST
+
 static Suite *render_sidecars_suite(void)
 {
     Suite *s = suite_create("render_sidecars");
@@ -211,6 +263,7 @@ static Suite *render_sidecars_suite(void)
     tcase_add_loop_test(tc, test_passwords, 0, sizeof(passwords) / sizeof(passwords[0]));
     tcase_add_test(tc, test_sql_content);
     tcase_add_loop_test(tc, test_exporter_env, 0, sizeof(env_rows) / sizeof(env_rows[0]));
+    tcase_add_loop_test(tc, test_exporter_queries_configmap, 0, sizeof(queries_rows) / sizeof(queries_rows[0]));
     suite_add_tcase(s, tc);
     return s;
 }
