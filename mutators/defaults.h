@@ -23,4 +23,11 @@ json_t *pgw_default_object(json_t *obj, const char *key);
 /* Returns obj[key] when it is an object, else NULL (never creates). Borrowed. */
 json_t *pgw_existing_object(json_t *obj, const char *key);
 
+/*
+ * spec.replication of a PostgresCluster (created when unset): synchronous off
+ * and the HA timings of specs/replication.h. A boolean synchronous (YAML's
+ * unquoted on/off) becomes "on"/"off".
+ */
+void pgw_default_replication(json_t *spec);
+
 #endif

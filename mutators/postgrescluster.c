@@ -97,4 +97,5 @@ void pgw_mutate_postgrescluster(json_t *object, const struct pgw_request_ctx *ct
     pgw_default_set(affinity, "topologyKey", json_string("kubernetes.io/hostname"));
 
     pgw_default_set(spec, "deletionProtection", json_false());
+    pgw_default_replication(spec);
 }

@@ -5,7 +5,8 @@
  * jansson document (easy to test structurally) and serialised once.
  *
  * What goes where:
- *  - bootstrap.dcs: the user's spec.postgres.parameters. After bootstrap,
+ *  - bootstrap.dcs: spec.replication (HA timings, synchronous mode, failsafe
+ *    mode) and the user's spec.postgres.parameters. After bootstrap,
  *    changes travel through the `<cluster>-config` endpoints annotation, which
  *    the controller patches; this file only seeds the first start.
  *  - postgresql.parameters (local): what pgwarden owns and users may not set:
@@ -25,6 +26,7 @@
 #include "specs/render_backup.h"
 #include "specs/render_meta.h"
 #include "specs/render_pgbackrest.h"
+#include "specs/replication.h"
 
 static json_t *initdb_options(const json_t *cluster)
 {
@@ -170,9 +172,11 @@ json_t *pgw_render_patroni_config(const json_t *cluster, const struct pgw_render
         pgw_json_pack("{s:s,s:o,s:s,s:s,s:s,s:s,s:b,s:o}", "namespace", pgw_cluster_namespace(cluster), "labels", labels,
                       "scope_label", PGW_POD_LABEL_CLUSTER, "role_label", "pgwarden.io/role", "leader_label_value", "primary",
                       "follower_label_value", "replica", "use_endpoints", 1, "ports", ports);
-    json_t *dcs = pgw_json_pack("{s:i,s:i,s:i,s:i,s:{s:b,s:b,s:o}}", "ttl", 30, "loop_wait", 10, "retry_timeout", 10,
-                                "maximum_lag_on_failover", 1048576, "postgresql", "use_pg_rewind", 1, "use_slots", 1, "parameters",
-                                pgw_render_patroni_dcs_parameters(cluster));
+    /* spec.replication (timings, synchronous mode, failsafe) seeds the same keys the controller keeps in step later. */
+    json_t *dcs = pgw_render_patroni_dcs_settings(cluster);
+    json_object_update_new(dcs,
+                           pgw_json_pack("{s:i,s:{s:b,s:b,s:o}}", "maximum_lag_on_failover", 1048576, "postgresql", "use_pg_rewind",
+                                         1, "use_slots", 1, "parameters", pgw_render_patroni_dcs_parameters(cluster)));
     /* Patroni's schema requires bootstrap.pg_hba; it is the same list as postgresql.pg_hba. */
     json_t *bootstrap = pgw_json_pack("{s:o,s:o,s:o,s:s}", "dcs", dcs, "initdb", initdb_options(cluster), "pg_hba", pg_hba(cluster),
                                       "post_bootstrap", "/etc/patroni/post-bootstrap.sh");

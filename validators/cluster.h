@@ -32,8 +32,9 @@ void pgw_cluster_validate_backup(const struct pgw_cluster_view *c, struct pgw_er
 void pgw_cluster_validate_bootstrap(const struct pgw_cluster_view *c, struct pgw_errors *errs);
 void pgw_cluster_validate_affinity(const struct pgw_cluster_view *c,
                                    struct pgw_errors *errs); /* affinity, nodeSelector, tolerations */
-void pgw_cluster_validate_metadata(const struct pgw_cluster_view *c, struct pgw_errors *errs); /* spec.metadata, tls */
-void pgw_cluster_validate_update(const struct pgw_cluster_view *c, struct pgw_errors *errs);   /* UPDATE transitions */
+void pgw_cluster_validate_metadata(const struct pgw_cluster_view *c, struct pgw_errors *errs);    /* spec.metadata, tls */
+void pgw_cluster_validate_replication(const struct pgw_cluster_view *c, struct pgw_errors *errs); /* synchronous mode, HA timings */
+void pgw_cluster_validate_update(const struct pgw_cluster_view *c, struct pgw_errors *errs);      /* UPDATE transitions */
 
 /* Reused by PostgresRestore's newCluster overrides: `path` names the field. */
 int pgw_cluster_check_instances(struct pgw_errors *errs, const char *path, const json_t *v);

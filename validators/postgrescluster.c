@@ -14,8 +14,8 @@
 #include "validators/fields.h"
 
 static const char *const spec_fields[] = {
-    "postgresVersion", "image",     "instances", "storage", "resources",          "postgres", "pooler", "metrics",
-    "backup",          "bootstrap", "affinity",  "tls",     "deletionProtection", "metadata", NULL,
+    "postgresVersion", "image",     "instances", "storage", "resources",          "postgres", "pooler",      "metrics",
+    "backup",          "bootstrap", "affinity",  "tls",     "deletionProtection", "metadata", "replication", NULL,
 };
 
 static void validate_delete(const json_t *old_object, struct pgw_errors *errs)
@@ -80,6 +80,7 @@ void pgw_validate_postgrescluster(const json_t *object, const json_t *old_object
     pgw_cluster_validate_bootstrap(&c, errs);
     pgw_cluster_validate_affinity(&c, errs);
     pgw_cluster_validate_metadata(&c, errs);
+    pgw_cluster_validate_replication(&c, errs);
     if (old_object != NULL)
         pgw_cluster_validate_update(&c, errs);
 }

@@ -3,7 +3,9 @@
  *
  * Why: once bootstrapped, Patroni reads its dynamic configuration from the
  * `<cluster>-config` annotation, not from patroni.yml. We own
- * postgresql.parameters there and leave every other key as Patroni left it;
+ * postgresql.parameters and the spec.replication keys (ttl, loop_wait,
+ * retry_timeout, synchronous and failsafe modes) there and leave every other
+ * key as Patroni left it;
  * values compare by text, so 100 and "100" are equal and nothing is rewritten.
  */
 #include <stdio.h>
@@ -47,23 +49,41 @@ int pgw_patroni_params_equal(const json_t *a, const json_t *b)
     return 1;
 }
 
-char *pgw_patroni_dcs_update(const char *current, const json_t *desired)
+/* 1 when two settings hold the same scalar, compared as text (Patroni keeps what it was given: 20 or "20"). */
+static int setting_equal(const json_t *a, const json_t *b)
+{
+    char ba[64], bb[64];
+    const char *ta = as_text(a, ba, sizeof(ba)), *tb = as_text(b, bb, sizeof(bb));
+    return ta != NULL && tb != NULL && strcmp(ta, tb) == 0;
+}
+
+char *pgw_patroni_dcs_update(const char *current, const json_t *settings, const json_t *desired)
 {
     json_t *config = current != NULL ? json_loads(current, JSON_REJECT_DUPLICATES, NULL) : NULL;
     if (!json_is_object(config)) {
         json_decref(config);
         config = json_object();
     }
+    int changed = current == NULL;
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)settings, key, value)
+    {
+        if (!setting_equal(json_object_get(config, key), value)) {
+            json_object_set_new(config, key, json_deep_copy(value));
+            changed = 1;
+        }
+    }
     json_t *pg = json_object_get(config, "postgresql");
     if (!json_is_object(pg)) {
         pg = json_object();
         json_object_set_new(config, "postgresql", pg);
     }
-    char *out = NULL;
-    if (current == NULL || !pgw_patroni_params_equal(json_object_get(pg, "parameters"), desired)) {
+    if (!pgw_patroni_params_equal(json_object_get(pg, "parameters"), desired)) {
         json_object_set_new(pg, "parameters", json_deep_copy(desired));
-        out = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
+        changed = 1;
     }
+    char *out = changed ? json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(config);
     return out;
 }

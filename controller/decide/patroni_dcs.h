@@ -5,8 +5,11 @@
  * the `config` annotation of the `<cluster>-config` Endpoints (JSON such as
  * {"ttl":30,...,"postgresql":{"parameters":{...}}}), not from patroni.yml. The
  * controller owns postgresql.parameters there: it replaces that map with the
- * parameters rendered from the spec and leaves every other key (ttl,
- * loop_wait, slots, Patroni's own bookkeeping) as it found it.
+ * parameters rendered from the spec. It also owns the top-level keys rendered
+ * from spec.replication (ttl, loop_wait, retry_timeout, synchronous_mode,
+ * synchronous_mode_strict, failsafe_mode), so a change of those on a running
+ * cluster reaches Patroni too. Every other key (maximum_lag_on_failover,
+ * slots, Patroni's own bookkeeping) stays as it found it.
  *
  * Patroni may store numbers as JSON numbers ("max_connections": 100) while the
  * spec holds strings ("100"): values compare by their text, so an equal
@@ -20,12 +23,13 @@
 #define PGW_PATRONI_CONFIG_ANNOTATION "config"
 
 /*
- * current: the annotation text (NULL when absent). desired: the parameters
- * object (borrowed). Returns NULL when the annotation already holds these
- * parameters, else the new annotation text (caller frees). An unreadable
- * current value is replaced by {"postgresql":{"parameters":desired}}.
+ * current: the annotation text (NULL when absent). settings: the top-level
+ * keys to set (borrowed; NULL for none). desired: the parameters object
+ * (borrowed). Returns NULL when the annotation already holds these settings
+ * and parameters, else the new annotation text (caller frees). An unreadable
+ * current value is replaced by settings plus {"postgresql":{"parameters":desired}}.
  */
-char *pgw_patroni_dcs_update(const char *current, const json_t *desired);
+char *pgw_patroni_dcs_update(const char *current, const json_t *settings, const json_t *desired);
 
 /* 1 when two parameter maps hold the same names with the same values compared as text. */
 int pgw_patroni_params_equal(const json_t *a, const json_t *b);

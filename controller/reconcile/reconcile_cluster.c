@@ -39,6 +39,7 @@
 #include "specs/inject.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
+#include "specs/replication.h"
 #include "validators/guard.h"
 
 /* How soon a deleted cluster is looked at again while its pods stop. */
@@ -225,7 +226,7 @@ static int stop_database(struct pgw_reconciler *r, const char *ns, const char *n
     return rc;
 }
 
-/* Pushes spec parameters into Patroni's dynamic configuration once Patroni has written it. */
+/* Pushes spec parameters and spec.replication into Patroni's dynamic configuration once Patroni has written it. */
 static int sync_patroni_parameters(struct pgw_reconciler *r, const json_t *cluster, const json_t *defaulted, int *writes,
                                    char **err)
 {
@@ -237,9 +238,11 @@ static int sync_patroni_parameters(struct pgw_reconciler *r, const json_t *clust
     if (o == PGW_K_OK) {
         const json_t *ann = json_object_get(pgw_obj_meta(res.body), "annotations");
         const char *current = json_string_value(json_object_get(ann, PGW_PATRONI_CONFIG_ANNOTATION));
-        json_t *desired = pgw_render_patroni_dcs_parameters(defaulted);
-        char *updated = current != NULL ? pgw_patroni_dcs_update(current, desired) : NULL; /* absent: Patroni bootstraps it */
+        json_t *desired = pgw_render_patroni_dcs_parameters(defaulted), *settings = pgw_render_patroni_dcs_settings(defaulted);
+        /* absent: Patroni bootstraps it */
+        char *updated = current != NULL ? pgw_patroni_dcs_update(current, settings, desired) : NULL;
         json_decref(desired);
+        json_decref(settings);
         if (updated != NULL) {
             json_t *patch = pgw_json_pack("{s:{s:{s:s},s:s?}}", "metadata", "annotations", PGW_PATRONI_CONFIG_ANNOTATION, updated,
                                           "resourceVersion", pgw_obj_meta_str(res.body, "resourceVersion"));
@@ -247,7 +250,8 @@ static int sync_patroni_parameters(struct pgw_reconciler *r, const json_t *clust
             (*writes)++;
             if (pgw_kclient_patch(r->client, ep, ns, epname, NULL, PGW_PATCH_MERGE, patch, &p) == PGW_K_OK) {
                 pgw_reconcile_event(r, cluster, "Normal", "ParametersUpdated",
-                                    "PostgreSQL parameters pushed to Patroni's dynamic configuration", writes);
+                                    "PostgreSQL parameters and replication settings pushed to Patroni's dynamic configuration",
+                                    writes);
             } else {
                 *err = pgw_asprintf("updating Patroni's configuration: %s", p.message ? p.message : "failed");
                 rc = -1;

@@ -39,7 +39,7 @@ START_TEST(update_table)
             if (*p == '\'')
                 *p = '"';
         json_t *desired = q(cases[i].desired);
-        char *got = pgw_patroni_dcs_update(current, desired);
+        char *got = pgw_patroni_dcs_update(current, NULL, desired);
         if (cases[i].want == NULL) {
             ck_assert_msg(got == NULL, "row %zu: expected no write, got %s", i, got);
         } else {
@@ -51,6 +51,56 @@ START_TEST(update_table)
         }
         free(got);
         free(current);
+        json_decref(desired);
+    }
+}
+END_TEST
+
+/* spec.replication's keys at the top of the configuration: set when they differ, everything else kept. */
+static const struct {
+    const char *current;  /* annotation text, single quotes */
+    const char *settings; /* top-level keys we own */
+    const char *want;     /* resulting annotation, or NULL for "no write" */
+} settings_cases[] = {
+    /* equal settings and parameters: no write */
+    {"{'ttl':20,'loop_wait':5,'synchronous_mode':true,'failsafe_mode':true,'postgresql':{'parameters':{'jit':'off'}}}",
+     "{'ttl':20,'loop_wait':5,'synchronous_mode':true,'failsafe_mode':true}", NULL},
+    /* stored as text by someone else: still equal */
+    {"{'ttl':'20','synchronous_mode':'on','postgresql':{'parameters':{'jit':'off'}}}", "{'ttl':20,'synchronous_mode':true}", NULL},
+    /* synchronous turned on for a running async cluster: only that key changes */
+    {"{'ttl':20,'synchronous_mode':false,'maximum_lag_on_failover':1048576,'postgresql':{'parameters':{'jit':'off'}}}",
+     "{'ttl':20,'synchronous_mode':true}",
+     "{'ttl':20,'synchronous_mode':true,'maximum_lag_on_failover':1048576,'postgresql':{'parameters':{'jit':'off'}}}"},
+    /* a cluster bootstrapped before spec.replication: Patroni's 30/10/10 become ours, failsafe added */
+    {"{'ttl':30,'loop_wait':10,'retry_timeout':10,'postgresql':{'parameters':{'jit':'off'}}}",
+     "{'ttl':20,'loop_wait':5,'retry_timeout':5,'failsafe_mode':true}",
+     "{'ttl':20,'loop_wait':5,'retry_timeout':5,'failsafe_mode':true,'postgresql':{'parameters':{'jit':'off'}}}"},
+    /* a setting and a parameter at once */
+    {"{'synchronous_mode_strict':false,'postgresql':{'parameters':{'jit':'on'}}}", "{'synchronous_mode_strict':true}",
+     "{'synchronous_mode_strict':true,'postgresql':{'parameters':{'jit':'off'}}}"},
+};
+
+START_TEST(settings_table)
+{
+    for (size_t i = 0; i < sizeof(settings_cases) / sizeof(settings_cases[0]); ++i) {
+        char *current = pgw_strdup(settings_cases[i].current);
+        for (char *p = current; *p; ++p)
+            if (*p == '\'')
+                *p = '"';
+        json_t *settings = q(settings_cases[i].settings), *desired = q("{'jit':'off'}");
+        char *got = pgw_patroni_dcs_update(current, settings, desired);
+        if (settings_cases[i].want == NULL) {
+            ck_assert_msg(got == NULL, "row %zu: expected no write, got %s", i, got);
+        } else {
+            ck_assert_msg(got != NULL, "row %zu: expected a write", i);
+            json_t *g = json_loads(got, 0, NULL), *w = q(settings_cases[i].want);
+            ck_assert_msg(json_equal(g, w), "row %zu: got %s", i, got);
+            json_decref(g);
+            json_decref(w);
+        }
+        free(got);
+        free(current);
+        json_decref(settings);
         json_decref(desired);
     }
 }
@@ -82,6 +132,7 @@ int main(void)
     Suite *s = suite_create("patroni_dcs");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, update_table);
+    tcase_add_test(tc, settings_table);
     tcase_add_test(tc, params_equal_table);
     suite_add_tcase(s, tc);
     return pgw_run_suite(s);
