@@ -9,11 +9,22 @@
  *   fixed at creation; a separate WAL volume is chosen at creation (StatefulSet
  *   volumeClaimTemplates are immutable).
  * - bootstrap: immutable, it describes how the data was born.
+ * - backup: where the WAL archive and the backups live (the repository's kind
+ *   and location, spec.backup.path, the encryption key) is fixed once the
+ *   cluster has a repository. Patroni would push a new archive_command that
+ *   points at a place with no stanza (or a key that cannot read the old one),
+ *   every WAL segment would fail to archive, and the backup chain and
+ *   point-in-time recovery would end silently. A repository may be added to a
+ *   cluster that had none (the stanza is created for it) but not removed
+ *   (archive_mode stays on until PostgreSQL restarts, and WAL with no
+ *   archive_command piles up in pg_wal). Retention, schedules and the
+ *   credentials Secret may change: none of them moves the data.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/quantity.h"
+#include "common/xalloc.h"
 #include "validators/cluster.h"
 #include "validators/fields.h"
 
@@ -84,6 +95,86 @@ static void check_bootstrap(const struct pgw_cluster_view *c, struct pgw_errors 
     }
 }
 
+#define BACKUP_ADVICE                                                                                                              \
+    "the WAL archive and the backups live in the old one, and WAL archiving would fail; to move them, restore this "               \
+    "cluster (PostgresRestore) into a new cluster with the new setting, or delete and re-create the cluster"
+
+/* The fields of each repository kind that say where the data is (the credentials and the
+ * S3 addressing style do not: the same objects are reached through them). */
+static const char *const *location_fields(const char *kind)
+{
+    static const char *const s3[] = {"bucket", "endpoint", "region", NULL}, *const gcs[] = {"bucket", NULL},
+                             *const azure[] = {"account", "container", NULL}, *const none[] = {NULL};
+    return strcmp(kind, "s3") == 0 ? s3 : strcmp(kind, "gcs") == 0 ? gcs : strcmp(kind, "azure") == 0 ? azure : none;
+}
+
+/* The repository's one kind (s3, gcs, azure, volume), or NULL. */
+static const char *repository_kind(const json_t *repo)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)repo, key, v)
+    {
+        if (json_is_object(v))
+            return key;
+    }
+    return NULL;
+}
+
+/* spec.backup.path, or its default /<namespace>/<name> for an object stored before defaulting. */
+static char *backup_path(const struct pgw_cluster_view *c, const json_t *backup)
+{
+    const char *p = json_string_value(pgw_member(backup, "path"));
+    if (p != NULL)
+        return pgw_strdup(p);
+    const char *ns = c->ctx != NULL && c->ctx->namespace != NULL ? c->ctx->namespace : "";
+    return pgw_asprintf("/%s/%s", ns, c->name);
+}
+
+static void check_backup(const struct pgw_cluster_view *c, struct pgw_errors *errs)
+{
+    const json_t *backup = pgw_member(c->spec, "backup"), *old_backup = pgw_member(c->old_spec, "backup");
+    const json_t *repo = pgw_member(backup, "repository"), *old_repo = pgw_member(old_backup, "repository");
+    if (!json_is_object(old_repo))
+        return; /* none before: adding one is fine, the controller creates its stanza */
+    if (!json_is_object(repo)) {
+        pgw_errors_add(errs, PGW_ERR_FORBIDDEN, "spec.backup.repository", NULL,
+                       "spec.backup.repository cannot be removed from a running cluster: archive_mode stays on until "
+                       "PostgreSQL restarts and WAL would pile up unarchived; delete and re-create the cluster without it");
+        return;
+    }
+    const char *kind = repository_kind(repo), *old_kind = repository_kind(old_repo);
+    if (kind == NULL || old_kind == NULL)
+        return; /* malformed: the section validator reports it */
+    if (strcmp(kind, old_kind) != 0) {
+        pgw_errors_add(errs, PGW_ERR_FORBIDDEN, "spec.backup.repository", repo,
+                       "spec.backup.repository cannot change on a running cluster (from %s to %s): " BACKUP_ADVICE, old_kind, kind);
+        return;
+    }
+    const json_t *now = pgw_member(repo, kind), *before = pgw_member(old_repo, kind);
+    for (const char *const *f = location_fields(kind); *f != NULL; ++f) {
+        const json_t *a = pgw_member(now, *f), *b = pgw_member(before, *f);
+        if ((a == NULL) != (b == NULL) || (a != NULL && !json_equal(a, b))) {
+            char *path = pgw_asprintf("spec.backup.repository.%s.%s", kind, *f);
+            pgw_errors_add(errs, PGW_ERR_FORBIDDEN, path, a,
+                           "spec.backup.repository cannot change on a running cluster (%s.%s): " BACKUP_ADVICE, kind, *f);
+            free(path);
+        }
+    }
+    char *path = backup_path(c, backup), *old_path = backup_path(c, old_backup);
+    if (strcmp(path, old_path) != 0)
+        pgw_errors_add(errs, PGW_ERR_FORBIDDEN, "spec.backup.path", pgw_member(backup, "path"),
+                       "spec.backup.path cannot change on a running cluster (from %s to %s): " BACKUP_ADVICE, old_path, path);
+    free(path);
+    free(old_path);
+    const json_t *key = pgw_member(backup, "encryptionSecret"), *old_key = pgw_member(old_backup, "encryptionSecret");
+    if ((key == NULL) != (old_key == NULL) || (key != NULL && !json_equal(key, old_key)))
+        pgw_errors_add(errs, PGW_ERR_FORBIDDEN, "spec.backup.encryptionSecret", key,
+                       "spec.backup.encryptionSecret cannot change on a running cluster: the repository is encrypted with the "
+                       "old key (or none) and pgBackRest cannot re-encrypt it; to change it, restore this cluster "
+                       "(PostgresRestore) into a new cluster with the new key");
+}
+
 void pgw_cluster_validate_update(const struct pgw_cluster_view *c, struct pgw_errors *errs)
 {
     if (c->old_spec == NULL)
@@ -94,6 +185,7 @@ void pgw_cluster_validate_update(const struct pgw_cluster_view *c, struct pgw_er
     const json_t *old_repo = pgw_member(pgw_member(c->old_spec, "backup"), "repository");
     check_storage("spec.backup.repository.volume", pgw_member(repo, "volume"), pgw_member(old_repo, "volume"), 0, errs);
     check_bootstrap(c, errs);
+    check_backup(c, errs);
     json_t *inst = pgw_member(c->spec, "instances"), *old_inst = pgw_member(c->old_spec, "instances");
     if (json_is_integer(inst) && json_is_integer(old_inst) && json_integer_value(inst) == 1 && json_integer_value(old_inst) > 1)
         pgw_errors_warn(errs, "spec.instances: scaling down to 1 removes every replica and high availability");
