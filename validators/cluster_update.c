@@ -15,7 +15,8 @@
  *   points at a place with no stanza (or a key that cannot read the old one),
  *   every WAL segment would fail to archive, and the backup chain and
  *   point-in-time recovery would end silently. A repository may be added to a
- *   cluster that had none (the stanza is created for it) but not removed
+ *   cluster that had none (the stanza is created for it, with a warning: the
+ *   pods must be re-created to run the pgBackRest server and archive) but not removed
  *   (archive_mode stays on until PostgreSQL restarts, and WAL with no
  *   archive_command piles up in pg_wal). Retention, schedules and the
  *   credentials Secret may change: none of them moves the data.
@@ -135,8 +136,14 @@ static void check_backup(const struct pgw_cluster_view *c, struct pgw_errors *er
 {
     const json_t *backup = pgw_member(c->spec, "backup"), *old_backup = pgw_member(c->old_spec, "backup");
     const json_t *repo = pgw_member(backup, "repository"), *old_repo = pgw_member(old_backup, "repository");
-    if (!json_is_object(old_repo))
-        return; /* none before: adding one is fine, the controller creates its stanza */
+    if (!json_is_object(old_repo)) {
+        /* None before: allowed, the controller creates the stanza; but the pods predate the pgBackRest
+         * server and archive_mode (OnDelete StatefulSet), so BackupReady stays False until they are re-created. */
+        if (json_is_object(repo))
+            pgw_errors_warn(errs,
+                            "spec.backup.repository: pods must be re-created (one at a time) before archiving and backups work");
+        return;
+    }
     if (!json_is_object(repo)) {
         pgw_errors_add(errs, PGW_ERR_FORBIDDEN, "spec.backup.repository", NULL,
                        "spec.backup.repository cannot be removed from a running cluster: archive_mode stays on until "

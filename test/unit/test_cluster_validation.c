@@ -418,6 +418,26 @@ START_TEST(test_warning)
 }
 END_TEST
 
+/* Adding a repository to a running cluster is allowed, with the warning that its pods must be re-created
+ * (they predate the pgBackRest server and archive_mode); an unchanged repository warns of nothing. */
+START_TEST(test_repository_added_warns)
+{
+    static const char *const old_patches[] = {"{'spec':{'backup':null}}", NULL};
+    for (int i = 0; i != 2; ++i) {
+        json_t *obj = defaulted(NULL, "UPDATE"), *old = defaulted(old_patches[i], "CREATE");
+        struct pgw_request_ctx ctx = {.operation = "UPDATE", .namespace = "shop", .name = "demo", .now = NOW};
+        struct pgw_errors errs;
+        pgw_errors_init(&errs);
+        pgw_validate_postgrescluster(obj, old, &ctx, &errs);
+        ck_assert_int_eq(errs.count, 0);
+        ck_assert_int_eq(has_warning(&errs, "pods must be re-created"), i == 0);
+        pgw_errors_dispose(&errs);
+        json_decref(obj);
+        json_decref(old);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cluster_validation");
@@ -426,6 +446,7 @@ int main(void)
     tcase_add_test(tc, test_collects_all);
     tcase_add_test(tc, test_undefaulted);
     tcase_add_loop_test(tc, test_warning, 0, (int)(sizeof(warning_rows) / sizeof(warning_rows[0])));
+    tcase_add_test(tc, test_repository_added_warns);
     suite_add_tcase(s, tc);
     return pgw_run_suite(s);
 }
