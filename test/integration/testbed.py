@@ -187,6 +187,18 @@ class Testbed:
         req = urllib.request.Request(f"{KUBELET_CONTROL}/nodes/{node}/up", method="POST")
         urllib.request.urlopen(req, timeout=60).read()
 
+    def pod_down(self, ns, name):
+        """Node loss for one pod: every process of the pod is SIGKILLed, and the kubelet neither
+        restarts its containers nor writes its status until pod_up(), so the apiserver keeps
+        seeing it as it was (Running, Ready). The other pods of its node, other users' too, live on."""
+        req = urllib.request.Request(f"{KUBELET_CONTROL}/pods/{ns}/{name}/down", method="POST")
+        urllib.request.urlopen(req, timeout=60).read()
+
+    def pod_up(self, ns, name):
+        """The pod's node is back: its containers start afresh and its status is written again."""
+        req = urllib.request.Request(f"{KUBELET_CONTROL}/pods/{ns}/{name}/up", method="POST")
+        urllib.request.urlopen(req, timeout=60).read()
+
     def secret_value(self, ns, name, key):
         s = self.get("secret", name, ns)
         return base64.b64decode(s["data"][key]).decode()

@@ -1,8 +1,8 @@
 package main
 
 // The kubelet proper: watches the pods bound to its nodes and keeps one runner
-// per pod; serves the control endpoint tests use for node loss and for
-// finding a container's processes.
+// per pod; serves the control endpoint tests use for node and pod loss and
+// for finding a container's processes.
 
 import (
 	"context"
@@ -46,6 +46,7 @@ type kubelet struct {
 	finished  map[string]bool
 	restarts  map[string]map[string]int32
 	down      map[string]bool
+	podsDown  map[string]bool // "ns/name": one pod's node lost, for that pod only
 	recovered map[string]bool
 	pids      *pidTracker
 }
@@ -64,6 +65,7 @@ func newKubelet(ctx context.Context, cfg config, client kubernetes.Interface, im
 		finished:  map[string]bool{},
 		restarts:  map[string]map[string]int32{},
 		down:      map[string]bool{},
+		podsDown:  map[string]bool{},
 		recovered: map[string]bool{},
 		pids:      &pidTracker{file: filepath.Join(cfg.stateDir, "pids"), byPod: map[string]map[int]bool{}},
 	}
@@ -223,7 +225,7 @@ func (k *kubelet) syncPod(ctx context.Context, pod *corev1.Pod) {
 	uid := string(pod.UID)
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.down[pod.Spec.NodeName] {
+	if k.down[pod.Spec.NodeName] || k.podsDown[pod.Namespace+"/"+pod.Name] {
 		return
 	}
 	if r, ok := k.runners[uid]; ok {
@@ -323,6 +325,47 @@ func (k *kubelet) setNodeUp(ctx context.Context, node string) {
 	log.Printf("node %s: up", node)
 }
 
+// setPodDown is node loss for one pod: its processes are killed, and neither
+// restarted nor reported until setPodUp, so the apiserver goes on seeing the
+// pod as it last was (Running, Ready) while the other pods of its node live on.
+// A pod of that name created meanwhile (a StatefulSet's replacement) stays
+// down too, as it would on a node that is gone.
+func (k *kubelet) setPodDown(ns, name string) int {
+	k.mu.Lock()
+	k.podsDown[ns+"/"+name] = true
+	var lost []*podRunner
+	for _, r := range k.runners {
+		if r.pod.Namespace == ns && r.pod.Name == name {
+			lost = append(lost, r)
+		}
+	}
+	k.mu.Unlock()
+	for _, r := range lost {
+		r.loseNode()
+	}
+	for _, r := range lost {
+		<-r.done
+	}
+	log.Printf("pod %s/%s: down (%d runners lost)", ns, name, len(lost))
+	return len(lost)
+}
+
+// setPodUp lets the kubelet take the pod up again, as after its node's reboot:
+// containers start afresh and status is written again.
+func (k *kubelet) setPodUp(ctx context.Context, ns, name string) {
+	k.mu.Lock()
+	delete(k.podsDown, ns+"/"+name)
+	k.mu.Unlock()
+	if k.pods != nil {
+		for _, o := range k.pods.List() {
+			if p := o.(*corev1.Pod); p.Namespace == ns && p.Name == name {
+				k.syncPod(ctx, p)
+			}
+		}
+	}
+	log.Printf("pod %s/%s: up", ns, name)
+}
+
 func (k *kubelet) shutdown() {
 	k.mu.Lock()
 	var all []*podRunner
@@ -389,6 +432,14 @@ func (k *kubelet) serveControl(ctx context.Context) {
 			return
 		}
 		k.setNodeUp(ctx, r.PathValue("node"))
+		fmt.Fprintln(w, "up")
+	})
+	mux.HandleFunc("POST /pods/{ns}/{name}/down", func(w http.ResponseWriter, r *http.Request) {
+		n := k.setPodDown(r.PathValue("ns"), r.PathValue("name"))
+		fmt.Fprintf(w, "down (%d running)\n", n)
+	})
+	mux.HandleFunc("POST /pods/{ns}/{name}/up", func(w http.ResponseWriter, r *http.Request) {
+		k.setPodUp(ctx, r.PathValue("ns"), r.PathValue("name"))
 		fmt.Fprintln(w, "up")
 	})
 	mux.HandleFunc("GET /pods/{ns}/{name}", func(w http.ResponseWriter, r *http.Request) {

@@ -40,7 +40,8 @@ type podRunner struct {
 	phase       corev1.PodPhase
 	startTime   metav1.Time
 	stopping    bool
-	lost        bool // node loss: processes gone, nothing reported
+	lost        bool          // node or pod loss: processes gone, nothing reported
+	gone        chan struct{} // closed when lost is set
 	changed     chan struct{}
 	deleted     chan struct{} // pod has a deletionTimestamp
 	done        chan struct{} // runner finished
@@ -57,6 +58,7 @@ func newPodRunner(k *kubelet, pod *corev1.Pod, restarts map[string]int32) *podRu
 		phase:     corev1.PodPending,
 		startTime: metav1.Now(),
 		changed:   make(chan struct{}, 1),
+		gone:      make(chan struct{}),
 		deleted:   make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -156,8 +158,16 @@ func (r *podRunner) run(ctx context.Context) {
 		case <-r.deleted:
 			r.finish(ctx)
 			return
+		case <-r.gone:
+			r.finish(ctx)
+			return
 		case <-allExited:
 			r.mu.Lock()
+			if r.lost {
+				r.mu.Unlock()
+				r.finish(ctx)
+				return
+			}
 			r.phase = r.terminalPhase()
 			r.mu.Unlock()
 			r.notify()
@@ -178,6 +188,7 @@ func (r *podRunner) deletedOrDone(ctx context.Context) <-chan struct{} {
 	go func() {
 		select {
 		case <-r.deleted:
+		case <-r.gone:
 		case <-ctx.Done():
 		}
 		close(ch)
@@ -225,6 +236,8 @@ func (r *podRunner) prepare(ctx context.Context) bool {
 			return false
 		case <-r.deleted:
 			return false
+		case <-r.gone:
+			return false
 		case <-time.After(2 * time.Second):
 		}
 	}
@@ -236,6 +249,10 @@ func (r *podRunner) runInits(ctx context.Context) bool {
 		backoff := time.Second
 		for {
 			r.mu.Lock()
+			if r.lost {
+				r.mu.Unlock()
+				return false
+			}
 			err := r.startContainer(ctx, r.pod, cs)
 			r.mu.Unlock()
 			r.notify()
@@ -262,6 +279,8 @@ func (r *podRunner) runInits(ctx context.Context) bool {
 			case <-ctx.Done():
 				return false
 			case <-r.deleted:
+				return false
+			case <-r.gone:
 				return false
 			case <-time.After(backoff):
 			}
@@ -335,6 +354,8 @@ func (r *podRunner) supervise(ctx context.Context, cs *containerState) {
 			return
 		case <-r.deleted:
 			return
+		case <-r.gone:
+			return
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 30*time.Second)
@@ -400,27 +421,73 @@ func (r *podRunner) finish(ctx context.Context) {
 	r.teardown()
 }
 
-// stopAll sends SIGTERM to every running container and SIGKILL after grace.
+// stopAll runs each running container's preStop hook, then sends it SIGTERM,
+// and SIGKILLs whatever still runs when the grace period (hooks included, as
+// the real kubelet counts it) is over.
 func (r *podRunner) stopAll(grace time.Duration) {
+	deadline := time.Now().Add(grace)
 	r.mu.Lock()
 	r.stopping = true
 	var running []*containerState
 	for _, cs := range append(append([]*containerState{}, r.inits...), r.apps...) {
 		if cs.running {
 			running = append(running, cs)
-			_ = syscall.Kill(cs.pid, syscall.SIGTERM)
 		}
 	}
 	r.mu.Unlock()
-	deadline := time.After(grace)
+	r.notify() // not ready from now on, as the real kubelet reports a terminating pod
+	for _, cs := range running {
+		go func(cs *containerState) {
+			r.preStop(cs, deadline)
+			r.mu.Lock()
+			if cs.running {
+				_ = syscall.Kill(cs.pid, syscall.SIGTERM)
+			}
+			r.mu.Unlock()
+		}(cs)
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
 	for _, cs := range running {
 		select {
 		case <-cs.exited:
-		case <-deadline:
+		case <-timer.C:
 			r.killAll()
 			<-cs.exited
 		}
 	}
+}
+
+// preStop runs the container's preStop hook (exec, httpGet, tcpSocket or
+// sleep) until it ends or the deadline passes; a failed hook is an event, and
+// the container is stopped all the same.
+func (r *podRunner) preStop(cs *containerState, deadline time.Time) {
+	lc := cs.spec.Lifecycle
+	if lc == nil || lc.PreStop == nil || r.isLost() {
+		return
+	}
+	h := lc.PreStop
+	if h.Sleep != nil {
+		select {
+		case <-time.After(time.Duration(h.Sleep.Seconds) * time.Second):
+		case <-time.After(time.Until(deadline)):
+		case <-cs.exited:
+		}
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	p := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: h.Exec, HTTPGet: h.HTTPGet, TCPSocket: h.TCPSocket}}
+	if err := r.probeOnce(ctx, cs, p, time.Until(deadline)); err != nil {
+		r.k.event(context.Background(), r.snapshot(), corev1.EventTypeWarning, "FailedPreStopHook",
+			fmt.Sprintf("PreStopHook of container %s failed: %v", cs.spec.Name, err))
+	}
+}
+
+func (r *podRunner) isLost() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lost
 }
 
 // killAll SIGKILLs every container at once: the PID 1 helpers take their
@@ -439,7 +506,10 @@ func (r *podRunner) killAll() {
 // loses power would.
 func (r *podRunner) loseNode() {
 	r.mu.Lock()
-	r.lost, r.stopping = true, true
+	if !r.lost {
+		r.lost, r.stopping = true, true
+		close(r.gone)
+	}
 	r.mu.Unlock()
 	r.killAll()
 }
