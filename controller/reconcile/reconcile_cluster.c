@@ -15,8 +15,9 @@
  *     the cluster as its volumes do, so a cluster re-created on them starts.
  *  6. After bootstrap, push parameter changes into Patroni's `<cluster>-config`
  *     annotation (patroni_dcs.h).
- *  7. Compute the status (cluster_status.h) and write it through /status only
- *     when it changed. Events on phase transitions and errors.
+ *  7. Compute the status (cluster_status.h; status.primary from Patroni's
+ *     leader key, reconcile_primary.h) and write it through /status only
+ *     when it changed. Events on phase transitions, primary changes and errors.
  * A steady-state reconcile makes no write.
  */
 #include <stdio.h>
@@ -36,6 +37,7 @@
 #include "controller/decide/patroni_dcs.h"
 #include "controller/reconcile/reconcile.h"
 #include "controller/reconcile/reconcile_cluster_backups.h"
+#include "controller/reconcile/reconcile_primary.h"
 #include "specs/inject.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
@@ -338,7 +340,7 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
             goto fail;
     }
 
-    struct pgw_render_ctx rctx = {.config = r->config};
+    struct pgw_render_ctx rctx = {.config = r->config, .defer_certificates = 1}; /* issued when due: apply_secrets.c */
     children = pgw_render_cluster(defaulted, &rctx);
     unown_credentials(children, name);
     struct pgw_apply_stats st = {0};
@@ -365,6 +367,7 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
                                   .now = ts};
     status = pgw_cluster_status_compute(&in);
     free(expected);
+    pgw_reconcile_primary(r, cluster, pods, status, &out->writes);
     if (rc == 0 && pgw_reconcile_cluster_backups(r, cluster, defaulted, status, ts, &out->writes, &err) != 0)
         rc = -1;
     phase_event(r, cluster, status, &out->writes);
