@@ -17,6 +17,7 @@
 #ifndef PGW_CERTS_H
 #define PGW_CERTS_H
 
+#include <stddef.h>
 #include <time.h>
 
 struct pgw_certs_options {
@@ -25,6 +26,9 @@ struct pgw_certs_options {
     int ca_days;           /* CA lifetime, e.g. 3650 */
     int leaf_days;         /* serving certificate lifetime, e.g. 365 */
     time_t now;            /* 0: the current time; tests set it to move the clock without sleeping */
+    /* More DNS SANs after the service's (a leading "*." allowed): a cluster's other Services and pods. */
+    const char *const *extra_dns;
+    size_t extra_dns_count;
 };
 
 /*
@@ -91,5 +95,27 @@ struct pgw_certs_mtls_pem {
 /* Returns 0, or -1 with *err (caller frees) for bad options or an OpenSSL failure. */
 int pgw_certs_issue_mtls_pem(const struct pgw_certs_mtls_options *opts, struct pgw_certs_mtls_pem *out, char **err);
 void pgw_certs_mtls_pem_free(struct pgw_certs_mtls_pem *pem);
+
+/*
+ * A certificate kept in a Secret, as PEM text, and what it must be: signed by
+ * ca_crt, matching key, carrying each of dns[] as a SAN (compared exactly, so
+ * "*.x" is just a name), with more than a third of its lifetime and of the
+ * CA's left at `now`.
+ */
+struct pgw_certs_pem_check {
+    const char *ca_crt;
+    const char *crt;
+    const char *key;
+    const char *const *dns;
+    size_t dns_count;
+    time_t now;
+};
+
+/*
+ * Why the certificate must be issued again (a static string), or NULL to keep
+ * it; then *renew_at (when not NULL) is when it will need renewal (two thirds
+ * into the shorter-lived of the certificate and its CA). Pure: no I/O.
+ */
+const char *pgw_certs_pem_problem(const struct pgw_certs_pem_check *c, time_t *renew_at);
 
 #endif

@@ -74,6 +74,8 @@ static int add_ext(X509V3_CTX *ctx, X509 *x, int nid, const char *value)
     return ok == 1 ? 0 : -1;
 }
 
+static int san_name_ok(const char *name);
+
 /* Builds the subjectAltName from structures (not config strings), so no name can inject syntax. */
 static int add_sans(X509 *x, const struct pgw_certs_options *opts)
 {
@@ -81,10 +83,15 @@ static int add_sans(X509 *x, const struct pgw_certs_options *opts)
     char *dns[PGW_CERTS_DNS_COUNT];
     pgw_certs_dns_names(opts, dns);
     int ok = gens != NULL;
-    for (size_t i = 0; ok && i != PGW_CERTS_DNS_COUNT; ++i) {
+    for (size_t i = 0; ok && i != PGW_CERTS_DNS_COUNT + opts->extra_dns_count; ++i) {
+        const char *name = i < PGW_CERTS_DNS_COUNT ? dns[i] : opts->extra_dns[i - PGW_CERTS_DNS_COUNT];
+        if (!san_name_ok(name)) {
+            ok = 0;
+            break;
+        }
         GENERAL_NAME *gen = GENERAL_NAME_new();
         ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
-        if (gen == NULL || ia5 == NULL || ASN1_STRING_set(ia5, dns[i], -1) != 1) {
+        if (gen == NULL || ia5 == NULL || ASN1_STRING_set(ia5, name, -1) != 1) {
             GENERAL_NAME_free(gen);
             ASN1_IA5STRING_free(ia5);
             ok = 0;

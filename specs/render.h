@@ -20,6 +20,8 @@ struct pgw_render_ctx {
     const struct pgw_config *config;
     /* Fills buf with random bytes. NULL: OpenSSL's RAND_bytes. */
     void (*random_bytes)(unsigned char *buf, size_t len);
+    /* Certificate Secrets without their data, for the controller to issue only when due (render_certs.h). */
+    int defer_certificates;
 };
 
 /* All children, in apply order (RBAC, Secrets, ConfigMaps, repository PVC, Services, PDB, StatefulSet,

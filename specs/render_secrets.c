@@ -4,18 +4,21 @@
  *
  * The controller creates a Secret only when it does not exist, so what is
  * rendered here is used once; rendering twice gives different passwords.
+ * Certificates are the exception: the controller renders them deferred
+ * (without data) and issues, or renews, one only when it is due
+ * (render_certs.h); `pgwarden render` issues them here.
  */
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "certs/certs.h"
 #include "common/base64.h"
 #include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
+#include "specs/render_certs.h"
 #include "specs/render_meta.h"
 #include "specs/render_pgbackrest.h"
 #include "specs/render_pgbouncer.h"
@@ -48,77 +51,54 @@ static json_t *secret(const json_t *cluster, const char *suffix, const char *com
     return s;
 }
 
-/*
- * The cluster's serving certificate, signed by a CA of its own, as PEM. Like a
- * password it is used once: the Secrets holding it are never overwritten.
- * NULL members when OpenSSL fails (logged by the caller's apply as a missing key).
- */
-static void issue_server_tls(const json_t *cluster, struct pgw_certs_pem *pem)
+/* A certificate Secret of profile `kind`: annotated, and with its data unless deferred (render_certs.h). */
+static json_t *certificate_secret(const json_t *cluster, const char *suffix, const char *component, const char *kind, int defer)
 {
-    struct pgw_certs_options opts = {.service = pgw_cluster_name(cluster),
-                                     .namespace = pgw_cluster_namespace(cluster),
-                                     .ca_days = PGW_CLUSTER_CA_DAYS,
-                                     .leaf_days = PGW_CLUSTER_TLS_DAYS};
-    char *err = NULL;
-    if (pgw_certs_issue_pem(&opts, pem, &err) != 0)
-        abort(); /* only when OpenSSL cannot make a key: never run without TLS */
+    char *name = pgw_child_name(cluster, suffix);
+    json_t *s = pgw_child_object(cluster, "v1", "Secret", name, component);
+    free(name);
+    json_object_set_new(s, "type", json_string("kubernetes.io/tls"));
+    json_t *meta = json_object_get(s, "metadata"), *ann = json_object_get(meta, "annotations");
+    if (!json_is_object(ann))
+        json_object_set_new(meta, "annotations", ann = json_object());
+    json_object_set_new(ann, PGW_ANNOTATION_CERTIFICATE, json_string(kind));
+    if (!defer) {
+        json_t *data = pgw_render_certificate_data(s);
+        if (data == NULL)
+            abort(); /* only when OpenSSL cannot make a key: never run without TLS */
+        json_object_set_new(s, "stringData", data);
+    }
+    return s;
+}
+
+static json_t *pgbackrest_tls_secret(const json_t *cluster, int defer)
+{
+    if (pgw_cluster_spec(cluster, "backup.repository") == NULL)
+        return NULL;
+    return certificate_secret(cluster, PGW_SUFFIX_PGBACKREST_TLS, "backup", PGW_CERTIFICATE_PGBACKREST, defer);
 }
 
 json_t *pgw_render_pgbackrest_tls_secret(const json_t *cluster)
 {
-    if (pgw_cluster_spec(cluster, "backup.repository") == NULL)
-        return NULL;
-    const char *name = pgw_cluster_name(cluster), *ns = pgw_cluster_namespace(cluster);
-    /* Jobs reach each instance as <cluster>-<i>.<cluster>-pods (render_pgbackrest.c); a wildcard of that
-     * headless Service's domain covers every instance, present and future, under each DNS search form. */
-    char *dns[4] = {pgw_asprintf("*.%s%s", name, PGW_SUFFIX_PODS), pgw_asprintf("*.%s%s.%s", name, PGW_SUFFIX_PODS, ns),
-                    pgw_asprintf("*.%s%s.%s.svc", name, PGW_SUFFIX_PODS, ns),
-                    pgw_asprintf("*.%s%s.%s.svc.cluster.local", name, PGW_SUFFIX_PODS, ns)};
-    char *server_cn = pgw_asprintf("%s%s", name, PGW_SUFFIX_PODS);
-    struct pgw_certs_mtls_options opts = {.server_cn = strlen(server_cn) <= 64 ? server_cn : "pgbackrest",
-                                          .server_dns = (const char *const *)dns,
-                                          .server_dns_count = 4,
-                                          .client_cn = PGW_PGBACKREST_CLIENT_CN,
-                                          .ca_days = PGW_CLUSTER_CA_DAYS,
-                                          .leaf_days = PGW_CLUSTER_TLS_DAYS};
-    struct pgw_certs_mtls_pem pem;
-    char *err = NULL;
-    json_t *s = NULL;
-    if (pgw_certs_issue_mtls_pem(&opts, &pem, &err) == 0) {
-        char *secret_name = pgw_child_name(cluster, PGW_SUFFIX_PGBACKREST_TLS);
-        s = pgw_child_object(cluster, "v1", "Secret", secret_name, "backup");
-        free(secret_name);
-        json_object_set_new(s, "type", json_string("kubernetes.io/tls"));
-        json_object_set_new(s, "stringData",
-                            pgw_json_pack("{s:s,s:s,s:s,s:s,s:s}", PGW_KEY_TLS_CA, pem.ca_crt, PGW_KEY_TLS_CERT, pem.server_crt,
-                                          PGW_KEY_TLS_KEY, pem.server_key, PGW_KEY_TLS_CLIENT_CERT, pem.client_crt,
-                                          PGW_KEY_TLS_CLIENT_KEY, pem.client_key));
-        pgw_certs_mtls_pem_free(&pem);
-    }
-    free(err); /* names too long for a certificate: validation bounds them, so never in practice */
-    for (size_t i = 0; i != 4; ++i)
-        free(dns[i]);
-    free(server_cn);
-    return s;
+    return pgbackrest_tls_secret(cluster, 0);
 }
 
 void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx, json_t *out)
 {
     char *pw;
-    struct pgw_certs_pem tls;
-    issue_server_tls(cluster, &tls);
-
-    /* The server certificate postgres serves, unless spec.tls.secretName names the user's own. */
-    if (!json_is_string(pgw_cluster_spec(cluster, "tls.secretName"))) {
-        char *name = pgw_child_name(cluster, PGW_SUFFIX_SERVER_TLS);
-        json_t *s = pgw_child_object(cluster, "v1", "Secret", name, "database");
-        free(name);
-        json_object_set_new(s, "type", json_string("kubernetes.io/tls"));
-        json_object_set_new(s, "stringData",
-                            pgw_json_pack("{s:s,s:s,s:s}", PGW_KEY_TLS_CA, tls.ca_crt, PGW_KEY_TLS_CERT, tls.tls_crt,
-                                          PGW_KEY_TLS_KEY, tls.tls_key));
-        json_array_append_new(out, s);
-    }
+    /* The server certificate postgres serves, unless spec.tls.secretName names the user's own. PgBouncer
+     * serves the same pair from its own Secret: copied in here, or by the controller from tls-from. */
+    const char *own_tls = json_string_value(pgw_cluster_spec(cluster, "tls.secretName"));
+    json_t *server_tls =
+        certificate_secret(cluster, PGW_SUFFIX_SERVER_TLS, "database", PGW_CERTIFICATE_SERVER, ctx->defer_certificates);
+    char *server_tls_name = pgw_child_name(cluster, PGW_SUFFIX_SERVER_TLS);
+    char *tls_from = pgw_strdup(own_tls != NULL ? own_tls : server_tls_name);
+    free(server_tls_name);
+    json_t *tls_data = json_incref(json_object_get(server_tls, "stringData"));
+    if (own_tls == NULL)
+        json_array_append_new(out, server_tls);
+    else
+        json_decref(server_tls);
 
     pw = new_password(ctx);
     json_array_append_new(
@@ -155,10 +135,20 @@ void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx,
     pw = new_password(ctx);
     char *userlist = pgw_render_pgbouncer_userlist(pw);
     /* pgbouncer.ini names tls.crt and tls.key beside userlist.txt: PgBouncer will not start without them. */
-    json_array_append_new(out, secret(cluster, PGW_SUFFIX_PGBOUNCER, "pooler",
-                                      pgw_json_pack("{s:s,s:s,s:s,s:s,s:s}", "username", PGW_ROLE_PGBOUNCER, "password", pw,
-                                                    PGW_KEY_PGBOUNCER_USERLIST, userlist, PGW_KEY_TLS_CERT, tls.tls_crt,
-                                                    PGW_KEY_TLS_KEY, tls.tls_key)));
+    json_t *bouncer_data =
+        pgw_json_pack("{s:s,s:s,s:s}", "username", PGW_ROLE_PGBOUNCER, "password", pw, PGW_KEY_PGBOUNCER_USERLIST, userlist);
+    if (tls_data != NULL) {
+        json_object_set(bouncer_data, PGW_KEY_TLS_CERT, json_object_get(tls_data, PGW_KEY_TLS_CERT));
+        json_object_set(bouncer_data, PGW_KEY_TLS_KEY, json_object_get(tls_data, PGW_KEY_TLS_KEY));
+    }
+    json_t *bouncer = secret(cluster, PGW_SUFFIX_PGBOUNCER, "pooler", bouncer_data);
+    json_t *bmeta = json_object_get(bouncer, "metadata"), *bann = json_object_get(bmeta, "annotations");
+    if (!json_is_object(bann))
+        json_object_set_new(bmeta, "annotations", bann = json_object());
+    json_object_set_new(bann, PGW_ANNOTATION_TLS_FROM, json_string(tls_from));
+    json_array_append_new(out, bouncer);
+    json_decref(tls_data);
+    free(tls_from);
     free(userlist);
     free(pw);
 
@@ -166,10 +156,9 @@ void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx,
     json_array_append_new(out, secret(cluster, PGW_SUFFIX_EXPORTER, "metrics",
                                       pgw_json_pack("{s:s,s:s}", "username", PGW_ROLE_EXPORTER, PGW_KEY_EXPORTER_PASSWORD, pw)));
     free(pw);
-    pgw_certs_pem_free(&tls);
 
     /* pgBackRest's mutual TLS: the pods' `pgbackrest server` and the backup Jobs' client. */
-    json_t *backrest_tls = pgw_render_pgbackrest_tls_secret(cluster);
+    json_t *backrest_tls = pgbackrest_tls_secret(cluster, ctx->defer_certificates);
     if (backrest_tls != NULL)
         json_array_append_new(out, backrest_tls);
 }

@@ -15,6 +15,7 @@
 #include "common/sha256.h"
 #include "common/xalloc.h"
 #include "controller/reconcile/apply.h"
+#include "specs/render_certs.h"
 
 struct pgw_apply_cache {
     pthread_mutex_t lock;
@@ -165,6 +166,15 @@ int pgw_apply_cache_seen(struct pgw_apply_cache *c, const char *owner_uid, const
     return seen;
 }
 
+char *pgw_apply_cache_lookup(struct pgw_apply_cache *c, const char *owner_uid, const char *kind, const char *namespace_,
+                             const char *name)
+{
+    char *key = cache_key(owner_uid, kind, namespace_, name);
+    char *v = cache_get(c, key);
+    free(key);
+    return v;
+}
+
 void pgw_apply_cache_remember(struct pgw_apply_cache *c, const char *owner_uid, const char *kind, const char *namespace_,
                               const char *name, const char *hash)
 {
@@ -198,8 +208,7 @@ const char *pgw_apply_live_hash(const json_t *live)
         json_object_get(json_object_get(json_object_get(live, "metadata"), "annotations"), PGW_ANNOTATION_DESIRED_HASH));
 }
 
-/* A copy of child carrying the hash annotation. Caller decrefs. */
-static json_t *stamped(const json_t *child, const char *hash)
+json_t *pgw_apply_stamped(const json_t *child, const char *hash)
 {
     json_t *copy = json_deep_copy(child);
     json_t *meta = json_object_get(copy, "metadata");
@@ -219,7 +228,7 @@ static char *failure(const char *verb, const char *kind, const char *name, const
 }
 
 static int apply_one(struct pgw_kclient *client, struct pgw_apply_cache *cache, const char *owner_uid, const json_t *child,
-                     struct pgw_apply_stats *stats, char **err)
+                     struct pgw_apply_pass *pass, struct pgw_apply_stats *stats, char **err)
 {
     const char *kind = json_string_value(json_object_get(child, "kind"));
     const json_t *meta = json_object_get(child, "metadata");
@@ -232,6 +241,11 @@ static int apply_one(struct pgw_kclient *client, struct pgw_apply_cache *cache, 
     }
     char hash[PGW_APPLY_HASH_LEN + 1];
     pgw_apply_hash(child, hash);
+    if (strcmp(kind, "Secret") == 0 && pgw_render_certificate_kind(child) != NULL)
+        return pgw_apply_certificate(client, cache, owner_uid, child, hash, pass, stats, err);
+    if (strcmp(kind, "Secret") == 0 &&
+        json_is_string(json_object_get(json_object_get(meta, "annotations"), PGW_ANNOTATION_TLS_FROM)))
+        return pgw_apply_tls_copy(client, cache, owner_uid, child, hash, pass, stats, err);
     char *key = cache_key(owner_uid, kind, ns, name);
     char *cached = cache_get(cache, key);
     /* Primed, a miss means no child of ours is there: write without reading first. */
@@ -259,7 +273,7 @@ static int apply_one(struct pgw_kclient *client, struct pgw_apply_cache *cache, 
         cache_put(cache, key, hash);
         goto out;
     }
-    json_t *obj = stamped(child, hash);
+    json_t *obj = pgw_apply_stamped(child, hash);
     stats->writes++;
     int o = action == PGW_APPLY_CREATE ? pgw_kclient_create(client, res, ns, obj, &r)
                                        : pgw_kclient_apply(client, res, ns, name, NULL, obj, &r);
@@ -283,10 +297,13 @@ int pgw_apply_children(struct pgw_kclient *client, struct pgw_apply_cache *cache
 {
     size_t i;
     json_t *child;
+    struct pgw_apply_pass pass = {.sources = json_object()};
+    int rc = 0;
     json_array_foreach(children, i, child)
     {
-        if (apply_one(client, cache, owner_uid, child, stats, err) != 0)
-            return -1;
+        if ((rc = apply_one(client, cache, owner_uid, child, &pass, stats, err)) != 0)
+            break;
     }
-    return 0;
+    json_decref(pass.sources);
+    return rc;
 }

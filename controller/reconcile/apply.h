@@ -3,7 +3,9 @@
  *
  * Every child goes out with server-side apply (fieldManager pgwarden,
  * force=true), except Secrets, which are created only when absent: a password
- * that exists is never overwritten (409 AlreadyExists is success).
+ * that exists is never overwritten (409 AlreadyExists is success). Two kinds
+ * of Secret get more: certificates are renewed when due, and PgBouncer's
+ * Secret gets the TLS keys it lacks (apply_secrets.c).
  *
  * Zero writes in steady state. The hash of the desired object (SHA-256 of its
  * canonical JSON, 16 hex digits) is stamped on the child as the annotation
@@ -32,6 +34,7 @@
 #define PGW_CONTROLLER_RECONCILE_APPLY_H
 
 #include <jansson.h>
+#include <time.h>
 
 #include "controller/kube/kclient.h"
 
@@ -107,6 +110,36 @@ struct pgw_apply_stats {
     int reads;   /* cold-cache reads */
     int skipped; /* children left alone */
 };
+
+/*
+ * Secrets beyond create-once (apply_secrets.c): certificate Secrets
+ * (specs/render_certs.h) are issued when absent and renewed when due, and a
+ * Secret with pgwarden.io/tls-from gets tls.crt and tls.key from its source
+ * when they are missing or the source was renewed. One pass over a cluster's
+ * children shares what each certificate Secret holds.
+ */
+struct pgw_apply_pass {
+    json_t *sources; /* Secret name → {data: {key: PEM}, renewed: bool}, certificates seen so far */
+    time_t now;      /* 0: the current time */
+};
+/* A Secret cached under this prefix was seen by priming with these keys (",a,b,"), not written by us. */
+#define PGW_APPLY_KEYS_PREFIX "keys:"
+int pgw_apply_certificate(struct pgw_kclient *client, struct pgw_apply_cache *cache, const char *owner_uid, const json_t *child,
+                          const char *hash, struct pgw_apply_pass *pass, struct pgw_apply_stats *stats, char **err);
+int pgw_apply_tls_copy(struct pgw_kclient *client, struct pgw_apply_cache *cache, const char *owner_uid, const json_t *child,
+                       const char *hash, struct pgw_apply_pass *pass, struct pgw_apply_stats *stats, char **err);
+/* A live Secret's data, base64-decoded: {key: text}; binary values are left out. Caller decrefs. */
+json_t *pgw_apply_secret_data(const json_t *secret);
+/* PGW_APPLY_KEYS_PREFIX and the sorted keys of a live Secret's data, ",a,b,". malloc'd. */
+char *pgw_apply_secret_keys(const json_t *secret);
+/* Remembers that the certificate in Secret ns/name is good until renew_at. */
+void pgw_apply_remember_certificate(struct pgw_apply_cache *cache, const char *owner_uid, const char *ns, const char *name,
+                                    time_t renew_at);
+/* The value remembered under owner/kind/namespace/name (malloc'd), or NULL. */
+char *pgw_apply_cache_lookup(struct pgw_apply_cache *c, const char *owner_uid, const char *kind, const char *namespace_,
+                             const char *name);
+/* A copy of child carrying the desired-hash annotation. Caller decrefs. */
+json_t *pgw_apply_stamped(const json_t *child, const char *hash);
 
 /*
  * Applies `children` (an array of objects; borrowed) owned by owner_uid.

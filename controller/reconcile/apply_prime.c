@@ -8,10 +8,12 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/xalloc.h"
 #include "controller/reconcile/apply.h"
 #include "specs/pod_layout.h"
+#include "specs/render_certs.h"
 
 #define MANAGED_BY_US "app.kubernetes.io/managed-by=pgwarden"
 #define PRIME_PAGE 500 /* items per LIST page: bounds one response, not the total */
@@ -50,6 +52,23 @@ static json_t *cluster_uids(struct pgw_kclient *client, const char *ns, char **e
     return out;
 }
 
+/* A Secret is remembered with its keys (a Secret missing one it should carry is completed, see
+ * apply_secrets.c), and a certificate Secret judged from the listed data: one that is good is not read
+ * again before it falls due, one that is not is left out and renewed by the next reconcile. */
+static void remember_secret(struct pgw_apply_cache *c, const char *uid, const char *ns, const char *name, const json_t *item)
+{
+    char *keys = pgw_apply_secret_keys(item);
+    pgw_apply_cache_remember(c, uid, "Secret", ns, name, keys);
+    free(keys);
+    if (pgw_render_certificate_kind(item) == NULL)
+        return;
+    json_t *data = pgw_apply_secret_data(item);
+    time_t renew_at = 0;
+    if (pgw_render_certificate_problem(item, data, time(NULL), &renew_at) == NULL)
+        pgw_apply_remember_certificate(c, uid, ns, name, renew_at);
+    json_decref(data);
+}
+
 static int prime_kind(struct pgw_apply_cache *c, struct pgw_kclient *client, const char *kind, const char *ns, const json_t *uids,
                       long *children, char **err)
 {
@@ -74,7 +93,11 @@ static int prime_kind(struct pgw_apply_cache *c, struct pgw_kclient *client, con
                 clusters, json_string_value(json_object_get(json_object_get(meta, "labels"), PGW_POD_LABEL_CLUSTER))));
         if (uid == NULL || hash == NULL || name == NULL)
             continue; /* not ours, or never applied by us: a reconcile writes it */
-        pgw_apply_cache_remember(c, uid, kind, json_string_value(json_object_get(meta, "namespace")), name, hash);
+        const char *ins = json_string_value(json_object_get(meta, "namespace"));
+        if (strcmp(kind, "Secret") == 0)
+            remember_secret(c, uid, ins, name, item);
+        else
+            pgw_apply_cache_remember(c, uid, kind, ins, name, hash);
         (*children)++;
     }
     pgw_kresult_dispose(&r);

@@ -153,6 +153,27 @@ START_TEST(owned_children)
 }
 END_TEST
 
+/* A live Secret's keys (sorted, what priming remembers) and its decoded text values (binary ones left out). */
+START_TEST(secret_keys_and_data)
+{
+    /* "aGVsbG8=" is "hello", "AAE=" is two bytes with a NUL */
+    json_t *s = q("{'kind':'Secret','data':{'tls.key':'aGVsbG8=','password':'aGVsbG8=','blob':'AAE='}}");
+    char *keys = pgw_apply_secret_keys(s);
+    ck_assert_str_eq(keys, "keys:,blob,password,tls.key,");
+    free(keys);
+    json_t *data = pgw_apply_secret_data(s);
+    ck_assert_str_eq(json_string_value(json_object_get(data, "tls.key")), "hello");
+    ck_assert_ptr_null(json_object_get(data, "blob"));
+    json_decref(data);
+    json_decref(s);
+    s = q("{'kind':'Secret'}");
+    keys = pgw_apply_secret_keys(s);
+    ck_assert_str_eq(keys, "keys:,");
+    free(keys);
+    json_decref(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("apply");
@@ -163,6 +184,7 @@ int main(void)
     tcase_add_test(tc, cache_priming_state);
     tcase_add_test(tc, controller_uid);
     tcase_add_test(tc, owned_children);
+    tcase_add_test(tc, secret_keys_and_data);
     suite_add_tcase(s, tc);
     return pgw_run_suite(s);
 }

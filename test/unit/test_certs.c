@@ -842,6 +842,108 @@ START_TEST(ensure_rejects_bad_options)
 }
 END_TEST
 
+/* ---- judging a certificate kept as PEM (pgw_certs_pem_problem) ------------ */
+
+#define T0 1767225600 /* 2026-01-01T00:00:00Z */
+
+static const char *const judged_extra[] = {"db-ro", "*.db-pods", "*.db-pods.shop.svc"};
+
+/* A CA and a 365-day certificate for service db in shop (plus judged_extra), issued at T0. */
+static void issue_judged(struct pgw_certs_pem *pem)
+{
+    struct pgw_certs_options opts = {.service = "db",
+                                     .namespace = "shop",
+                                     .ca_days = 3650,
+                                     .leaf_days = 365,
+                                     .now = T0,
+                                     .extra_dns = judged_extra,
+                                     .extra_dns_count = 3};
+    char *err = NULL;
+    ck_assert_msg(pgw_certs_issue_pem(&opts, pem, &err) == 0, "%s", err != NULL ? err : "");
+}
+
+enum { J_MINE, J_OTHER_CA, J_OTHER_KEY, J_GARBAGE_CA, J_NO_KEY };
+
+static const struct {
+    long long at;         /* seconds after T0 */
+    int material;         /* which CA and key go beside the certificate */
+    const char *names[4]; /* what it must cover */
+    const char *problem;  /* NULL: keep */
+} judge_rows[] = {
+    {DAY, J_MINE, {"db", "db.shop.svc", "db-ro", "*.db-pods"}, NULL},
+    {243LL * DAY, J_MINE, {"db.shop.svc.cluster.local", "localhost"}, NULL}, /* 122 of 365 days left: more than a third */
+    {244LL * DAY, J_MINE, {"db"}, "less than a third"},                      /* 121 left */
+    {366LL * DAY, J_MINE, {"db"}, "expired"},
+    {-DAY, J_MINE, {"db"}, "not valid yet"},
+    {DAY, J_MINE, {"db", "db-r"}, "does not cover every name"},   /* a Service added since */
+    {DAY, J_MINE, {"db-0.db-pods"}, "does not cover every name"}, /* SANs compare exactly, wildcards too */
+    {DAY, J_OTHER_CA, {"db"}, "not signed by the CA in the Secret"},
+    {DAY, J_OTHER_KEY, {"db"}, "does not match"},
+    {DAY, J_GARBAGE_CA, {"db"}, "no readable CA"},
+    {DAY, J_NO_KEY, {"db"}, "no readable private key"},
+};
+
+START_TEST(pem_problem_table)
+{
+    struct pgw_certs_pem mine, other;
+    issue_judged(&mine);
+    issue_judged(&other);
+    const char *names[4];
+    size_t n = 0;
+    for (; n != 4 && judge_rows[_i].names[n] != NULL; ++n)
+        names[n] = judge_rows[_i].names[n];
+    int m = judge_rows[_i].material;
+    struct pgw_certs_pem_check c = {.ca_crt = m == J_OTHER_CA     ? other.ca_crt
+                                              : m == J_GARBAGE_CA ? "-----BEGIN nonsense"
+                                                                  : mine.ca_crt,
+                                    .crt = mine.tls_crt,
+                                    .key = m == J_OTHER_KEY ? other.tls_key
+                                           : m == J_NO_KEY  ? NULL
+                                                            : mine.tls_key,
+                                    .dns = names,
+                                    .dns_count = n,
+                                    .now = T0 + judge_rows[_i].at};
+    time_t renew_at = 0;
+    const char *problem = pgw_certs_pem_problem(&c, &renew_at);
+    if (judge_rows[_i].problem == NULL) {
+        ck_assert_msg(problem == NULL, "row %d: %s", _i, problem);
+        /* two thirds into [T0 - 300 s, T0 + 365 days]: 365 days + 300 s is 31536300 s, a third 10512100 */
+        ck_assert_int_eq((long long)renew_at, T0 + 31536000LL - 10512100LL);
+    } else {
+        ck_assert_msg(problem != NULL && strstr(problem, judge_rows[_i].problem) != NULL, "row %d: want \"%s\", got \"%s\"", _i,
+                      judge_rows[_i].problem, problem != NULL ? problem : "(keep)");
+    }
+    pgw_certs_pem_free(&mine);
+    pgw_certs_pem_free(&other);
+}
+END_TEST
+
+/* The extra names are SANs of the serving certificate, after the service's; a bad one fails the issue. */
+START_TEST(issue_pem_extra_names)
+{
+    struct pgw_certs_pem pem;
+    issue_judged(&pem);
+    BIO *b = BIO_new_mem_buf(pem.tls_crt, -1);
+    X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(X509_check_host(x, "db-ro.shop.svc", 0, 0, NULL), 0); /* only the forms asked for */
+    ck_assert_int_eq(X509_check_host(x, "db-ro", 0, 0, NULL), 1);
+    ck_assert_int_eq(X509_check_host(x, "db-1.db-pods.shop.svc", 0, 0, NULL), 1);
+    ck_assert_int_eq(X509_check_host(x, "db.shop.svc", 0, 0, NULL), 1);
+    X509_free(x);
+    pgw_certs_pem_free(&pem);
+
+    static const char *const bad[] = {"Not A Name"};
+    struct pgw_certs_options opts = {
+        .service = "db", .namespace = "shop", .ca_days = 10, .leaf_days = 5, .extra_dns = bad, .extra_dns_count = 1};
+    char *err = NULL;
+    ck_assert_int_eq(pgw_certs_issue_pem(&opts, &pem, &err), -1);
+    ck_assert_ptr_nonnull(err);
+    free(err);
+}
+END_TEST
+
 static Suite *certs_suite(void)
 {
     Suite *s = suite_create("certs");
@@ -857,6 +959,8 @@ static Suite *certs_suite(void)
     tc = tcase_create("check");
     tcase_add_test(tc, needs_renewal_table);
     tcase_add_test(tc, check_pair_table);
+    tcase_add_loop_test(tc, pem_problem_table, 0, (int)(sizeof(judge_rows) / sizeof(judge_rows[0])));
+    tcase_add_test(tc, issue_pem_extra_names);
     suite_add_tcase(s, tc);
     tc = tcase_create("ensure");
     tcase_add_test(tc, ensure_creates_then_keeps);

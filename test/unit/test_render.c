@@ -328,7 +328,7 @@ START_TEST(server_tls_is_issued_unless_the_user_brings_one)
 {
     json_t *cluster = load(minimal);
     json_t *out = json_array();
-    struct pgw_render_ctx ctx = {&cfg, NULL};
+    struct pgw_render_ctx ctx = {.config = &cfg};
     pgw_render_secrets(cluster, &ctx, out);
     json_t *tls = find(out, "Secret", "demo-server-tls");
     ck_assert_ptr_nonnull(tls);
