@@ -9,9 +9,14 @@ PostgreSQL again as the primary (no failover, nothing to lose). To get a
 failover, `crash_until_failover` keeps killing the pod's processes as they
 come back until another member holds the leader key: the pod is a node that
 stays dead for ttl seconds, the case synchronous replication is about.
+
+`delay_to`, `cut_off` and `restore_network` shape a pod's egress with tc in
+its network namespace, for the benchmark's "replicas farther away than the
+clients" case.
 """
 import os
 import signal
+import subprocess
 import time
 
 
@@ -72,3 +77,29 @@ def crash_until_failover(tb, ns, cluster, pod, timeout=120):
             raise AssertionError(f"no failover from {pod} within {timeout} s (leader: {now})")
         kill_pod(tb, ns, pod)
         time.sleep(0.1)
+
+
+def _tc(tb, ns, pod, *args, check=True):
+    netns = tb.pod_info(ns, pod)["netns"]
+    return subprocess.run(["nsenter", f"--net={netns}", "tc"] + list(args), check=check, capture_output=True, text=True)
+
+
+def delay_to(tb, ns, pod, ips, ms):
+    """Delays what `pod` sends to `ips` by `ms` (netem on a band of its eth0 that only those
+    addresses' traffic takes): replicas farther away than the clients, so the WAL of an
+    acknowledged commit can still be on its way when the primary dies."""
+    _tc(tb, ns, pod, "qdisc", "replace", "dev", "eth0", "root", "handle", "1:", "prio")
+    _tc(tb, ns, pod, "qdisc", "add", "dev", "eth0", "parent", "1:3", "handle", "30:", "netem", "delay", f"{ms}ms")
+    for ip in ips:
+        _tc(tb, ns, pod, "filter", "add", "dev", "eth0", "parent", "1:0", "protocol", "ip", "u32", "match", "ip", "dst",
+            f"{ip}/32", "flowid", "1:3")
+
+
+def cut_off(tb, ns, pod):
+    """Drops everything `pod` sends from now on, and what was queued (the root qdisc is replaced):
+    a machine that dies takes its unsent packets with it."""
+    _tc(tb, ns, pod, "qdisc", "replace", "dev", "eth0", "root", "netem", "loss", "100%")
+
+
+def restore_network(tb, ns, pod):
+    _tc(tb, ns, pod, "qdisc", "del", "dev", "eth0", "root", check=False)
