@@ -118,4 +118,7 @@ struct pgw_certs_pem_check {
  */
 const char *pgw_certs_pem_problem(const struct pgw_certs_pem_check *c, time_t *renew_at);
 
+/* The first certificate of a PEM text, re-encoded, when it is valid at `now`; else NULL. malloc'd. */
+char *pgw_certs_pem_first_valid(const char *pem, time_t now);
+
 #endif

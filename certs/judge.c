@@ -101,3 +101,16 @@ const char *pgw_certs_pem_problem(const struct pgw_certs_pem_check *c, time_t *r
     EVP_PKEY_free(key);
     return problem;
 }
+
+char *pgw_certs_pem_first_valid(const char *pem, time_t now)
+{
+    X509 *x = cert_of(pem);
+    time_t nb, na;
+    char *out = NULL;
+    if (x != NULL && pgw_certs_asn1_to_time(X509_get0_notBefore(x), &nb) == 0 &&
+        pgw_certs_asn1_to_time(X509_get0_notAfter(x), &na) == 0 && nb <= now && now < na)
+        out = pgw_certs_cert_pem(x, NULL);
+    X509_free(x);
+    ERR_clear_error();
+    return out;
+}

@@ -101,8 +101,8 @@ static json_t *server_data(const char *name, const char *ns, const json_t *names
     char *err = NULL;
     json_t *data = NULL;
     if (pgw_certs_issue_pem(&opts, &pem, &err) == 0) {
-        data = pgw_json_pack("{s:s,s:s,s:s}", PGW_KEY_TLS_CA, pem.ca_crt, PGW_KEY_TLS_CERT, pem.tls_crt, PGW_KEY_TLS_KEY,
-                             pem.tls_key);
+        data =
+            pgw_json_pack("{s:s,s:s,s:s}", PGW_KEY_TLS_CA, pem.ca_crt, PGW_KEY_TLS_CERT, pem.tls_crt, PGW_KEY_TLS_KEY, pem.tls_key);
         pgw_certs_pem_free(&pem);
     }
     free(err);
@@ -186,4 +186,17 @@ const char *pgw_render_certificate_problem(const json_t *secret, const json_t *d
     free(dns);
     json_decref(names);
     return problem;
+}
+
+void pgw_render_certificate_keep_ca(json_t *data, const json_t *live, time_t now)
+{
+    const char *new_ca = json_string_value(json_object_get(data, PGW_KEY_TLS_CA));
+    const char *live_ca = json_string_value(json_object_get(live, PGW_KEY_TLS_CA));
+    char *old_ca = new_ca != NULL && live_ca != NULL ? pgw_certs_pem_first_valid(live_ca, now) : NULL;
+    if (old_ca != NULL) {
+        char *both = pgw_asprintf("%s%s", new_ca, old_ca); /* before new_ca's string is replaced */
+        json_object_set_new(data, PGW_KEY_TLS_CA, json_string(both));
+        free(both);
+    }
+    free(old_ca);
 }

@@ -45,4 +45,12 @@ json_t *pgw_render_certificate_data(const json_t *secret);
  */
 const char *pgw_render_certificate_problem(const json_t *secret, const json_t *data, time_t now, time_t *renew_at);
 
+/*
+ * A renewal brings a new CA (its key is never kept). The old CA of `live`,
+ * while still valid at `now`, is appended to ca.crt of the new `data`: a
+ * client that reads ca.crt after the renewal verifies both the new
+ * certificate and the old one a running process serves until it reloads.
+ */
+void pgw_render_certificate_keep_ca(json_t *data, const json_t *live, time_t now);
+
 #endif

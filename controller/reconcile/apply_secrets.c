@@ -105,8 +105,9 @@ static json_t *involved_cluster(const json_t *child, const char *owner_uid)
 {
     const char *cluster =
         json_string_value(json_object_get(json_object_get(json_object_get(child, "metadata"), "labels"), PGW_POD_LABEL_CLUSTER));
-    return pgw_json_pack("{s:s,s:s,s:{s:s,s:s?,s:s}}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster", "metadata", "name",
-                         cluster != NULL ? cluster : "unknown", "namespace", meta_str(child, "namespace"), "uid", owner_uid);
+    return pgw_json_pack("{s:s,s:s,s:{s:s,s:s?,s:s}}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresCluster", "metadata",
+                         "name", cluster != NULL ? cluster : "unknown", "namespace", meta_str(child, "namespace"), "uid",
+                         owner_uid);
 }
 
 static void event(struct pgw_kclient *client, const json_t *child, const char *owner_uid, const char *reason, const char *message,
@@ -193,6 +194,7 @@ int pgw_apply_certificate(struct pgw_kclient *client, struct pgw_apply_cache *ca
         stats->skipped++;
     } else {
         json_t *data = pgw_render_certificate_data(child);
+        pgw_render_certificate_keep_ca(data, live, now);
         if (data == NULL) {
             *err = pgw_asprintf("cannot issue the certificate of Secret %s", name);
             rc = -1;
@@ -202,7 +204,8 @@ int pgw_apply_certificate(struct pgw_kclient *client, struct pgw_apply_cache *ca
             if (live != NULL) {
                 char *msg = pgw_asprintf("issued a new certificate into Secret %s: %s", name, problem);
                 event(client, child, owner_uid, "CertificateRenewed", msg, stats);
-                pgw_log(PGW_LOG_INFO, "certificate renewed", pgw_json_pack("{s:s,s:s,s:s}", "namespace", ns, "secret", name, "why", problem));
+                pgw_log(PGW_LOG_INFO, "certificate renewed",
+                        pgw_json_pack("{s:s,s:s,s:s}", "namespace", ns, "secret", name, "why", problem));
                 free(msg);
             }
         }
@@ -225,7 +228,8 @@ static json_t *source_data(struct pgw_kclient *client, struct pgw_apply_pass *pa
         return json_incref(json_object_get(known, "data"));
     struct pgw_kresult r = {0};
     stats->reads++;
-    json_t *data = pgw_kclient_get(client, pgw_resource_find("Secret"), ns, src, &r) == PGW_K_OK ? pgw_apply_secret_data(r.body) : NULL;
+    json_t *data =
+        pgw_kclient_get(client, pgw_resource_find("Secret"), ns, src, &r) == PGW_K_OK ? pgw_apply_secret_data(r.body) : NULL;
     pgw_kresult_dispose(&r);
     return data;
 }
@@ -295,7 +299,8 @@ int pgw_apply_tls_copy(struct pgw_kclient *client, struct pgw_apply_cache *cache
             *err = failure("update", name, &r);
             rc = -1;
         } else {
-            char *msg = pgw_asprintf("%s tls.crt and tls.key in Secret %s from Secret %s", missing ? "added" : "replaced", name, src);
+            char *msg =
+                pgw_asprintf("%s tls.crt and tls.key in Secret %s from Secret %s", missing ? "added" : "replaced", name, src);
             event(client, child, owner_uid, missing ? "SecretKeysAdded" : "CertificateRenewed", msg, stats);
             free(msg);
             wrote = 1;

@@ -333,9 +333,12 @@ class Manifests(unittest.TestCase):
             self.assertTrue(allowed(rules, "", "persistentvolumeclaims", verb), verb)
 
     def test_secrets_are_never_overwritten(self):
+        """Created once, never replaced whole or deleted; patch only renews certificates in place and adds
+        keys a Secret lacks (apply_secrets.c)."""
         rules = self.cluster_rules()
         self.assertTrue(allowed(rules, "", "secrets", "create"))
-        for verb in ("update", "patch", "delete"):
+        self.assertTrue(allowed(rules, "", "secrets", "patch"))
+        for verb in ("update", "delete"):
             self.assertFalse(allowed(rules, "", "secrets", verb), verb)
 
     def test_operator_holds_what_it_grants_patroni(self):
@@ -783,7 +786,7 @@ class ManifestsLive(unittest.TestCase):
 
     def test_rbac_what_it_must_not_do(self):
         """The design's "not granted, on purpose" list, asked of the real authorizer."""
-        for verb in ("update", "patch", "delete"):
+        for verb in ("update", "delete"):
             self.assertFalse(self.can(verb, "", "secrets", LIVE_NS, "c-superuser"), f"{verb} secrets")
         for group, resource in (("apps", "statefulsets"), ("", "services"), ("", "configmaps"), ("", "secrets"),
                                 ("policy", "poddisruptionbudgets"), ("batch", "jobs"),

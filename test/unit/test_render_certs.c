@@ -80,7 +80,8 @@ START_TEST(deferred_render)
     json_t *cluster = q(cluster_json), *out = json_array();
     struct pgw_render_ctx ctx = {.config = &cfg, .defer_certificates = 1};
     pgw_render_secrets(cluster, &ctx, out);
-    json_t *server = find(out, "demo-server-tls"), *backrest = find(out, "demo-pgbackrest-tls"), *bouncer = find(out, "demo-pgbouncer");
+    json_t *server = find(out, "demo-server-tls"), *backrest = find(out, "demo-pgbackrest-tls"),
+           *bouncer = find(out, "demo-pgbouncer");
     ck_assert_ptr_nonnull(server);
     ck_assert_ptr_nonnull(backrest);
     ck_assert_str_eq(ann(server, PGW_ANNOTATION_CERTIFICATE), PGW_CERTIFICATE_SERVER);
@@ -128,7 +129,8 @@ START_TEST(server_data_judged)
     struct pgw_certs_pem old;
     char *err = NULL;
     ck_assert_int_eq(pgw_certs_issue_pem(&opts, &old, &err), 0);
-    json_t *old_data = json_pack("{s:s,s:s,s:s}", PGW_KEY_TLS_CA, old.ca_crt, PGW_KEY_TLS_CERT, old.tls_crt, PGW_KEY_TLS_KEY, old.tls_key);
+    json_t *old_data =
+        json_pack("{s:s,s:s,s:s}", PGW_KEY_TLS_CA, old.ca_crt, PGW_KEY_TLS_CERT, old.tls_crt, PGW_KEY_TLS_KEY, old.tls_key);
     problem = pgw_render_certificate_problem(server, old_data, now, NULL);
     ck_assert_ptr_nonnull(problem);
     ck_assert_ptr_nonnull(strstr(problem, "does not cover every name"));
@@ -177,6 +179,37 @@ START_TEST(pgbackrest_data_judged)
 }
 END_TEST
 
+/* A renewal keeps the old CA, while valid, after the new one: the new data is still judged good. */
+START_TEST(renewal_keeps_the_old_ca)
+{
+    json_t *cluster = q(cluster_json), *out = json_array();
+    struct pgw_render_ctx ctx = {.config = &cfg, .defer_certificates = 1};
+    pgw_render_secrets(cluster, &ctx, out);
+    json_t *server = find(out, "demo-server-tls");
+    json_t *old = pgw_render_certificate_data(server), *fresh = pgw_render_certificate_data(server);
+    char *new_ca = strdup(json_string_value(json_object_get(fresh, PGW_KEY_TLS_CA)));
+    const char *old_ca = json_string_value(json_object_get(old, PGW_KEY_TLS_CA));
+    time_t now = time(NULL);
+    pgw_render_certificate_keep_ca(fresh, old, now);
+    const char *both = json_string_value(json_object_get(fresh, PGW_KEY_TLS_CA));
+    ck_assert_int_eq(strncmp(both, new_ca, strlen(new_ca)), 0); /* the signer first */
+    ck_assert_str_eq(both + strlen(new_ca), old_ca);
+    ck_assert_ptr_null(pgw_render_certificate_problem(server, fresh, now, NULL));
+    /* An expired old CA is dropped. */
+    json_t *again = pgw_render_certificate_data(server);
+    const char *again_ca = json_string_value(json_object_get(again, PGW_KEY_TLS_CA));
+    size_t n = strlen(again_ca);
+    pgw_render_certificate_keep_ca(again, old, now + 3651LL * DAY);
+    ck_assert_uint_eq(strlen(json_string_value(json_object_get(again, PGW_KEY_TLS_CA))), n);
+    free(new_ca);
+    json_decref(again);
+    json_decref(old);
+    json_decref(fresh);
+    json_decref(out);
+    json_decref(cluster);
+}
+END_TEST
+
 int main(void)
 {
     pgw_config_init_defaults(&cfg);
@@ -186,6 +219,7 @@ int main(void)
     tcase_add_test(tc, deferred_render);
     tcase_add_test(tc, server_data_judged);
     tcase_add_test(tc, pgbackrest_data_judged);
+    tcase_add_test(tc, renewal_keeps_the_old_ca);
     suite_add_tcase(s, tc);
     int rc = pgw_run_suite(s);
     pgw_config_dispose(&cfg);
