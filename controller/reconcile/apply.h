@@ -122,6 +122,8 @@ struct pgw_apply_pass {
     json_t *sources; /* Secret name → {data: {key: PEM}, renewed: bool}, certificates seen so far */
     time_t now;      /* 0: the current time */
 };
+/* A certificate judged good is read again on a reconcile this long after, at the latest. */
+#define PGW_APPLY_CERT_RECHECK_SECONDS 60
 /* A Secret cached under this prefix was seen by priming with these keys (",a,b,"), not written by us. */
 #define PGW_APPLY_KEYS_PREFIX "keys:"
 int pgw_apply_certificate(struct pgw_kclient *client, struct pgw_apply_cache *cache, const char *owner_uid, const json_t *child,

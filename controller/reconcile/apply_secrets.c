@@ -15,8 +15,11 @@
  *
  * Cost: a certificate judged good is remembered with the time it falls due
  * (cache kind "CertificateCheck"), and priming judges the listed Secrets, so
- * the steady state reads nothing; a certificate is looked at again when it
- * falls due, on the first reconcile after that time (every resync reconciles).
+ * the steady state reads nothing; a certificate is looked at again on the
+ * first reconcile after it falls due (every resync reconciles), and on a
+ * reconcile at least PGW_APPLY_CERT_RECHECK_SECONDS after the last look:
+ * Secrets are not watched, so a Secret replaced or damaged by someone else is
+ * noticed then, for at most one read a minute per certificate.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,8 +89,11 @@ char *pgw_apply_secret_keys(const json_t *secret)
 void pgw_apply_remember_certificate(struct pgw_apply_cache *cache, const char *owner_uid, const char *ns, const char *name,
                                     time_t renew_at)
 {
+    /* Looked at again when due, and at most PGW_APPLY_CERT_RECHECK_SECONDS later on a reconcile: Secrets
+     * are not watched, and one replaced or damaged by someone else is noticed that way. */
+    time_t recheck = time(NULL) + PGW_APPLY_CERT_RECHECK_SECONDS;
     char at[32];
-    snprintf(at, sizeof(at), "%lld", (long long)renew_at);
+    snprintf(at, sizeof(at), "%lld", (long long)(renew_at < recheck ? renew_at : recheck));
     pgw_apply_cache_remember(cache, owner_uid, CHECK_KIND, ns, name, at);
 }
 
