@@ -130,8 +130,14 @@ static json_t *postgres_container(const json_t *cluster, const struct pgw_render
     json_object_set_new(c, "ports",
                         pgw_json_pack("[o,o]", tcp_port(PGW_POD_PORT_POSTGRES_NAME, PGW_POD_PORT_POSTGRES),
                                       tcp_port(PGW_POD_PORT_PATRONI_NAME, PGW_POD_PORT_PATRONI)));
-    json_object_set_new(c, "readinessProbe", patroni_probe("/readiness", 5, 3, 3));
-    json_object_set_new(c, "livenessProbe", patroni_probe("/liveness", 10, 5, 6));
+    /* Readiness routes only the selector Services (-ro, -r; the read-write one is Patroni's own
+     * Endpoints): a replica whose PostgreSQL stopped leaves them within 2 x 2 s. Liveness restarts
+     * Patroni, which on a primary is a switchover: it fails only once Patroni's own /liveness does
+     * (its loop stuck for ttl on a primary, 2 x ttl on a replica, when the leader key has expired
+     * anyway), and then 3 x 10 s later, a backstop against a hung Patroni whose PostgreSQL would
+     * go on taking writes. docs/reliability.md, "Failover". */
+    json_object_set_new(c, "readinessProbe", patroni_probe("/readiness", 2, 2, 2));
+    json_object_set_new(c, "livenessProbe", patroni_probe("/liveness", 10, 5, 3));
     json_object_set_new(c, "volumeMounts", mounts);
     json_object_set_new(c, "securityContext", pgw_container_security_context());
     json_t *resources = pgw_cluster_spec(cluster, "resources");
