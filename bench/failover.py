@@ -111,6 +111,8 @@ def main():
     tb.install_pgwarden()
     tb.namespace(args.ns)
     try:
+        for i in range(3):  # a run killed while a pod was down left it so in the kubelet
+            tb.pod_up(args.ns, f"{args.cluster}-{i}")
         tb.kubectl("apply", "-f", "-", stdin=cluster_yaml(args.ns, args.cluster))
         b = Bench(tb, args.ns, args.cluster)
         c = b.healthy(timeout=600)

@@ -154,6 +154,8 @@ class Failover(FailoverHelpers, NamespaceTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.ns, cls.cluster = NS, CLUSTER
+        for i in range(3):  # a run killed while a pod was down left it so in the kubelet
+            cls.tb.pod_up(NS, f"{CLUSTER}-{i}")
         cls.tb.kubectl("apply", "-f", "-", stdin=cluster_yaml(NS, CLUSTER))
 
     def start_watchers(self):
