@@ -10,7 +10,7 @@ failover, `crash_until_failover` keeps killing the pod's processes as they
 come back until another member holds the leader key: the pod is a node that
 stays dead for ttl seconds, the case synchronous replication is about.
 
-`delay_to`, `cut_off` and `restore_network` shape a pod's egress with tc in
+`throttle_to`, `cut_off` and `restore_network` shape a pod's egress with tc in
 its network namespace, for the benchmark's "replicas farther away than the
 clients" case.
 """
@@ -84,21 +84,22 @@ def _tc(tb, ns, pod, *args, check=True):
     return subprocess.run(["nsenter", f"--net={netns}", "tc"] + list(args), check=check, capture_output=True, text=True)
 
 
-def delay_to(tb, ns, pod, ips, ms):
-    """Delays what `pod` sends to `ips` by `ms` (netem on a band of its eth0 that only those
-    addresses' traffic takes): replicas farther away than the clients, so the WAL of an
-    acknowledged commit can still be on its way when the primary dies."""
-    _tc(tb, ns, pod, "qdisc", "replace", "dev", "eth0", "root", "handle", "1:", "prio")
-    _tc(tb, ns, pod, "qdisc", "add", "dev", "eth0", "parent", "1:3", "handle", "30:", "netem", "delay", f"{ms}ms")
+def throttle_to(tb, ns, pod, ips, kbit):
+    """Limits what `pod` sends to `ips` to `kbit` kbit/s (an htb class that only those addresses'
+    traffic takes; the test bed's kernel has htb and u32 but no netem): replicas farther away than
+    the clients, so the WAL of an acknowledged commit can still be queued when the primary dies."""
+    _tc(tb, ns, pod, "qdisc", "replace", "dev", "eth0", "root", "handle", "1:", "htb", "default", "10")
+    _tc(tb, ns, pod, "class", "add", "dev", "eth0", "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit")
+    _tc(tb, ns, pod, "class", "add", "dev", "eth0", "parent", "1:", "classid", "1:20", "htb", "rate", f"{kbit}kbit")
     for ip in ips:
-        _tc(tb, ns, pod, "filter", "add", "dev", "eth0", "parent", "1:0", "protocol", "ip", "u32", "match", "ip", "dst",
-            f"{ip}/32", "flowid", "1:3")
+        _tc(tb, ns, pod, "filter", "add", "dev", "eth0", "parent", "1:", "protocol", "ip", "prio", "1", "u32", "match", "ip",
+            "dst", f"{ip}/32", "flowid", "1:20")
 
 
 def cut_off(tb, ns, pod):
     """Drops everything `pod` sends from now on, and what was queued (the root qdisc is replaced):
     a machine that dies takes its unsent packets with it."""
-    _tc(tb, ns, pod, "qdisc", "replace", "dev", "eth0", "root", "netem", "loss", "100%")
+    _tc(tb, ns, pod, "qdisc", "replace", "dev", "eth0", "root", "blackhole")
 
 
 def restore_network(tb, ns, pod):
