@@ -61,6 +61,13 @@ void pgw_sidecar_pgbackrest_inject(struct pgw_pod_edit *edit)
     add_env(env, "PGBACKREST_LOCK_PATH", PGW_POD_PGBACKREST_LOCK_DIR);
     add_env(env, "PGBACKREST_LOG_LEVEL_FILE", "off"); /* the root filesystem is read-only; logs go to stdout */
     add_env(env, "PGBACKREST_LOG_LEVEL_CONSOLE", "info");
+    /* The server never touches the repository (the Jobs are the repository host and archive-push
+     * runs in the postgres container), but it loads the instance side of the config, where
+     * spec.backup.encryptionSecret sets repo1-cipher-type, and pgBackRest then demands
+     * repo1-cipher-pass for every command it serves: stanza-create failed on every instance. The
+     * pass is in a Secret the webhook cannot name (admission never reads the cluster), and the
+     * server has no use for it: the environment overrides the file. */
+    add_env(env, "PGBACKREST_REPO1_CIPHER_TYPE", "none");
     /* The server's local processes connect to postgres over the socket as the superuser (pg1-user),
      * and pg_hba asks every local connection for a password: libpq reads it from PGPASSWORD. */
     char *superuser = pgw_asprintf("%s%s", edit->cluster, PGW_SUFFIX_SUPERUSER);

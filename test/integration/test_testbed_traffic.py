@@ -20,7 +20,6 @@ Service is resolved to the ready addresses of its EndpointSlices
 (pgwriter.ready_addresses), which is what kube-proxy would route to.
 """
 import json
-import os
 import re
 import time
 import unittest

@@ -517,6 +517,25 @@ START_TEST(test_pgwal_shared_with_pgbackrest)
 }
 END_TEST
 
+/* The pgbackrest server never uses the repository: with spec.backup.encryptionSecret the instance
+ * config sets repo1-cipher-type, and without this override pgBackRest asks the server for the
+ * cipher pass on every command (stanza-create failed on the test bed). */
+START_TEST(test_pgbackrest_server_has_no_cipher)
+{
+    json_t *pod = database_pod("backup");
+    struct pgw_errors errs;
+    json_t *out = mutate_idempotent(pod, &errs);
+    const json_t *env = json_object_get(find_named(containers(out), "pgbackrest"), "env");
+    const json_t *cipher = find_named(env, "PGBACKREST_REPO1_CIPHER_TYPE");
+    ck_assert_ptr_nonnull(cipher);
+    ck_assert_str_eq(json_string_value(json_object_get(cipher, "value")), "none");
+    ck_assert_ptr_null(find_named(env, "PGBACKREST_REPO1_CIPHER_PASS"));
+    pgw_errors_dispose(&errs);
+    json_decref(out);
+    json_decref(pod);
+}
+END_TEST
+
 /* ---- custom queries (spec.metrics.customQueriesConfigMap via the template annotation) ---- */
 
 /* "a b c" from a container's args. malloc'd. */
@@ -865,6 +884,7 @@ static Suite *pod_mutator_suite(void)
     tcase_add_test(tc, test_existing_containers_kept_verbatim);
     tcase_add_test(tc, test_user_annotations_kept);
     tcase_add_test(tc, test_pgwal_shared_with_pgbackrest);
+    tcase_add_test(tc, test_pgbackrest_server_has_no_cipher);
     tcase_add_loop_test(tc, test_custom_queries, 0, sizeof(queries_rows) / sizeof(queries_rows[0]));
     tcase_add_loop_test(tc, test_shapes, 0, sizeof(shapes_rows) / sizeof(shapes_rows[0]));
     tcase_add_test(tc, test_independent_of_other_injectors);
