@@ -273,34 +273,41 @@ static const struct {
      "{'restore':{'fromCluster':'demo'}}", 3},
 };
 
-/* Priming lists exactly the kinds the renderer emits, by the label every child carries. */
+/* Priming lists exactly the kinds the renderer emits, by the label every child carries: the kinds of an
+ * object-store cluster and of one with a volume repository (its claim), together. */
 START_TEST(priming_covers_every_rendered_kind)
 {
-    json_t *cluster = q(cluster_text);
+    static const char volume_text[] = "{'metadata':{'name':'vol','namespace':'db','uid':'u-2'},'spec':{'postgresVersion':16,"
+                                      "'instances':1,'storage':{'size':'1Gi'},'backup':{'repository':{'volume':{'size':'2Gi'}}}}}";
+    const char *const texts[] = {cluster_text, volume_text};
     struct pgw_render_ctx ctx = {.config = &cfg};
-    json_t *children = pgw_render_cluster(cluster, &ctx);
     int listed[16] = {0};
-    size_t i, n = 0;
-    json_t *child;
+    size_t n = 0;
     while (pgw_apply_child_kinds[n] != NULL)
         ++n;
     ck_assert_uint_le(n, sizeof(listed) / sizeof(listed[0]));
-    json_array_foreach(children, i, child)
-    {
-        const char *kind = json_string_value(json_object_get(child, "kind"));
-        const char *managed_by = json_string_value(
-            json_object_get(json_object_get(json_object_get(child, "metadata"), "labels"), "app.kubernetes.io/managed-by"));
-        ck_assert_msg(managed_by != NULL && strcmp(managed_by, "pgwarden") == 0, "%s without the managed-by label", kind);
-        size_t k = 0;
-        while (k < n && strcmp(pgw_apply_child_kinds[k], kind) != 0)
-            ++k;
-        ck_assert_msg(k < n, "%s is rendered but not primed", kind);
-        listed[k] = 1;
+    for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); ++t) {
+        json_t *cluster = q(texts[t]);
+        json_t *children = pgw_render_cluster(cluster, &ctx);
+        size_t i;
+        json_t *child;
+        json_array_foreach(children, i, child)
+        {
+            const char *kind = json_string_value(json_object_get(child, "kind"));
+            const char *managed_by = json_string_value(
+                json_object_get(json_object_get(json_object_get(child, "metadata"), "labels"), "app.kubernetes.io/managed-by"));
+            ck_assert_msg(managed_by != NULL && strcmp(managed_by, "pgwarden") == 0, "%s without the managed-by label", kind);
+            size_t k = 0;
+            while (k < n && strcmp(pgw_apply_child_kinds[k], kind) != 0)
+                ++k;
+            ck_assert_msg(k < n, "%s is rendered but not primed", kind);
+            listed[k] = 1;
+        }
+        json_decref(children);
+        json_decref(cluster);
     }
     for (size_t k = 0; k < n; ++k)
         ck_assert_msg(listed[k], "%s is primed but never rendered", pgw_apply_child_kinds[k]);
-    json_decref(children);
-    json_decref(cluster);
 }
 END_TEST
 
