@@ -29,6 +29,9 @@ struct pgw_certs_options {
     /* More DNS SANs after the service's (a leading "*." allowed): a cluster's other Services and pods. */
     const char *const *extra_dns;
     size_t extra_dns_count;
+    /* pgw_certs_issue_pem: sign with this CA (PEM) instead of a new one; both or neither. */
+    const char *ca_crt_pem;
+    const char *ca_key_pem;
 };
 
 /*
@@ -56,7 +59,14 @@ struct pgw_certs_pem {
     char *ca_crt;
     char *tls_crt;
     char *tls_key;
+    char *ca_key; /* pgw_certs_issue_ca_pem only */
 };
+
+/* A new CA alone (ca_crt, ca_key) for opts->ca_days, to sign a cluster's certificates across renewals. */
+int pgw_certs_issue_ca_pem(const struct pgw_certs_options *opts, struct pgw_certs_pem *out, char **err);
+/* Why the CA pair must be issued again (static string: unusable, or less than a third of its life left), or NULL
+ * to keep it, with *renew_at when it will be due. */
+const char *pgw_certs_ca_pem_problem(const char *ca_crt, const char *ca_key, time_t now, time_t *renew_at);
 
 /*
  * Issues a fresh CA and serving certificate for opts in memory (the CA key is
@@ -81,7 +91,9 @@ struct pgw_certs_mtls_options {
     const char *client_cn; /* 1-64 bytes */
     int ca_days;
     int leaf_days;
-    time_t now; /* 0: the current time */
+    time_t now;             /* 0: the current time */
+    const char *ca_crt_pem; /* sign with this CA (PEM) instead of a new one; both or neither */
+    const char *ca_key_pem;
 };
 
 struct pgw_certs_mtls_pem {

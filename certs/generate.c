@@ -75,6 +75,8 @@ static int add_ext(X509V3_CTX *ctx, X509 *x, int nid, const char *value)
 }
 
 static int san_name_ok(const char *name);
+static int given_or_new_ca(const struct pgw_certs_options *ca_opts, const char *crt_pem, const char *key_pem, X509 **ca,
+                           EVP_PKEY **key, char **err);
 
 /* Builds the subjectAltName from structures (not config strings), so no name can inject syntax. */
 static int add_sans(X509 *x, const struct pgw_certs_options *opts)
@@ -239,6 +241,47 @@ static void free_key_pem(char *pem)
     free(pem);
 }
 
+/* The given CA (PEM), or a new one when none is given. */
+static int given_or_new_ca(const struct pgw_certs_options *ca_opts, const char *crt_pem, const char *key_pem, X509 **ca,
+                           EVP_PKEY **key, char **err)
+{
+    if (crt_pem == NULL || key_pem == NULL)
+        return pgw_certs_make_ca(ca_opts, ca, key, err);
+    *ca = pgw_certs_cert_from_pem(crt_pem);
+    *key = pgw_certs_key_from_pem(key_pem);
+    if (*ca != NULL && *key != NULL && X509_check_private_key(*ca, *key) == 1)
+        return 0;
+    ERR_clear_error();
+    X509_free(*ca);
+    EVP_PKEY_free(*key);
+    *ca = NULL;
+    *key = NULL;
+    *err = pgw_strdup("the CA to sign with does not parse or does not match its key");
+    return -1;
+}
+
+int pgw_certs_issue_ca_pem(const struct pgw_certs_options *opts, struct pgw_certs_pem *out, char **err)
+{
+    memset(out, 0, sizeof(*out));
+    if (pgw_certs_check_options(opts, err) != 0)
+        return -1;
+    X509 *ca = NULL;
+    EVP_PKEY *key = NULL;
+    int rc = -1;
+    if (pgw_certs_make_ca(opts, &ca, &key, err) != 0)
+        goto out;
+    if (to_pem(ca, key, &out->ca_crt, &out->ca_key) != 0) {
+        *err = openssl_error("cannot encode the CA");
+        pgw_certs_pem_free(out);
+        goto out;
+    }
+    rc = 0;
+out:
+    X509_free(ca);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
 int pgw_certs_issue_pem(const struct pgw_certs_options *opts, struct pgw_certs_pem *out, char **err)
 {
     memset(out, 0, sizeof(*out));
@@ -247,7 +290,8 @@ int pgw_certs_issue_pem(const struct pgw_certs_options *opts, struct pgw_certs_p
     X509 *ca = NULL, *leaf = NULL;
     EVP_PKEY *ca_key = NULL, *leaf_key = NULL;
     int rc = -1;
-    if (pgw_certs_make_ca(opts, &ca, &ca_key, err) != 0 || pgw_certs_make_leaf(opts, ca, ca_key, &leaf, &leaf_key, err) != 0)
+    if (given_or_new_ca(opts, opts->ca_crt_pem, opts->ca_key_pem, &ca, &ca_key, err) != 0 ||
+        pgw_certs_make_leaf(opts, ca, ca_key, &leaf, &leaf_key, err) != 0)
         goto out;
     if (to_pem(ca, NULL, &out->ca_crt, NULL) != 0 || to_pem(leaf, leaf_key, &out->tls_crt, &out->tls_key) != 0) {
         *err = openssl_error("cannot encode the certificates");
@@ -268,6 +312,7 @@ void pgw_certs_pem_free(struct pgw_certs_pem *pem)
     free(pem->ca_crt);
     free(pem->tls_crt);
     free_key_pem(pem->tls_key);
+    free_key_pem(pem->ca_key);
     memset(pem, 0, sizeof(*pem));
 }
 
@@ -372,7 +417,7 @@ int pgw_certs_issue_mtls_pem(const struct pgw_certs_mtls_options *opts, struct p
     X509 *ca = NULL, *server = NULL, *client = NULL;
     EVP_PKEY *ca_key = NULL, *server_key = NULL, *client_key = NULL;
     int rc = -1;
-    if (pgw_certs_make_ca(&ca_opts, &ca, &ca_key, err) != 0)
+    if (given_or_new_ca(&ca_opts, opts->ca_crt_pem, opts->ca_key_pem, &ca, &ca_key, err) != 0)
         goto out;
     if (make_mtls_leaf(opts, ca, ca_key, server_cn, "serverAuth", opts->server_dns, opts->server_dns_count, &server, &server_key) !=
             0 ||

@@ -48,6 +48,10 @@ X509 *pgw_certs_load_cert(const char *path, char **err);
 /* Unencrypted PEM private key (never prompts for a passphrase), or NULL with *err. */
 EVP_PKEY *pgw_certs_load_key(const char *path, char **err);
 
+/* The first certificate, or the (unencrypted) private key, of PEM text; NULL when there is none. */
+X509 *pgw_certs_cert_from_pem(const char *pem);
+EVP_PKEY *pgw_certs_key_from_pem(const char *pem);
+
 /* ASN1_TIME → epoch seconds. Returns 0 or -1. */
 int pgw_certs_asn1_to_time(const ASN1_TIME *t, time_t *out);
 

@@ -18,7 +18,7 @@
 
 #include "certs/internal.h"
 
-static X509 *cert_of(const char *pem)
+X509 *pgw_certs_cert_from_pem(const char *pem)
 {
     BIO *b = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
     X509 *x = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
@@ -26,7 +26,7 @@ static X509 *cert_of(const char *pem)
     return x;
 }
 
-static EVP_PKEY *key_of(const char *pem)
+EVP_PKEY *pgw_certs_key_from_pem(const char *pem)
 {
     BIO *b = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
     EVP_PKEY *k = b != NULL ? PEM_read_bio_PrivateKey(b, NULL, NULL, (void *)"") : NULL;
@@ -59,8 +59,8 @@ static time_t renewal_time(time_t nb, time_t na)
 const char *pgw_certs_pem_problem(const struct pgw_certs_pem_check *c, time_t *renew_at)
 {
     const char *problem = NULL;
-    X509 *ca = cert_of(c->ca_crt), *leaf = cert_of(c->crt);
-    EVP_PKEY *key = key_of(c->key);
+    X509 *ca = pgw_certs_cert_from_pem(c->ca_crt), *leaf = pgw_certs_cert_from_pem(c->crt);
+    EVP_PKEY *key = pgw_certs_key_from_pem(c->key);
     time_t ca_nb, ca_na, nb, na;
     if (ca == NULL)
         problem = "no readable CA certificate";
@@ -104,7 +104,7 @@ const char *pgw_certs_pem_problem(const struct pgw_certs_pem_check *c, time_t *r
 
 char *pgw_certs_pem_first_valid(const char *pem, time_t now)
 {
-    X509 *x = cert_of(pem);
+    X509 *x = pgw_certs_cert_from_pem(pem);
     time_t nb, na;
     char *out = NULL;
     if (x != NULL && pgw_certs_asn1_to_time(X509_get0_notBefore(x), &nb) == 0 &&
@@ -113,4 +113,21 @@ char *pgw_certs_pem_first_valid(const char *pem, time_t now)
     X509_free(x);
     ERR_clear_error();
     return out;
+}
+
+const char *pgw_certs_ca_pem_problem(const char *ca_crt, const char *ca_key, time_t now, time_t *renew_at)
+{
+    X509 *ca = pgw_certs_cert_from_pem(ca_crt);
+    EVP_PKEY *key = pgw_certs_key_from_pem(ca_key);
+    time_t nb, na;
+    const char *problem = ca == NULL    ? "no readable CA certificate"
+                          : key == NULL ? "no readable CA key"
+                                        : pgw_certs_ca_problem(ca, key, now);
+    if (problem == NULL && renew_at != NULL && pgw_certs_asn1_to_time(X509_get0_notBefore(ca), &nb) == 0 &&
+        pgw_certs_asn1_to_time(X509_get0_notAfter(ca), &na) == 0)
+        *renew_at = renewal_time(nb, na);
+    X509_free(ca);
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    return problem;
 }

@@ -51,6 +51,8 @@ json_t *pgw_render_certificate_names(const char *kind, const char *name, const c
         add_child_forms(names, "", name, PGW_SUFFIX_READ_ONLY, ns);
         add_child_forms(names, "", name, PGW_SUFFIX_READ, ns);
         add_child_forms(names, "*.", name, PGW_SUFFIX_PODS, ns);
+    } else if (strcmp(kind, PGW_CERTIFICATE_CA) == 0) {
+        /* a CA carries no names */
     } else if (strcmp(kind, PGW_CERTIFICATE_PGBACKREST) == 0) {
         /* Jobs reach each instance as <cluster>-<i>.<cluster>-pods (render_pgbackrest.c): a wildcard of
          * that headless Service's domain covers every instance, present and future. */
@@ -87,7 +89,26 @@ static const char **name_array(const json_t *names, size_t *n)
     return out;
 }
 
-static json_t *server_data(const char *name, const char *ns, const json_t *names)
+static const char *pem(const json_t *data, const char *key)
+{
+    return json_string_value(json_object_get(data, key));
+}
+
+static json_t *ca_data(const char *name, const char *ns)
+{
+    struct pgw_certs_options opts = {.service = name, .namespace = ns, .ca_days = PGW_CLUSTER_CA_DAYS, .leaf_days = 1};
+    struct pgw_certs_pem out;
+    char *err = NULL;
+    json_t *data = NULL;
+    if (pgw_certs_issue_ca_pem(&opts, &out, &err) == 0) {
+        data = pgw_json_pack("{s:s,s:s}", PGW_KEY_TLS_CA, out.ca_crt, PGW_KEY_CA_KEY, out.ca_key);
+        pgw_certs_pem_free(&out);
+    }
+    free(err);
+    return data;
+}
+
+static json_t *server_data(const char *name, const char *ns, const json_t *names, const json_t *ca)
 {
     size_t n;
     const char **dns = name_array(names, &n);
@@ -96,21 +117,23 @@ static json_t *server_data(const char *name, const char *ns, const json_t *names
                                      .ca_days = PGW_CLUSTER_CA_DAYS,
                                      .leaf_days = PGW_CLUSTER_TLS_DAYS,
                                      .extra_dns = dns + SERVER_BASE_NAMES,
-                                     .extra_dns_count = n - SERVER_BASE_NAMES};
-    struct pgw_certs_pem pem;
+                                     .extra_dns_count = n - SERVER_BASE_NAMES,
+                                     .ca_crt_pem = pem(ca, PGW_KEY_TLS_CA),
+                                     .ca_key_pem = pem(ca, PGW_KEY_CA_KEY)};
+    struct pgw_certs_pem out;
     char *err = NULL;
     json_t *data = NULL;
-    if (pgw_certs_issue_pem(&opts, &pem, &err) == 0) {
+    if (pgw_certs_issue_pem(&opts, &out, &err) == 0) {
         data =
-            pgw_json_pack("{s:s,s:s,s:s}", PGW_KEY_TLS_CA, pem.ca_crt, PGW_KEY_TLS_CERT, pem.tls_crt, PGW_KEY_TLS_KEY, pem.tls_key);
-        pgw_certs_pem_free(&pem);
+            pgw_json_pack("{s:s,s:s,s:s}", PGW_KEY_TLS_CA, out.ca_crt, PGW_KEY_TLS_CERT, out.tls_crt, PGW_KEY_TLS_KEY, out.tls_key);
+        pgw_certs_pem_free(&out);
     }
     free(err);
     free(dns);
     return data;
 }
 
-static json_t *pgbackrest_data(const char *name, const json_t *names)
+static json_t *pgbackrest_data(const char *name, const json_t *names, const json_t *ca)
 {
     size_t n;
     const char **dns = name_array(names, &n);
@@ -120,14 +143,16 @@ static json_t *pgbackrest_data(const char *name, const json_t *names)
                                           .server_dns_count = n,
                                           .client_cn = PGW_PGBACKREST_CLIENT_CN,
                                           .ca_days = PGW_CLUSTER_CA_DAYS,
-                                          .leaf_days = PGW_CLUSTER_TLS_DAYS};
-    struct pgw_certs_mtls_pem pem;
+                                          .leaf_days = PGW_CLUSTER_TLS_DAYS,
+                                          .ca_crt_pem = pem(ca, PGW_KEY_TLS_CA),
+                                          .ca_key_pem = pem(ca, PGW_KEY_CA_KEY)};
+    struct pgw_certs_mtls_pem out;
     char *err = NULL;
     json_t *data = NULL;
-    if (pgw_certs_issue_mtls_pem(&opts, &pem, &err) == 0) {
-        data = pgw_json_pack("{s:s,s:s,s:s,s:s,s:s}", PGW_KEY_TLS_CA, pem.ca_crt, PGW_KEY_TLS_CERT, pem.server_crt, PGW_KEY_TLS_KEY,
-                             pem.server_key, PGW_KEY_TLS_CLIENT_CERT, pem.client_crt, PGW_KEY_TLS_CLIENT_KEY, pem.client_key);
-        pgw_certs_mtls_pem_free(&pem);
+    if (pgw_certs_issue_mtls_pem(&opts, &out, &err) == 0) {
+        data = pgw_json_pack("{s:s,s:s,s:s,s:s,s:s}", PGW_KEY_TLS_CA, out.ca_crt, PGW_KEY_TLS_CERT, out.server_crt, PGW_KEY_TLS_KEY,
+                             out.server_key, PGW_KEY_TLS_CLIENT_CERT, out.client_crt, PGW_KEY_TLS_CLIENT_KEY, out.client_key);
+        pgw_certs_mtls_pem_free(&out);
     }
     free(err); /* names too long for a certificate: validation bounds them, so never in practice */
     free(server_cn);
@@ -135,23 +160,28 @@ static json_t *pgbackrest_data(const char *name, const json_t *names)
     return data;
 }
 
-json_t *pgw_render_certificate_data(const json_t *secret)
+json_t *pgw_render_certificate_data(const json_t *secret, const json_t *ca)
 {
     const char *kind = pgw_render_certificate_kind(secret), *name, *ns;
     if (kind == NULL || owner_of(secret, &name, &ns) != 0)
         return NULL;
+    if (strcmp(kind, PGW_CERTIFICATE_CA) == 0)
+        return ca_data(name, ns);
     json_t *names = pgw_render_certificate_names(kind, name, ns), *data = NULL;
     if (names != NULL && strcmp(kind, PGW_CERTIFICATE_SERVER) == 0)
-        data = server_data(name, ns, names);
+        data = server_data(name, ns, names, ca);
     else if (names != NULL)
-        data = pgbackrest_data(name, names);
+        data = pgbackrest_data(name, names, ca);
     json_decref(names);
     return data;
 }
 
-static const char *pem(const json_t *data, const char *key)
+char *pgw_render_certificate_ca_name(const json_t *secret)
 {
-    return json_string_value(json_object_get(data, key));
+    const char *kind = pgw_render_certificate_kind(secret), *name, *ns;
+    if (kind == NULL || strcmp(kind, PGW_CERTIFICATE_CA) == 0 || owner_of(secret, &name, &ns) != 0)
+        return NULL;
+    return pgw_asprintf("%s%s", name, PGW_SUFFIX_CLUSTER_CA);
 }
 
 const char *pgw_render_certificate_problem(const json_t *secret, const json_t *data, time_t now, time_t *renew_at)
@@ -159,6 +189,8 @@ const char *pgw_render_certificate_problem(const json_t *secret, const json_t *d
     const char *kind = pgw_render_certificate_kind(secret), *name, *ns;
     if (kind == NULL || owner_of(secret, &name, &ns) != 0)
         return NULL; /* not a certificate Secret: nothing to judge */
+    if (strcmp(kind, PGW_CERTIFICATE_CA) == 0)
+        return pgw_certs_ca_pem_problem(pem(data, PGW_KEY_TLS_CA), pem(data, PGW_KEY_CA_KEY), now, renew_at);
     json_t *names = pgw_render_certificate_names(kind, name, ns);
     if (names == NULL)
         return NULL;
@@ -193,8 +225,8 @@ void pgw_render_certificate_keep_ca(json_t *data, const json_t *live, time_t now
     const char *new_ca = json_string_value(json_object_get(data, PGW_KEY_TLS_CA));
     const char *live_ca = json_string_value(json_object_get(live, PGW_KEY_TLS_CA));
     char *old_ca = new_ca != NULL && live_ca != NULL ? pgw_certs_pem_first_valid(live_ca, now) : NULL;
-    if (old_ca != NULL) {
-        char *both = pgw_asprintf("%s%s", new_ca, old_ca); /* before new_ca's string is replaced */
+    if (old_ca != NULL && strstr(new_ca, old_ca) == NULL) { /* signed by the same CA: nothing to keep */
+        char *both = pgw_asprintf("%s%s", new_ca, old_ca);  /* before new_ca's string is replaced */
         json_object_set_new(data, PGW_KEY_TLS_CA, json_string(both));
         free(both);
     }

@@ -51,8 +51,9 @@ static json_t *secret(const json_t *cluster, const char *suffix, const char *com
     return s;
 }
 
-/* A certificate Secret of profile `kind`: annotated, and with its data unless deferred (render_certs.h). */
-static json_t *certificate_secret(const json_t *cluster, const char *suffix, const char *component, const char *kind, int defer)
+/* A certificate Secret of profile `kind`: annotated, and with its data (signed by `ca`) unless deferred (render_certs.h). */
+static json_t *certificate_secret(const json_t *cluster, const char *suffix, const char *component, const char *kind, int defer,
+                                  const json_t *ca)
 {
     char *name = pgw_child_name(cluster, suffix);
     json_t *s = pgw_child_object(cluster, "v1", "Secret", name, component);
@@ -63,7 +64,7 @@ static json_t *certificate_secret(const json_t *cluster, const char *suffix, con
         json_object_set_new(meta, "annotations", ann = json_object());
     json_object_set_new(ann, PGW_ANNOTATION_CERTIFICATE, json_string(kind));
     if (!defer) {
-        json_t *data = pgw_render_certificate_data(s);
+        json_t *data = pgw_render_certificate_data(s, ca);
         if (data == NULL)
             abort(); /* only when OpenSSL cannot make a key: never run without TLS */
         json_object_set_new(s, "stringData", data);
@@ -71,16 +72,16 @@ static json_t *certificate_secret(const json_t *cluster, const char *suffix, con
     return s;
 }
 
-static json_t *pgbackrest_tls_secret(const json_t *cluster, int defer)
+static json_t *pgbackrest_tls_secret(const json_t *cluster, int defer, const json_t *ca)
 {
     if (pgw_cluster_spec(cluster, "backup.repository") == NULL)
         return NULL;
-    return certificate_secret(cluster, PGW_SUFFIX_PGBACKREST_TLS, "backup", PGW_CERTIFICATE_PGBACKREST, defer);
+    return certificate_secret(cluster, PGW_SUFFIX_PGBACKREST_TLS, "backup", PGW_CERTIFICATE_PGBACKREST, defer, ca);
 }
 
 json_t *pgw_render_pgbackrest_tls_secret(const json_t *cluster)
 {
-    return pgbackrest_tls_secret(cluster, 0);
+    return pgbackrest_tls_secret(cluster, 0, NULL);
 }
 
 void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx, json_t *out)
@@ -89,8 +90,15 @@ void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx,
     /* The server certificate postgres serves, unless spec.tls.secretName names the user's own. PgBouncer
      * serves the same pair from its own Secret: copied in here, or by the controller from tls-from. */
     const char *own_tls = json_string_value(pgw_cluster_spec(cluster, "tls.secretName"));
-    json_t *server_tls =
-        certificate_secret(cluster, PGW_SUFFIX_SERVER_TLS, "database", PGW_CERTIFICATE_SERVER, ctx->defer_certificates);
+    int defer = ctx->defer_certificates;
+    /* The cluster's CA, first: it signs both certificates below, and renewals keep it. */
+    json_t *ca_secret = NULL;
+    if (own_tls == NULL || pgw_cluster_spec(cluster, "backup.repository") != NULL) {
+        ca_secret = certificate_secret(cluster, PGW_SUFFIX_CLUSTER_CA, "database", PGW_CERTIFICATE_CA, defer, NULL);
+        json_array_append_new(out, ca_secret);
+    }
+    const json_t *ca = json_object_get(ca_secret, "stringData");
+    json_t *server_tls = certificate_secret(cluster, PGW_SUFFIX_SERVER_TLS, "database", PGW_CERTIFICATE_SERVER, defer, ca);
     char *server_tls_name = pgw_child_name(cluster, PGW_SUFFIX_SERVER_TLS);
     char *tls_from = pgw_strdup(own_tls != NULL ? own_tls : server_tls_name);
     free(server_tls_name);
@@ -158,7 +166,7 @@ void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx,
     free(pw);
 
     /* pgBackRest's mutual TLS: the pods' `pgbackrest server` and the backup Jobs' client. */
-    json_t *backrest_tls = pgbackrest_tls_secret(cluster, ctx->defer_certificates);
+    json_t *backrest_tls = pgbackrest_tls_secret(cluster, defer, ca);
     if (backrest_tls != NULL)
         json_array_append_new(out, backrest_tls);
 }

@@ -3,7 +3,8 @@
  *
  * A certificate Secret (annotated pgwarden.io/certificate, rendered without
  * data) is issued when it is absent and issued again when its certificate is
- * due: expiring (less than a third of its life left), not covering the names it
+ * due (the cluster's CA Secret comes first and signs the others; a renewed CA
+ * re-issues them): expiring (less than a third of its life left), not covering the names it
  * must, or not signed by the CA beside it (specs/render_certs.h). A renewal
  * replaces the Secret's certificate keys in place, keeps its other keys, and
  * records a CertificateRenewed Event on the cluster.
@@ -169,6 +170,21 @@ static int write_certificate(struct pgw_kclient *client, const json_t *child, co
     return rc;
 }
 
+/* The data of Secret `src`: from this pass, else read. New reference or NULL. */
+static json_t *source_data(struct pgw_kclient *client, struct pgw_apply_pass *pass, const char *ns, const char *src,
+                           struct pgw_apply_stats *stats)
+{
+    json_t *known = pass != NULL ? json_object_get(pass->sources, src) : NULL;
+    if (known != NULL)
+        return json_incref(json_object_get(known, "data"));
+    struct pgw_kresult r = {0};
+    stats->reads++;
+    json_t *data =
+        pgw_kclient_get(client, pgw_resource_find("Secret"), ns, src, &r) == PGW_K_OK ? pgw_apply_secret_data(r.body) : NULL;
+    pgw_kresult_dispose(&r);
+    return data;
+}
+
 int pgw_apply_certificate(struct pgw_kclient *client, struct pgw_apply_cache *cache, const char *owner_uid, const json_t *child,
                           const char *hash, struct pgw_apply_pass *pass, struct pgw_apply_stats *stats, char **err)
 {
@@ -194,13 +210,24 @@ int pgw_apply_certificate(struct pgw_kclient *client, struct pgw_apply_cache *ca
     pgw_kresult_dispose(&r);
     time_t renew_at = 0;
     const char *problem = live != NULL ? pgw_render_certificate_problem(child, live, now, &renew_at) : "absent";
+    /* The cluster's CA (rendered first): signs what is issued, and one just renewed re-issues the rest. */
+    char *ca_name = pgw_render_certificate_ca_name(child);
+    json_t *ca = NULL;
+    if (ca_name != NULL) {
+        json_t *known = pass != NULL ? json_object_get(pass->sources, ca_name) : NULL;
+        if (problem == NULL && json_is_true(json_object_get(known, "renewed")))
+            problem = "the cluster's CA was renewed";
+        if (problem != NULL)
+            ca = source_data(client, pass, ns, ca_name, stats);
+    }
     int rc = 0;
     if (problem == NULL) {
         note_source(pass, name, live, 0);
         stats->skipped++;
     } else {
-        json_t *data = pgw_render_certificate_data(child);
-        pgw_render_certificate_keep_ca(data, live, now);
+        json_t *data = pgw_render_certificate_data(child, ca);
+        if (ca_name != NULL)
+            pgw_render_certificate_keep_ca(data, live, now);
         if (data == NULL) {
             *err = pgw_asprintf("cannot issue the certificate of Secret %s", name);
             rc = -1;
@@ -222,22 +249,9 @@ int pgw_apply_certificate(struct pgw_kclient *client, struct pgw_apply_cache *ca
         pgw_apply_remember_certificate(cache, owner_uid, ns, name, renew_at);
     }
     json_decref(live);
+    json_decref(ca);
+    free(ca_name);
     return rc;
-}
-
-/* The PEM data of the Secret tls-from names: from this pass, else read. New reference or NULL. */
-static json_t *source_data(struct pgw_kclient *client, struct pgw_apply_pass *pass, const char *ns, const char *src,
-                           struct pgw_apply_stats *stats)
-{
-    json_t *known = pass != NULL ? json_object_get(pass->sources, src) : NULL;
-    if (known != NULL)
-        return json_incref(json_object_get(known, "data"));
-    struct pgw_kresult r = {0};
-    stats->reads++;
-    json_t *data =
-        pgw_kclient_get(client, pgw_resource_find("Secret"), ns, src, &r) == PGW_K_OK ? pgw_apply_secret_data(r.body) : NULL;
-    pgw_kresult_dispose(&r);
-    return data;
 }
 
 static int has_key(const char *keys, const char *key)

@@ -120,6 +120,7 @@ START_TEST(every_child_is_owned_and_labelled)
         {"ServiceAccount", "demo-instance"},
         {"Role", "demo-instance"},
         {"RoleBinding", "demo-instance"},
+        {"Secret", "demo-ca"},
         {"Secret", "demo-server-tls"},
         {"Secret", "demo-superuser"},
         {"Secret", "demo-replication"},
@@ -137,9 +138,9 @@ START_TEST(every_child_is_owned_and_labelled)
         {"StatefulSet", "demo"},
     };
     ck_assert_uint_eq(pgw_json_pack_failures(), 0); /* no builder dropped a part */
-    /* exactly these 18: a new child must be named here */
-    ck_assert_uint_eq(json_array_size(children), 18);
-    ck_assert_uint_eq(sizeof(expected) / sizeof(expected[0]), 18);
+    /* exactly these 19: a new child must be named here */
+    ck_assert_uint_eq(json_array_size(children), 19);
+    ck_assert_uint_eq(sizeof(expected) / sizeof(expected[0]), 19);
     for (size_t k = 0; k != sizeof(expected) / sizeof(expected[0]); ++k)
         ck_assert_msg(find(children, expected[k][0], expected[k][1]) != NULL, "missing %s %s", expected[k][0], expected[k][1]);
     json_decref(children);

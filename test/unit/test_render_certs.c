@@ -112,7 +112,7 @@ START_TEST(server_data_judged)
     struct pgw_render_ctx ctx = {.config = &cfg, .defer_certificates = 1};
     pgw_render_secrets(cluster, &ctx, out);
     json_t *server = find(out, "demo-server-tls");
-    json_t *data = pgw_render_certificate_data(server);
+    json_t *data = pgw_render_certificate_data(server, NULL);
     ck_assert_ptr_nonnull(data);
     time_t now = time(NULL), renew_at = 0;
     const char *problem = pgw_render_certificate_problem(server, data, now, &renew_at);
@@ -158,7 +158,7 @@ START_TEST(pgbackrest_data_judged)
     struct pgw_render_ctx ctx = {.config = &cfg, .defer_certificates = 1};
     pgw_render_secrets(cluster, &ctx, out);
     json_t *backrest = find(out, "demo-pgbackrest-tls");
-    json_t *a = pgw_render_certificate_data(backrest), *b = pgw_render_certificate_data(backrest);
+    json_t *a = pgw_render_certificate_data(backrest, NULL), *b = pgw_render_certificate_data(backrest, NULL);
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(json_object_get(a, PGW_KEY_TLS_CLIENT_CERT));
     time_t now = time(NULL), renew_at = 0;
@@ -171,7 +171,7 @@ START_TEST(pgbackrest_data_judged)
     ck_assert_ptr_nonnull(strstr(problem, "not signed by the CA"));
     /* A Secret that is not a certificate is never judged. */
     ck_assert_ptr_null(pgw_render_certificate_problem(find(out, "demo-app"), a, now, NULL));
-    ck_assert_ptr_null(pgw_render_certificate_data(find(out, "demo-app")));
+    ck_assert_ptr_null(pgw_render_certificate_data(find(out, "demo-app"), NULL));
     json_decref(a);
     json_decref(b);
     json_decref(out);
@@ -186,7 +186,7 @@ START_TEST(renewal_keeps_the_old_ca)
     struct pgw_render_ctx ctx = {.config = &cfg, .defer_certificates = 1};
     pgw_render_secrets(cluster, &ctx, out);
     json_t *server = find(out, "demo-server-tls");
-    json_t *old = pgw_render_certificate_data(server), *fresh = pgw_render_certificate_data(server);
+    json_t *old = pgw_render_certificate_data(server, NULL), *fresh = pgw_render_certificate_data(server, NULL);
     char *new_ca = strdup(json_string_value(json_object_get(fresh, PGW_KEY_TLS_CA)));
     const char *old_ca = json_string_value(json_object_get(old, PGW_KEY_TLS_CA));
     time_t now = time(NULL);
@@ -196,7 +196,7 @@ START_TEST(renewal_keeps_the_old_ca)
     ck_assert_str_eq(both + strlen(new_ca), old_ca);
     ck_assert_ptr_null(pgw_render_certificate_problem(server, fresh, now, NULL));
     /* An expired old CA is dropped. */
-    json_t *again = pgw_render_certificate_data(server);
+    json_t *again = pgw_render_certificate_data(server, NULL);
     const char *again_ca = json_string_value(json_object_get(again, PGW_KEY_TLS_CA));
     size_t n = strlen(again_ca);
     pgw_render_certificate_keep_ca(again, old, now + 3651LL * DAY);
@@ -205,6 +205,51 @@ START_TEST(renewal_keeps_the_old_ca)
     json_decref(again);
     json_decref(old);
     json_decref(fresh);
+    json_decref(out);
+    json_decref(cluster);
+}
+END_TEST
+
+/* The cluster's CA Secret comes first and signs both certificates; a renewal signed by it keeps it, so
+ * nothing is appended to ca.crt and the old certificate still verifies against the new ca.crt. */
+START_TEST(cluster_ca_signs_and_is_kept)
+{
+    json_t *cluster = q(cluster_json), *out = json_array();
+    struct pgw_render_ctx ctx = {.config = &cfg, .defer_certificates = 1};
+    pgw_render_secrets(cluster, &ctx, out);
+    json_t *ca_secret = json_array_get(out, 0), *server = find(out, "demo-server-tls"),
+           *backrest = find(out, "demo-pgbackrest-tls");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(ca_secret, "metadata"), "name")), "demo-ca");
+    ck_assert_str_eq(ann(ca_secret, PGW_ANNOTATION_CERTIFICATE), PGW_CERTIFICATE_CA);
+    char *ca_name = pgw_render_certificate_ca_name(server);
+    ck_assert_str_eq(ca_name, "demo-ca");
+    free(ca_name);
+    ck_assert_ptr_null(pgw_render_certificate_ca_name(ca_secret));
+    time_t now = time(NULL), renew_at = 0;
+    json_t *ca = pgw_render_certificate_data(ca_secret, NULL);
+    ck_assert_ptr_null(pgw_render_certificate_problem(ca_secret, ca, now, &renew_at));
+    ck_assert_int_gt((long long)renew_at, (long long)now + 2400LL * DAY); /* two thirds of 3650 days */
+    ck_assert_ptr_nonnull(pgw_render_certificate_problem(ca_secret, ca, now + 2500LL * DAY, NULL));
+    json_t *old = pgw_render_certificate_data(server, ca), *fresh = pgw_render_certificate_data(server, ca);
+    json_t *mtls = pgw_render_certificate_data(backrest, ca);
+    const char *ca_crt = json_string_value(json_object_get(ca, PGW_KEY_TLS_CA));
+    ck_assert_str_eq(json_string_value(json_object_get(old, PGW_KEY_TLS_CA)), ca_crt);
+    ck_assert_str_eq(json_string_value(json_object_get(mtls, PGW_KEY_TLS_CA)), ca_crt);
+    ck_assert_str_ne(json_string_value(json_object_get(old, PGW_KEY_TLS_CERT)),
+                     json_string_value(json_object_get(fresh, PGW_KEY_TLS_CERT)));
+    ck_assert_ptr_null(pgw_render_certificate_problem(backrest, mtls, now, NULL));
+    pgw_render_certificate_keep_ca(fresh, old, now);
+    ck_assert_str_eq(json_string_value(json_object_get(fresh, PGW_KEY_TLS_CA)), ca_crt);
+    /* the old certificate against the renewed Secret's CA: still signed by it */
+    json_object_set(old, PGW_KEY_TLS_CA, json_object_get(fresh, PGW_KEY_TLS_CA));
+    ck_assert_ptr_null(pgw_render_certificate_problem(server, old, now, NULL));
+    /* A CA pair that does not match is unusable. */
+    json_object_set(ca, PGW_KEY_CA_KEY, json_object_get(old, PGW_KEY_TLS_KEY));
+    ck_assert_ptr_nonnull(pgw_render_certificate_problem(ca_secret, ca, now, NULL));
+    json_decref(ca);
+    json_decref(old);
+    json_decref(fresh);
+    json_decref(mtls);
     json_decref(out);
     json_decref(cluster);
 }
@@ -220,6 +265,7 @@ int main(void)
     tcase_add_test(tc, server_data_judged);
     tcase_add_test(tc, pgbackrest_data_judged);
     tcase_add_test(tc, renewal_keeps_the_old_ca);
+    tcase_add_test(tc, cluster_ca_signs_and_is_kept);
     suite_add_tcase(s, tc);
     int rc = pgw_run_suite(s);
     pgw_config_dispose(&cfg);
