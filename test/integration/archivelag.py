@@ -49,13 +49,28 @@ def pgbench(host, password, args, timeout):
     return p.stdout + p.stderr
 
 
+# The bulk load: each transaction inserts 100 rows of 1 kB (about 110 kB of WAL), far more WAL per
+# second than TPC-B, to see the archiver fall behind and catch up.
+BULK_SQL = "INSERT INTO pgw_bulk SELECT g, repeat('x', 1000) FROM generate_series(1, 100) g;\n"
+
+
 def measure(tb, host, app_password, su_password, seconds=30, clients=4, scale=5, catch_up_timeout=120,
-            interval=1.0):
-    """Runs pgbench (TPC-B like) for `seconds` on `host`, sampling pg_stat_archiver every `interval`;
-    then switches the WAL segment and waits up to `catch_up_timeout` for the archive to reach the
-    load's last segment. Returns a dict of samples and figures; never asserts (the caller does)."""
+            interval=1.0, bulk=False):
+    """Runs pgbench (TPC-B like, or BULK_SQL with `bulk`) for `seconds` on `host`, sampling
+    pg_stat_archiver every `interval`; then switches the WAL segment and waits up to
+    `catch_up_timeout` for the archive to reach the load's last segment. Returns a dict of
+    figures; never asserts (the caller does)."""
     pgbench(host, app_password, ["-i", "-q", "-s", str(scale)], timeout=300)
+    script = []
+    if bulk:
+        tb.psql(host, "CREATE TABLE IF NOT EXISTS pgw_bulk (id int, pad text)", user="app", password=app_password,
+                db="app")
+        path = os.path.join(tb.home, f"archivelag-bulk-{os.getpid()}.sql")
+        with open(path, "w") as f:
+            f.write(BULK_SQL)
+        script = ["-f", path]
     before = sample(tb, host, su_password)
+    lsn_before = tb.psql(host, "SELECT pg_current_wal_lsn()", password=su_password)
     samples, stop, errors = [], threading.Event(), []
 
     def sampler():
@@ -69,11 +84,13 @@ def measure(tb, host, app_password, su_password, seconds=30, clients=4, scale=5,
     th = threading.Thread(target=sampler, daemon=True)
     th.start()
     t0 = time.time()
-    out = pgbench(host, app_password, ["-T", str(seconds), "-c", str(clients), "-j", str(min(clients, 2))],
+    out = pgbench(host, app_password, script + ["-T", str(seconds), "-c", str(clients), "-j", str(min(clients, 2))],
                   timeout=seconds + 120)
     t_load_end = time.time()
     # The segment holding the end of the load, then a switch so that segment can be archived.
-    end_seg = tb.psql(host, "SELECT pg_walfile_name(pg_current_wal_lsn())", password=su_password)
+    end_seg, wal_bytes = tb.psql(host, "SELECT pg_walfile_name(pg_current_wal_lsn()), "
+                                       f"pg_wal_lsn_diff(pg_current_wal_lsn(), '{lsn_before}')::bigint",
+                                 password=su_password).split("|")
     tb.psql(host, "SELECT pg_switch_wal()", password=su_password)
     caught_up_at = None
     deadline = time.monotonic() + catch_up_timeout
@@ -89,8 +106,10 @@ def measure(tb, host, app_password, su_password, seconds=30, clients=4, scale=5,
     tps = next((line.split("=")[1].split()[0] for line in out.splitlines() if line.startswith("tps")), None)
     during = [s for s in samples if t0 <= s["t"] <= t_load_end and s["lag_segments"] is not None]
     return {
-        "seconds": seconds, "clients": clients, "scale": scale, "tps": float(tps) if tps else None,
+        "load": "bulk" if bulk else "tpcb", "seconds": seconds, "clients": clients, "scale": scale,
+        "tps": float(tps) if tps else None,
         "wal_segments_written": segno(end_seg) - segno(before["current"]) + 1,
+        "wal_mb_per_s": round(int(wal_bytes) / (t_load_end - t0) / 1e6, 2),
         "archived_during_load": max((s["archived"] for s in during), default=before["archived"]) - before["archived"],
         "max_lag_segments_during_load": max((s["lag_segments"] for s in during), default=None),
         "lag_segments_at_load_end": during[-1]["lag_segments"] if during else None,
