@@ -1,6 +1,6 @@
 """spec.replication on the real test bed: Patroni's synchronous mode, HA timings and failsafe mode.
 
-- A 3-instance cluster with `synchronous: on` has a synchronous standby; its
+- A 3-instance cluster with `synchronous: on` (and one with `strict`) has a synchronous standby; its
   primary crashes (every process SIGKILLed, the apiserver not told, the pod
   kept down until another member holds the leader key) under a writer: the
   synchronous standby takes over and every acknowledged row is on it; the old
@@ -61,35 +61,37 @@ class Replication(NamespaceTestCase):
     def role(self, pod):
         return (self.tb.get("pod", pod, NS) or {}).get("metadata", {}).get("labels", {}).get("pgwarden.io/role")
 
-    def test_1_synchronous_failover_loses_no_acknowledged_write(self):
+    def crash_primary_of_synchronous_cluster(self, name, mode, yaml_mode):
         tb = self.tb
-        # `on` unquoted: YAML 1.1 reads a boolean; the webhook names the mode.
-        tb.kubectl("apply", "-f", "-", stdin=cluster("sync", 3, "  replication: {synchronous: on}\n"))
-        c = wait_cluster(tb, NS, "sync", 3)
-        self.assertEqual(c["spec"]["replication"], {"synchronous": "on", "ttl": 20, "loopWait": 5, "retryTimeout": 5})
-        cfg = self.dcs_config("sync")
-        for key, want in {"synchronous_mode": True, "synchronous_mode_strict": False, "failsafe_mode": True, "ttl": 20,
-                          "loop_wait": 5, "retry_timeout": 5}.items():
+        tb.kubectl("apply", "-f", "-", stdin=cluster(name, 3, f"  replication: {{synchronous: {yaml_mode}}}\n"))
+        c = wait_cluster(tb, NS, name, 3)
+        self.assertEqual(c["spec"]["replication"], {"synchronous": mode, "ttl": 20, "loopWait": 5, "retryTimeout": 5})
+        cfg = self.dcs_config(name)
+        for key, want in {"synchronous_mode": True, "synchronous_mode_strict": mode == "strict", "failsafe_mode": True,
+                          "ttl": 20, "loop_wait": 5, "retry_timeout": 5}.items():
             self.assertEqual(cfg.get(key), want, key)
 
         # One synchronous standby, as Patroni records it in <cluster>-sync and PostgreSQL reports it.
-        old = leader(tb, NS, "sync")
-        standby = wait_for(lambda: (lambda s: s[0] if len(s) == 1 else None)(self.sync_standbys("sync")), 90, 1.0,
-                           what="a synchronous standby")
-        self.assertNotEqual(standby, old)
-        sync_ep = tb.get("endpoints", "sync-sync", NS)["metadata"]["annotations"]
-        self.assertEqual((sync_ep.get("leader"), sync_ep.get("sync_standby")), (old, standby))
+        # (strict starts with synchronous_standby_names '*', so PostgreSQL may report one before Patroni records it)
+        old = leader(tb, NS, name)
 
-        w = Writer(tb, NS, "sync").start()
+        def recorded_standby():
+            ann = (tb.get("endpoints", f"{name}-sync", NS) or {}).get("metadata", {}).get("annotations") or {}
+            s = self.sync_standbys(name)
+            return s[0] if ann.get("leader") == old and s == [ann.get("sync_standby")] else None
+        standby = wait_for(recorded_standby, 90, 1.0, what="a synchronous standby, recorded in <cluster>-sync")
+        self.assertNotEqual(standby, old)
+
+        w = Writer(tb, NS, name).start()
         try:
             time.sleep(3)
-            crashed_at, new = crash_until_failover(tb, NS, "sync", old)
+            _, new = crash_until_failover(tb, NS, name, old)
             # Only the synchronous standby is eligible: it has every acknowledged commit.
             self.assertEqual(new, standby)
             w.wait_acks_after(time.time())
             # The kubelet restarts the old primary's containers; Patroni brings it back as a replica.
             wait_for(lambda: self.role(old) == "replica", 180, 1.0, what=f"{old} back as a replica")
-            wait_cluster(tb, NS, "sync", 3, timeout=300)
+            wait_cluster(tb, NS, name, 3, timeout=300)
             w.wait_acks_after(time.time())
         finally:
             w.stop()
@@ -97,8 +99,15 @@ class Replication(NamespaceTestCase):
         self.assertEqual(w.hosts()[-1], self.pod_ip(new))
         # The old primary, now a replica, has every acknowledged row as well.
         retry(lambda: self.assertEqual(w.lost(self.pod_ip(old))[0], []), 60, "acknowledged rows on the old primary")
-        print(f"\nsynchronous failover {old} -> {new}: {checked} acknowledged rows, none lost; "
+        print(f"\nsynchronous {mode} failover {old} -> {new}: {checked} acknowledged rows, none lost; "
               f"longest write outage {w.longest_outage():.1f} s", flush=True)
+
+    def test_1_synchronous_failover_loses_no_acknowledged_write(self):
+        # `on` unquoted: YAML 1.1 reads a boolean; the webhook names the mode.
+        self.crash_primary_of_synchronous_cluster("sync", "on", "on")
+
+    def test_1b_strict_synchronous_failover_loses_no_acknowledged_write(self):
+        self.crash_primary_of_synchronous_cluster("strict", "strict", "strict")
 
     def test_2_replication_change_reaches_a_running_cluster(self):
         tb = self.tb
