@@ -58,7 +58,8 @@ static json_t *certificate_secret(const json_t *cluster, const char *suffix, con
     char *name = pgw_child_name(cluster, suffix);
     json_t *s = pgw_child_object(cluster, "v1", "Secret", name, component);
     free(name);
-    json_object_set_new(s, "type", json_string("kubernetes.io/tls"));
+    /* kubernetes.io/tls requires tls.crt and tls.key, which the CA's Secret does not hold (the API server says so). */
+    json_object_set_new(s, "type", json_string(strcmp(kind, PGW_CERTIFICATE_CA) == 0 ? "Opaque" : "kubernetes.io/tls"));
     json_t *meta = json_object_get(s, "metadata"), *ann = json_object_get(meta, "annotations");
     if (!json_is_object(ann))
         json_object_set_new(meta, "annotations", ann = json_object());

@@ -221,6 +221,8 @@ START_TEST(cluster_ca_signs_and_is_kept)
            *backrest = find(out, "demo-pgbackrest-tls");
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(ca_secret, "metadata"), "name")), "demo-ca");
     ck_assert_str_eq(ann(ca_secret, PGW_ANNOTATION_CERTIFICATE), PGW_CERTIFICATE_CA);
+    ck_assert_str_eq(json_string_value(json_object_get(ca_secret, "type")), "Opaque"); /* no tls.crt/tls.key in it */
+    ck_assert_str_eq(json_string_value(json_object_get(server, "type")), "kubernetes.io/tls");
     char *ca_name = pgw_render_certificate_ca_name(server);
     ck_assert_str_eq(ca_name, "demo-ca");
     free(ca_name);
