@@ -228,9 +228,16 @@ def _main():
                 time.sleep(0.1)
                 continue
         try:
+            del conn.notices[:]
             with conn.cursor() as cur:
                 cur.execute(f"INSERT INTO {TABLE} (id) VALUES (%s)", (next_id,))
-            note(ack=next_id, host=host)
+            # A commit whose wait for a synchronous standby was cancelled (statement_timeout)
+            # returns success with a warning: committed locally only, so not acknowledged here.
+            unsure = [n.strip() for n in conn.notices if "synchronous replication" in n]
+            if unsure:
+                note(error=f"insert {next_id} on {host}: {unsure[0]}")
+            else:
+                note(ack=next_id, host=host)
         except Exception as e:
             note(error=f"insert {next_id} on {host}: {str(e).strip()}")
             try:
