@@ -9,7 +9,8 @@ into the Secret with a CertificateRenewed Event, give PgBouncer's Secret the
 new pair, and keep the old CA in ca.crt: a client that verifies the server
 with the Secret's ca.crt (sslmode=verify-ca) connects both to the old
 certificate PostgreSQL serves until it reloads and to the new one after a
-reload (no restart). A writer runs throughout and no acknowledged row is lost.
+reload (no restart). The new certificate is signed by the cluster's CA (Secret
+<cluster>-ca), so a client that pinned the original ca.crt verifies it too. A writer runs throughout and no acknowledged row is lost.
 """
 import base64
 import datetime
@@ -131,6 +132,7 @@ class CertificateRenewal(NamespaceTestCase):
         sans = x509.load_pem_x509_certificate(original["tls.crt"].encode()).extensions.get_extension_for_class(
             x509.SubjectAlternativeName).value
         names = sans.get_values_for_type(x509.DNSName)
+        self.assertEqual(original["ca.crt"], self.secret("tls-ca")["ca.crt"], "signed by the cluster's CA")
         # The controller's certificate covers every Service and every pod, and PostgreSQL serves it.
         for n in ("tls", "tls-ro.tb-tls.svc", "tls-r.tb-tls.svc.cluster.local", "*.tls-pods.tb-tls.svc", "localhost"):
             self.assertIn(n, names)
@@ -187,6 +189,10 @@ class CertificateRenewal(NamespaceTestCase):
             retry(serving_new, 120, "PostgreSQL serving the renewed certificate")
             for ip in ips.values():
                 p = self.verify_ca(ip, now["ca.crt"])
+                self.assertEqual(p.returncode, 0, p.stderr)
+                # Signed by the cluster's CA (Secret tls-ca, never mounted): a client that pinned the
+                # original ca.crt still verifies the renewed certificate.
+                p = self.verify_ca(ip, original["ca.crt"])
                 self.assertEqual(p.returncode, 0, p.stderr)
                 p = self.verify_ca(ip, ca)  # the short-lived CA alone no longer verifies the server
                 self.assertNotEqual(p.returncode, 0)
