@@ -146,6 +146,11 @@ class FailoverHelpers:
         wait_for(lambda: [e for e in self.events(reason) if e["message"] == message], timeout, 1.0,
                  what=f"Event {reason} \"{message}\"")
 
+    def new_events(self, reason, before):
+        """Events of `reason` not among the names in `before`, as (message, count)."""
+        return sorted((e["message"], e.get("count") or 1) for e in self.events(reason)
+                      if e["metadata"]["name"] not in before)
+
 
 class Failover(FailoverHelpers, NamespaceTestCase):
     NS = NS
@@ -159,15 +164,24 @@ class Failover(FailoverHelpers, NamespaceTestCase):
         cls.tb.kubectl("apply", "-f", "-", stdin=cluster_yaml(NS, CLUSTER))
 
     def start_watchers(self):
-        w = Writer(self.tb, self.ns, self.cluster).start()
+        tag = self._testMethodName.split("_")[1]  # a log per test, kept for a look afterwards
+        w = Writer(self.tb, self.ns, self.cluster, tag=f"w{tag}").start()
         try:
-            sb = SplitBrainChecker(self.tb, self.ns, self.cluster).start()
+            sb = SplitBrainChecker(self.tb, self.ns, self.cluster, tag=f"sb{tag}").start()
         except Exception:
             w.stop()
             raise
         self.addCleanup(sb.stop)
         self.addCleanup(w.stop)
         return w, sb
+
+    def primary_events_now(self):
+        return {e["metadata"]["name"] for e in self.events("PrimaryChanged")}
+
+    def assert_one_primary_event(self, before, old, new):
+        # One change, one Event: a reconcile right after the status write, reading a store the
+        # watch had not updated yet, must not raise it again.
+        self.assertEqual(self.new_events("PrimaryChanged", before), [(f"primary changed from {old} to {new}", 1)])
 
     def assert_no_split_brain(self, sb):
         self.assertGreater(sb.checked_rounds(), 20, "the checker ran")
@@ -176,6 +190,7 @@ class Failover(FailoverHelpers, NamespaceTestCase):
     def test_1_node_loss_of_the_primary(self):
         old = self.healthy()
         old_ip = self.pod_ip(old)
+        events_before = self.primary_events_now()
         w, sb = self.start_watchers()
         time.sleep(2)
         t_down = time.time()
@@ -199,6 +214,7 @@ class Failover(FailoverHelpers, NamespaceTestCase):
         self.assertEqual(writable[0], old)
         self.assertEqual(writable[-1], new)
         self.assertNotIn(old, writable[writable.index(new):], "the old primary took a write after the new one")
+        self.assert_one_primary_event(events_before, old, new)
         # Asynchronous replication and an unplanned failover: rows the old primary acknowledged in its
         # last moments may not have reached the replica that was promoted. Patroni promotes only a
         # replica within maximum_lag_on_failover (1 MiB) of the last known position, so a small loss
@@ -216,6 +232,7 @@ class Failover(FailoverHelpers, NamespaceTestCase):
         primary = self.healthy()
         ip = self.pod_ip(primary)
         holder_before = self.leader()[0]
+        events_before = self.primary_events_now()
         w, sb = self.start_watchers()
         time.sleep(2)
         pm = self.postmaster_pid(primary)
@@ -232,6 +249,7 @@ class Failover(FailoverHelpers, NamespaceTestCase):
         self.assert_no_split_brain(sb)
         self.assertEqual(sb.writable(), [primary])
         self.assertEqual(self.healthy(), primary)
+        self.assertEqual(self.new_events("PrimaryChanged", events_before), [], "no primary change")
         acked = w.verify(ip)
         gaps = [g for g in w.outages(0.5) if g[0] >= t_kill - 1]
         say(f"postmaster of {primary} killed: restarted in place; write outage "
@@ -240,6 +258,7 @@ class Failover(FailoverHelpers, NamespaceTestCase):
     def test_3_deleted_primary_pod(self):
         old = self.healthy()
         old_uid = self.tb.get("pod", old, self.ns)["metadata"]["uid"]
+        events_before = self.primary_events_now()
         w, sb = self.start_watchers()
         time.sleep(2)
         t_del = time.time()
@@ -258,6 +277,7 @@ class Failover(FailoverHelpers, NamespaceTestCase):
         sb.stop()
         self.assert_no_split_brain(sb)
         self.assertEqual(sb.writable()[-1], new)
+        self.assert_one_primary_event(events_before, old, new)
         # A graceful stop: Patroni released the leader key only after PostgreSQL's shutdown
         # checkpoint, which the walsenders had sent; nothing acknowledged may be missing.
         acked = w.verify(new_ip)
