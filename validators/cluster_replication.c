@@ -61,10 +61,9 @@ void pgw_cluster_validate_replication(const struct pgw_cluster_view *c, struct p
     pgw_warn_unknown_fields(errs, "spec.replication", replication, fields);
     validate_synchronous(c, replication, errs);
 
-    long long ttl = timing(errs, replication, "ttl", PGW_REPLICATION_TTL_DEFAULT, PGW_REPLICATION_TTL_MIN,
-                           PGW_REPLICATION_TTL_MAX);
-    long long loop_wait = timing(errs, replication, "loopWait", PGW_REPLICATION_LOOP_WAIT_DEFAULT,
-                                 PGW_REPLICATION_LOOP_WAIT_MIN, PGW_REPLICATION_LOOP_WAIT_MAX);
+    long long ttl = timing(errs, replication, "ttl", PGW_REPLICATION_TTL_DEFAULT, PGW_REPLICATION_TTL_MIN, PGW_REPLICATION_TTL_MAX);
+    long long loop_wait = timing(errs, replication, "loopWait", PGW_REPLICATION_LOOP_WAIT_DEFAULT, PGW_REPLICATION_LOOP_WAIT_MIN,
+                                 PGW_REPLICATION_LOOP_WAIT_MAX);
     long long retry = timing(errs, replication, "retryTimeout", PGW_REPLICATION_RETRY_TIMEOUT_DEFAULT,
                              PGW_REPLICATION_RETRY_TIMEOUT_MIN, PGW_REPLICATION_RETRY_TIMEOUT_MAX);
     if (ttl < 0 || loop_wait < 0 || retry < 0)

@@ -10,8 +10,9 @@
 #include "specs/render.h"
 #include "specs/replication.h"
 
-static const char base_json[] = "{'apiVersion':'pgwarden.io/v1','kind':'PostgresCluster','metadata':{'name':'demo','namespace':'shop'},"
-                                "'spec':{'postgresVersion':15,'instances':3,'storage':{'size':'1Gi'}}}";
+static const char base_json[] =
+    "{'apiVersion':'pgwarden.io/v1','kind':'PostgresCluster','metadata':{'name':'demo','namespace':'shop'},"
+    "'spec':{'postgresVersion':15,'instances':3,'storage':{'size':'1Gi'}}}";
 
 static json_t *defaulted(const char *patch)
 {
@@ -35,7 +36,8 @@ static const struct {
 } default_rows[] = {
     {NULL, "{'synchronous':'off','ttl':20,'loopWait':5,'retryTimeout':5}"},
     {"{'spec':{'replication':{}}}", "{'synchronous':'off','ttl':20,'loopWait':5,'retryTimeout':5}"},
-    {"{'spec':{'replication':{'synchronous':'strict','ttl':60}}}", "{'synchronous':'strict','ttl':60,'loopWait':5,'retryTimeout':5}"},
+    {"{'spec':{'replication':{'synchronous':'strict','ttl':60}}}",
+     "{'synchronous':'strict','ttl':60,'loopWait':5,'retryTimeout':5}"},
     /* YAML 1.1's unquoted on/off arrive as booleans and are named as modes */
     {"{'spec':{'replication':{'synchronous':true}}}", "{'synchronous':'on','ttl':20,'loopWait':5,'retryTimeout':5}"},
     {"{'spec':{'replication':{'synchronous':false}}}", "{'synchronous':'off','ttl':20,'loopWait':5,'retryTimeout':5}"},

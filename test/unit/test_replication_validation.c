@@ -10,8 +10,9 @@
 #include "mutators/mutators.h"
 #include "validators/validators.h"
 
-static const char base_json[] = "{'apiVersion':'pgwarden.io/v1','kind':'PostgresCluster','metadata':{'name':'demo','namespace':'shop'},"
-                                "'spec':{'postgresVersion':15,'instances':3,'storage':{'size':'1Gi'}}}";
+static const char base_json[] =
+    "{'apiVersion':'pgwarden.io/v1','kind':'PostgresCluster','metadata':{'name':'demo','namespace':'shop'},"
+    "'spec':{'postgresVersion':15,'instances':3,'storage':{'size':'1Gi'}}}";
 
 static const struct {
     const char *patch;
