@@ -46,6 +46,8 @@
 
 /* How soon a deleted cluster is looked at again while its pods stop. */
 #define STOP_REQUEUE_SECONDS 2.0
+/* Apply-cache entry: the phase this controller last wrote. */
+#define PHASE_SEEN "PhaseSeen"
 
 static int has_finalizer(const json_t *cluster)
 {
@@ -113,6 +115,10 @@ static int write_status(struct pgw_reconciler *r, const json_t *cluster, const j
     if (old != NULL)
         json_object_set_new(view, "status", old);
     int rc = pgw_reconcile_write_status(r, "PostgresCluster", view, now, writes, err);
+    const char *uid = pgw_obj_meta_str(cluster, "uid"), *phase = json_string_value(json_object_get(status, "phase"));
+    if (rc == 0 && r->cache != NULL && uid != NULL && phase != NULL)
+        pgw_apply_cache_remember(r->cache, uid, PHASE_SEEN, pgw_obj_meta_str(cluster, "namespace"),
+                                 pgw_obj_meta_str(cluster, "name"), phase);
     json_decref(view);
     json_decref(now);
     return rc;
@@ -271,16 +277,25 @@ static int sync_patroni_parameters(struct pgw_reconciler *r, const json_t *clust
     return rc;
 }
 
+/* The phase compared with is the one this controller last wrote (write_status), before the stored one:
+ * a reconcile right after a status write may read a store the watch has not updated yet, and raised
+ * every PhaseChanged Event twice (found on the test bed). Priming on a leader change empties the cache. */
 static void phase_event(struct pgw_reconciler *r, const json_t *cluster, const json_t *status, int *writes)
 {
-    const char *old = json_string_value(json_object_get(json_object_get(cluster, "status"), "phase"));
+    const char *uid = pgw_obj_meta_str(cluster, "uid");
+    char *seen = r->cache != NULL && uid != NULL
+                     ? pgw_apply_cache_lookup(r->cache, uid, PHASE_SEEN, pgw_obj_meta_str(cluster, "namespace"),
+                                              pgw_obj_meta_str(cluster, "name"))
+                     : NULL;
+    const char *old = seen != NULL ? seen : json_string_value(json_object_get(json_object_get(cluster, "status"), "phase"));
     const char *now = json_string_value(json_object_get(status, "phase"));
-    if (now == NULL || (old != NULL && strcmp(old, now) == 0))
-        return;
-    char msg[128];
-    snprintf(msg, sizeof(msg), "phase %s → %s", old != NULL ? old : "(none)", now);
-    int warn = strcmp(now, "Degraded") == 0 || strcmp(now, "Failed") == 0;
-    pgw_reconcile_event(r, cluster, warn ? "Warning" : "Normal", "PhaseChanged", msg, writes);
+    if (now != NULL && (old == NULL || strcmp(old, now) != 0)) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "phase %s → %s", old != NULL ? old : "(none)", now);
+        int warn = strcmp(now, "Degraded") == 0 || strcmp(now, "Failed") == 0;
+        pgw_reconcile_event(r, cluster, warn ? "Warning" : "Normal", "PhaseChanged", msg, writes);
+    }
+    free(seen);
 }
 
 int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *name, struct pgw_reconcile_outcome *out)
