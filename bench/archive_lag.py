@@ -76,7 +76,7 @@ def main():
             print(json.dumps(r), flush=True)
     finally:
         if not a.keep:
-            tb.delete_namespace(NS)
+            tb.purge_namespace(NS)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ class ProductionExample(unittest.TestCase):
         cls.tb = tb = Testbed()
         tb.install_pgwarden()
         tb.namespace(NS)
-        cls.addClassCleanup(tb.delete_namespace, NS)
+        cls.addClassCleanup(tb.purge_namespace, NS)
         # deletionProtection: lifted before the namespace goes (cleanups run last-in first-out).
         cls.addClassCleanup(lambda: tb.kubectl("patch", "pgc", "orders", "-n", NS, "--type=merge", "-p",
                                                '{"spec":{"deletionProtection":false}}', check=False))
@@ -195,7 +195,7 @@ class MinimalExample(unittest.TestCase):
         tb = Testbed()
         tb.install_pgwarden()
         tb.namespace(NS_MINIMAL)
-        self.addCleanup(tb.delete_namespace, NS_MINIMAL)
+        self.addCleanup(tb.purge_namespace, NS_MINIMAL)
         tb.kubectl("apply", "-n", NS_MINIMAL, "-f", os.path.join(SOURCE, "examples", "cluster-minimal.yaml"))
         wait_cluster(tb, NS_MINIMAL, "minimal", 1)
         w = Writer(tb, NS_MINIMAL, "minimal", port=6432).start()

@@ -93,7 +93,7 @@ class Traffic(unittest.TestCase):
         cls.tb = tb = Testbed()
         tb.install_pgwarden()
         tb.namespace(NS)
-        cls.addClassCleanup(tb.delete_namespace, NS)  # also when setUpClass fails
+        cls.addClassCleanup(tb.purge_namespace, NS)  # also when setUpClass fails
         tb.kubectl("apply", "-f", "-", stdin=MANIFEST)
         wait_cluster(tb, NS, NAME, 3)
         wait_for(lambda: cls.condition("BackupReady") == "True", 180, 1.0, what="BackupReady")

@@ -130,6 +130,29 @@ class Testbed:
     def delete_namespace(self, name):
         self.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
+    def purge_namespace(self, name, timeout=300):
+        """Deletes the namespace, waits until it is gone, then deletes the volumes its claims left
+        (the test bed's StorageClass retains them: each is a directory under kubelet/pv on this
+        host), so tests that write a lot of WAL give the disk back."""
+        self.kubectl("delete", "namespace", name, f"--timeout={timeout}s", check=False, timeout=timeout + 30)
+
+        def released():
+            items = json.loads(self.kubectl("get", "pv", "-o", "json").stdout)["items"]
+            mine = [pv for pv in items if (pv["spec"].get("claimRef") or {}).get("namespace") == name]
+            return items if all(pv["status"].get("phase") != "Bound" for pv in mine) else None
+        try:
+            pvs = wait_for(released, 60, 1.0, what=f"the volumes of {name} released")
+        except AssertionError:
+            pvs = json.loads(self.kubectl("get", "pv", "-o", "json").stdout)["items"]
+        root = os.path.join(DIR, "kubelet", "pv") + os.sep
+        for pv in pvs:
+            if (pv["spec"].get("claimRef") or {}).get("namespace") != name or pv["status"].get("phase") != "Released":
+                continue
+            self.kubectl("delete", "pv", pv["metadata"]["name"], "--wait=false", check=False)
+            path = (pv["spec"].get("hostPath") or {}).get("path", "")
+            if path.startswith(root):
+                subprocess.run(["rm", "-rf", "--one-file-system", path], check=False)
+
     # --- pgwarden -----------------------------------------------------------------------
 
     def install_pgwarden(self):
