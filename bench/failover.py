@@ -127,7 +127,7 @@ def main():
         print(table(rows))
     finally:
         if not args.keep:
-            tb.delete_namespace(args.ns)
+            tb.purge_namespace(args.ns)  # the volumes too: the test bed's class retains them
 
 
 if __name__ == "__main__":

@@ -163,6 +163,10 @@ class Failover(FailoverHelpers, NamespaceTestCase):
             cls.tb.pod_up(NS, f"{CLUSTER}-{i}")
         cls.tb.kubectl("apply", "-f", "-", stdin=cluster_yaml(NS, CLUSTER))
 
+    @classmethod
+    def tearDownClass(cls):
+        cls.tb.purge_namespace(NS)  # the volumes too: the test bed's class retains them
+
     def start_watchers(self):
         tag = self._testMethodName.split("_")[1]  # a log per test, kept for a look afterwards
         w = Writer(self.tb, self.ns, self.cluster, tag=f"w{tag}").start()
