@@ -50,6 +50,10 @@ DENIED = [
 class BackupChanges(NamespaceTestCase):
     NS = NS
 
+    @classmethod
+    def tearDownClass(cls):
+        cls.tb.purge_namespace(cls.NS)  # and the volumes its claims left (retained by the test bed)
+
     def condition(self, type_):
         c = self.tb.get("pgc", "bk", NS)
         return next((x for x in c.get("status", {}).get("conditions", []) if x["type"] == type_), {})

@@ -93,6 +93,10 @@ def same_cert(a, b):
 class CertificateRenewal(NamespaceTestCase):
     NS = NS
 
+    @classmethod
+    def tearDownClass(cls):
+        cls.tb.purge_namespace(cls.NS)  # and the volumes its claims left (retained by the test bed)
+
     def secret(self, name):
         s = self.tb.get("secret", name, NS)
         return {k: base64.b64decode(v).decode() for k, v in s["data"].items()}
