@@ -12,7 +12,9 @@
 #include <jansson.h>
 
 #include "common/errors.h"
+#include "common/request.h"
 #include "common/xalloc.h"
+#include "mutators/mutators.h"
 
 /* Parses a JSON literal written with ' for ". Aborts the test on a typo. */
 static inline json_t *q(const char *text)
@@ -44,6 +46,24 @@ static inline void merge(json_t *target, const json_t *patch)
         else
             json_object_set_new(target, key, json_deep_copy(value));
     }
+}
+
+/* The cluster `base` with `patch` merged in (NULL: none), defaulted as the webhook does for
+ * `operation` in namespace "shop" under the name "demo". The caller owns the result. */
+static inline json_t *defaulted_cluster(const char *base, const char *patch, const char *operation, time_t now)
+{
+    json_t *obj = q(base);
+    if (patch != NULL) {
+        json_t *p = q(patch);
+        merge(obj, p);
+        json_decref(p);
+    }
+    struct pgw_request_ctx ctx = {.operation = operation, .namespace = "shop", .name = "demo", .now = now};
+    struct pgw_errors errs;
+    pgw_errors_init(&errs);
+    pgw_mutate_postgrescluster(obj, &ctx, &errs);
+    pgw_errors_dispose(&errs);
+    return obj;
 }
 
 static inline char *errors_text(const struct pgw_errors *errs)

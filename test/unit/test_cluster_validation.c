@@ -310,18 +310,7 @@ static const struct row rows[] = {
 
 static json_t *defaulted(const char *patch, const char *op)
 {
-    json_t *obj = q(base_json);
-    if (patch != NULL) {
-        json_t *p = q(patch);
-        merge(obj, p);
-        json_decref(p);
-    }
-    struct pgw_request_ctx ctx = {.operation = op, .namespace = "shop", .name = "demo", .now = NOW};
-    struct pgw_errors errs;
-    pgw_errors_init(&errs);
-    pgw_mutate_postgrescluster(obj, &ctx, &errs);
-    pgw_errors_dispose(&errs);
-    return obj;
+    return defaulted_cluster(base_json, patch, op, NOW);
 }
 
 START_TEST(test_rule)

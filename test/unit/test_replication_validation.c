@@ -65,15 +65,7 @@ static const struct {
 
 static json_t *defaulted(const char *patch)
 {
-    json_t *obj = q(base_json), *p = q(patch);
-    merge(obj, p);
-    json_decref(p);
-    struct pgw_request_ctx ctx = {.operation = "CREATE", .namespace = "shop", .name = "demo"};
-    struct pgw_errors errs;
-    pgw_errors_init(&errs);
-    pgw_mutate_postgrescluster(obj, &ctx, &errs);
-    pgw_errors_dispose(&errs);
-    return obj;
+    return defaulted_cluster(base_json, patch, "CREATE", 0);
 }
 
 static void validate(const json_t *obj, struct pgw_errors *errs)
