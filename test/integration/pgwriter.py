@@ -20,78 +20,37 @@ acknowledged row is missing. `outages(min_gap)` lists the gaps between
 consecutive acknowledgements: the write unavailability an application saw.
 """
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from venvproc import LoggedProcess
+
 TABLE = "pgw_writer"
 
 
-class Writer:
+class Writer(LoggedProcess):
     def __init__(self, tb, ns, cluster, service=None, port=5432, user="app", db="app", interval=0.01, tag="w"):
-        from testbed import DIR, PKI, SOURCE
         self.tb, self.ns, self.cluster = tb, ns, cluster
         self.service = service or cluster
         self.user, self.db, self.port = user, db, port
-        self.password = tb.secret_value(ns, f"{cluster}-{user}" if user != "postgres" else f"{cluster}-superuser",
-                                        "password")
-        self.log = os.path.join(DIR, "home", f"writer-{ns}-{cluster}-{tag}-{os.getpid()}.log")
-        self.python = os.path.join(SOURCE, ".cache", "testbed", "patroni", "bin", "python3")
-        self.args = [self.python, os.path.abspath(__file__), "--ns", ns, "--service", self.service,
-                     "--port", str(port), "--user", user, "--db", db, "--interval", str(interval), "--log", self.log,
-                     "--ca", os.path.join(PKI, "ca.crt"), "--cert", os.path.join(PKI, "admin.crt"),
-                     "--key", os.path.join(PKI, "admin.key")]
-        self.proc = None
+        password = tb.secret_value(ns, f"{cluster}-{user}" if user != "postgres" else f"{cluster}-superuser",
+                                   "password")
+        super().__init__(__file__, f"writer-{ns}-{cluster}-{tag}", password,
+                         ["--ns", ns, "--service", self.service, "--port", str(port), "--user", user, "--db", db,
+                          "--interval", str(interval)])
 
     def start(self, wait_first=60):
         """Starts writing; returns once the first row is acknowledged."""
-        if os.path.exists(self.log):
-            os.unlink(self.log)
-        env = dict(os.environ, PGPASSWORD=self.password)
-        self.proc = subprocess.Popen(self.args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        end = time.monotonic() + wait_first
-        while not self.acks():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"writer exited: {self.proc.stderr.read()}")
-            if time.monotonic() > end:
-                self.stop()
-                raise AssertionError(f"writer: no row acknowledged in {wait_first} s; errors: {self.errors()[-5:]}")
-            time.sleep(0.2)
-        return self
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None:
-            self.proc.stderr.close()
-        return self
-
-    def _lines(self):
-        if not os.path.exists(self.log):
-            return []
-        out = []
-        with open(self.log) as f:
-            for line in f:
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass  # a line cut by SIGTERM
-        return out
+        return self.start_process(self.acks, wait_first,
+                                  lambda: f"writer: no row acknowledged; errors: {self.errors()[-5:]}")
 
     def acks(self):
         """[(id, unix time, address)] of every acknowledged commit, in order."""
-        return [(e["ack"], e["t"], e["host"]) for e in self._lines() if "ack" in e]
+        return [(e["ack"], e["t"], e["host"]) for e in self.entries() if "ack" in e]
 
     def errors(self):
-        return [e for e in self._lines() if "error" in e]
+        return [e for e in self.entries() if "error" in e]
 
     def count_since(self, t):
         return sum(1 for a in self.acks() if a[1] >= t)

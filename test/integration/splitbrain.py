@@ -15,68 +15,29 @@ commits one row with short timeouts. A pod that does not answer, a replica
     c.writable()     # the pods that accepted writes, in the order they did
 """
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
+
+from venvproc import LoggedProcess
 
 TABLE = "pgw_splitbrain"
 ROUND = 0.2
 
 
-class SplitBrainChecker:
+class SplitBrainChecker(LoggedProcess):
     def __init__(self, tb, ns, cluster, tag="sb"):
-        from testbed import DIR, PKI, SOURCE
         self.tb, self.ns, self.cluster = tb, ns, cluster
-        self.password = tb.secret_value(ns, f"{cluster}-superuser", "password")
-        self.log = os.path.join(DIR, "home", f"splitbrain-{ns}-{cluster}-{tag}-{os.getpid()}.log")
-        python = os.path.join(SOURCE, ".cache", "testbed", "patroni", "bin", "python3")
-        self.args = [python, os.path.abspath(__file__), "--ns", ns, "--cluster", cluster, "--log", self.log,
-                     "--ca", os.path.join(PKI, "ca.crt"), "--cert", os.path.join(PKI, "admin.crt"),
-                     "--key", os.path.join(PKI, "admin.key")]
-        self.proc = None
+        super().__init__(__file__, f"splitbrain-{ns}-{cluster}-{tag}",
+                         tb.secret_value(ns, f"{cluster}-superuser", "password"), ["--ns", ns, "--cluster", cluster])
 
     def start(self, wait_first=60):
         """Starts checking; returns once some instance accepted a write."""
-        if os.path.exists(self.log):
-            os.unlink(self.log)
-        env = dict(os.environ, PGPASSWORD=self.password)
-        self.proc = subprocess.Popen(self.args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        end = time.monotonic() + wait_first
-        while not self.writable():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"split-brain checker exited: {self.proc.stderr.read()}")
-            if time.monotonic() > end:
-                self.stop()
-                raise AssertionError(f"split-brain checker: no instance accepted a write in {wait_first} s")
-            time.sleep(0.2)
-        return self
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None and self.proc.stderr is not None:
-            self.proc.stderr.close()
-        return self
+        return self.start_process(self.writable, wait_first, lambda: "split-brain checker: no instance accepted a write")
 
     def attempts(self):
         """Every attempt: {"round", "pod", "ip", "t0", "t1", "ok"[, "error"]}."""
-        out = []
-        if not os.path.exists(self.log):
-            return out
-        with open(self.log) as f:
-            for line in f:
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass  # a line cut by SIGTERM
-        return out
+        return self.entries()
 
     def rounds(self):
         """{round: sorted pods that accepted a write in it}, for rounds where one did."""
