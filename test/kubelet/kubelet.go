@@ -288,13 +288,14 @@ func (k *kubelet) podGone(pod *corev1.Pod) {
 	r.update(p)
 }
 
-// setNodeDown kills every pod of the node without a word to the apiserver.
-func (k *kubelet) setNodeDown(node string) {
+// loseRunners marks the fault (under k.mu) and kills every runner that
+// matches, without a word to the apiserver; it returns once all are gone.
+func (k *kubelet) loseRunners(mark func(), match func(r *podRunner) bool) int {
 	k.mu.Lock()
-	k.down[node] = true
+	mark()
 	var lost []*podRunner
 	for _, r := range k.runners {
-		if r.node == node {
+		if match(r) {
 			lost = append(lost, r)
 		}
 	}
@@ -305,7 +306,13 @@ func (k *kubelet) setNodeDown(node string) {
 	for _, r := range lost {
 		<-r.done
 	}
-	log.Printf("node %s: down (%d pods lost)", node, len(lost))
+	return len(lost)
+}
+
+// setNodeDown kills every pod of the node without a word to the apiserver.
+func (k *kubelet) setNodeDown(node string) {
+	n := k.loseRunners(func() { k.down[node] = true }, func(r *podRunner) bool { return r.node == node })
+	log.Printf("node %s: down (%d pods lost)", node, n)
 }
 
 // setNodeUp brings the node back as after a reboot: its pods start again.
@@ -331,23 +338,10 @@ func (k *kubelet) setNodeUp(ctx context.Context, node string) {
 // A pod of that name created meanwhile (a StatefulSet's replacement) stays
 // down too, as it would on a node that is gone.
 func (k *kubelet) setPodDown(ns, name string) int {
-	k.mu.Lock()
-	k.podsDown[ns+"/"+name] = true
-	var lost []*podRunner
-	for _, r := range k.runners {
-		if r.pod.Namespace == ns && r.pod.Name == name {
-			lost = append(lost, r)
-		}
-	}
-	k.mu.Unlock()
-	for _, r := range lost {
-		r.loseNode()
-	}
-	for _, r := range lost {
-		<-r.done
-	}
-	log.Printf("pod %s/%s: down (%d runners lost)", ns, name, len(lost))
-	return len(lost)
+	n := k.loseRunners(func() { k.podsDown[ns+"/"+name] = true },
+		func(r *podRunner) bool { return r.pod.Namespace == ns && r.pod.Name == name })
+	log.Printf("pod %s/%s: down (%d runners lost)", ns, name, n)
+	return n
 }
 
 // setPodUp lets the kubelet take the pod up again, as after its node's reboot:
