@@ -177,6 +177,12 @@ class Api:
                 {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": t}]}
             if old is not None and old.get("status", {}).get("conditions"):
                 obj["status"]["conditions"] = old["status"]["conditions"]
+        elif gr == ("", "secrets") and "stringData" in obj:
+            # As kube-apiserver does: stringData is write-only, folded into data (its keys win).
+            data = obj.get("data") or {}
+            for k, v in (obj.pop("stringData") or {}).items():
+                data[k] = base64.b64encode(str(v).encode()).decode()
+            obj["data"] = data
         elif gr == ("apps", "statefulsets"):
             spec = obj.setdefault("spec", {})
             spec.setdefault("replicas", 1)
