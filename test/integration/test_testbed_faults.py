@@ -83,12 +83,21 @@ class ControlPlaneFaults(NamespaceTestCase):
         pod = tb.get("pod", c["status"]["primary"], NS)
         su = tb.secret_value(NS, "through-etcd-superuser", "password")
         tb.psql(pod["status"]["podIP"], "CREATE TABLE t (v int)", password=su)
+        # The database keeps taking writes while the DCS is away, longer than retry_timeout (5 s):
+        # Patroni's failsafe mode, once the leader key carries the failsafe topology (written by
+        # the leader's first loop; before that a primary demotes itself after retry_timeout, as a
+        # clean-clone CI run showed) and Patroni has read it back at its next loop.
+        wait_for(lambda: pod["metadata"]["name"] in ((tb.get("endpoints", "through-etcd", NS) or {})
+                                                     .get("metadata", {}).get("annotations", {}).get("failsafe", "")),
+                 60, 0.5, what="the failsafe topology on Patroni's leader key")
+        time.sleep(6)  # one loop_wait
         script("stop", "etcd")
-        # The database keeps taking writes while the DCS is away (less than retry_timeout).
-        for v in range(3):
-            tb.psql(pod["status"]["podIP"], f"INSERT INTO t VALUES ({v})", password=su)
-            time.sleep(1)
-        script("start", "etcd")
+        try:
+            for v in range(3):
+                tb.psql(pod["status"]["podIP"], f"INSERT INTO t VALUES ({v})", password=su)
+                time.sleep(3)
+        finally:
+            script("start", "etcd")  # the other tests need it, whatever happened here
         wait_for(self.api_ready, 60, 0.5, what="kube-apiserver ready with etcd back")
         # A spec change after the outage reaches Patroni's configuration.
         tb.kubectl("patch", "pgc", "through-etcd", "-n", NS, "--type=merge", "-p",

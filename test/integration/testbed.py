@@ -124,7 +124,9 @@ class Testbed:
         if self.get("namespace", name) is not None:
             self.kubectl("delete", "namespace", name, "--timeout=180s")
         self.kubectl("create", "namespace", name)
-        wait_for(lambda: self.get("serviceaccount", "default", name), 30, 0.2, what=f"default SA in {name}")
+        # Under a second normally; after an apiserver outage kube-controller-manager's informers
+        # back off, and a clean-clone CI run saw the default ServiceAccount 44 s late.
+        wait_for(lambda: self.get("serviceaccount", "default", name), 120, 0.2, what=f"default SA in {name}")
         return name
 
     def delete_namespace(self, name):
