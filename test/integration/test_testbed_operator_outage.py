@@ -9,7 +9,8 @@ the cluster is affected (the webhook's objectSelector). When pgwarden returns,
 the cluster converges (the missing pod is made, status names the new primary
 and the last backup) with a handful of writes, not a storm.
 
-A writer runs throughout and every acknowledged row is checked at the end.
+A writer runs throughout; at the end every acknowledged row is there, but for the
+last ones the crashed primary acknowledged (asynchronous replication).
 The test stops the operator for everyone on the test bed, so it runs alone.
 """
 import json
@@ -90,9 +91,15 @@ class OperatorOutage(NamespaceTestCase):
                 tb.pod_up(NS, self.downed)
             if not tb.operator_pods():
                 self.scale_operator(2)
-        rows = writer.verify()
-        self.assertGreater(rows, 100)
-        print(f"\n{rows} rows acknowledged, none lost; write outages over 1 s: "
+        # Asynchronous replication: a crashed primary may take the last commits it acknowledged
+        # with it (bounded by maximum_lag_on_failover; docs/reliability.md §13). Every missing row
+        # must be one the lost primary acknowledged before it went; none acknowledged since.
+        lost, acked = writer.lost()
+        by_id = {a[0]: a for a in writer.acks()}
+        unexplained = [i for i in lost if by_id[i][2] != self.lost_ip or by_id[i][1] > self.t_fail]
+        self.assertEqual(unexplained, [], f"acknowledged rows lost beyond the crashed primary's last ones: {lost[:10]}")
+        self.assertGreater(acked, 100)
+        print(f"\n{acked} rows acknowledged, {len(lost)} lost with the crashed primary; write outages over 1 s: "
               f"{[(round(g[1], 1), g[2], g[3]) for g in writer.outages(1.0)]}")
 
     def outage(self, writer):
@@ -112,9 +119,11 @@ class OperatorOutage(NamespaceTestCase):
 
         # A failover: Patroni elects a new primary with no operator, and writes resume on it.
         old = self.leader()
+        self.lost_ip = tb.get("pod", old, NS)["status"]["podIP"]
         t_fail = time.time()
         self.downed = old
         tb.pod_down(NS, old)  # its processes die, the apiserver hears nothing: node loss for one pod
+        self.t_fail = time.time()  # nothing acknowledged by it after this
         new = wait_for(lambda: (lambda l: l if l and l != old else None)(self.leader()), 90, 0.2,
                        what="a new leader")
         writer.wait_acks_after(t_fail, 50, timeout=120)
