@@ -4,14 +4,10 @@
  */
 #include <string.h>
 
+#include "common/object.h"
 #include "common/xalloc.h"
 #include "controller/decide/cluster_status.h"
 #include "controller/decide/primary.h"
-
-static const char *pod_name(const json_t *pod)
-{
-    return json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
-}
 
 const char *pgw_primary_pick(const char *leader, const json_t *pods, const char *previous)
 {
@@ -20,7 +16,7 @@ const char *pgw_primary_pick(const char *leader, const json_t *pods, const char 
     if (leader != NULL && leader[0] != '\0') {
         json_array_foreach(pods, i, pod)
         {
-            const char *name = pod_name(pod);
+            const char *name = pgw_obj_meta_str(pod, "name");
             if (name != NULL && strcmp(name, leader) == 0)
                 return name;
         }
@@ -28,8 +24,8 @@ const char *pgw_primary_pick(const char *leader, const json_t *pods, const char 
     json_array_foreach(pods, i, pod)
     {
         if (json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") == NULL && pgw_pod_is_primary(pod) &&
-            pod_name(pod) != NULL)
-            return pod_name(pod);
+            pgw_obj_meta_str(pod, "name") != NULL)
+            return pgw_obj_meta_str(pod, "name");
     }
     return previous;
 }
