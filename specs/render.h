@@ -34,6 +34,9 @@ json_t *pgw_render_patroni_config(const json_t *cluster, const struct pgw_render
 /* The PostgreSQL parameters Patroni keeps in its DCS (bootstrap.dcs, then the `<cluster>-config` annotation):
  * spec.postgres.parameters plus the HA settings pgwarden adds when unset. */
 json_t *pgw_render_patroni_dcs_parameters(const json_t *cluster);
+/* pg_hba.conf's lines (Patroni's postgresql.pg_hba, kept in its dynamic configuration): local socket and
+ * replication rules, then spec.postgres.pgHba, then TLS-only password access for everyone else. */
+json_t *pgw_render_pg_hba(const json_t *cluster);
 /* Appends the five Services and the PodDisruptionBudget to `out`. */
 void pgw_render_services(const json_t *cluster, json_t *out);
 /* Appends ServiceAccount, Role and RoleBinding `<cluster>-instance` to `out`. */

@@ -6,14 +6,19 @@
  *
  * What goes where:
  *  - bootstrap.dcs: spec.replication (HA timings, synchronous mode, failsafe
- *    mode) and the user's spec.postgres.parameters. After bootstrap,
- *    changes travel through the `<cluster>-config` endpoints annotation, which
- *    the controller patches; this file only seeds the first start.
+ *    mode), the user's spec.postgres.parameters and postgresql.pg_hba (local
+ *    socket and replication rules, then the user's lines, then TLS-only
+ *    password access for everyone else). After bootstrap, changes travel
+ *    through the `<cluster>-config` endpoints annotation, which the controller
+ *    patches; this file only seeds the first start.
  *  - postgresql.parameters (local): what pgwarden owns and users may not set:
  *    sockets, archiving through pgBackRest, TLS files. Local settings win over
  *    the DCS ones in Patroni, so an edited DCS cannot break them.
- *  - postgresql.pg_hba: local socket and replication rules, then the user's
- *    lines, then TLS-only password access for everyone else.
+ *  - no local postgresql.pg_hba: it would win over the dynamic one, and
+ *    Patroni reads patroni.yml only at start, so a spec.postgres.pgHba edit
+ *    would never reach a running instance. Nor bootstrap.pg_hba: Patroni 4
+ *    does not require it and only appends it to initdb's pg_hba.conf when no
+ *    postgresql.pg_hba is in effect, which bootstrap.dcs already provides.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +47,7 @@ static json_t *initdb_options(const json_t *cluster)
     return opts;
 }
 
-static json_t *pg_hba(const json_t *cluster)
+json_t *pgw_render_pg_hba(const json_t *cluster)
 {
     json_t *hba = pgw_json_pack("[s,s,s]", "local all all scram-sha-256", "hostssl replication replicator all scram-sha-256",
                                 "host replication replicator 127.0.0.1/32 scram-sha-256");
@@ -172,20 +177,20 @@ json_t *pgw_render_patroni_config(const json_t *cluster, const struct pgw_render
         pgw_json_pack("{s:s,s:o,s:s,s:s,s:s,s:s,s:b,s:o}", "namespace", pgw_cluster_namespace(cluster), "labels", labels,
                       "scope_label", PGW_POD_LABEL_CLUSTER, "role_label", "pgwarden.io/role", "leader_label_value", "primary",
                       "follower_label_value", "replica", "use_endpoints", 1, "ports", ports);
-    /* spec.replication (timings, synchronous mode, failsafe) seeds the same keys the controller keeps in step later. */
+    /* spec.replication (timings, synchronous mode, failsafe) and postgresql.pg_hba seed the same keys the controller
+     * keeps in step later. */
     json_t *dcs = pgw_render_patroni_dcs_settings(cluster);
-    json_object_update_new(dcs,
-                           pgw_json_pack("{s:i,s:{s:b,s:b,s:o}}", "maximum_lag_on_failover", 1048576, "postgresql", "use_pg_rewind",
-                                         1, "use_slots", 1, "parameters", pgw_render_patroni_dcs_parameters(cluster)));
-    /* Patroni's schema requires bootstrap.pg_hba; it is the same list as postgresql.pg_hba. */
-    json_t *bootstrap = pgw_json_pack("{s:o,s:o,s:o,s:s}", "dcs", dcs, "initdb", initdb_options(cluster), "pg_hba", pg_hba(cluster),
-                                      "post_bootstrap", "/etc/patroni/post-bootstrap.sh");
+    json_object_set_new(dcs, "maximum_lag_on_failover", json_integer(1048576));
+    json_object_update_new(json_object_get(dcs, "postgresql"),
+                           pgw_json_pack("{s:b,s:b,s:o}", "use_pg_rewind", 1, "use_slots", 1, "parameters",
+                                         pgw_render_patroni_dcs_parameters(cluster)));
+    json_t *bootstrap = pgw_json_pack("{s:o,s:o,s:s}", "dcs", dcs, "initdb", initdb_options(cluster), "post_bootstrap",
+                                      "/etc/patroni/post-bootstrap.sh");
     add_restore_method(cluster, bootstrap);
-    json_t *postgresql =
-        pgw_json_pack("{s:s,s:s,s:s,s:s,s:{s:{s:s},s:{s:s},s:{s:s}},s:o,s:o,s:b}", "listen", postgres_listen, "data_dir",
-                      PGW_POD_PGDATA_DIR, "pgpass", "/tmp/pgpass", "bin_dir", "", "authentication", "superuser", "username",
-                      "postgres", "replication", "username", "replicator", "rewind", "username", "postgres", "parameters",
-                      local_parameters(cluster), "pg_hba", pg_hba(cluster), "use_unix_socket", 1);
+    json_t *postgresql = pgw_json_pack("{s:s,s:s,s:s,s:s,s:{s:{s:s},s:{s:s},s:{s:s}},s:o,s:b}", "listen", postgres_listen,
+                                       "data_dir", PGW_POD_PGDATA_DIR, "pgpass", "/tmp/pgpass", "bin_dir", "", "authentication",
+                                       "superuser", "username", "postgres", "replication", "username", "replicator", "rewind",
+                                       "username", "postgres", "parameters", local_parameters(cluster), "use_unix_socket", 1);
     /* A new replica clones with a fast checkpoint: a spread one makes it wait up to
      * checkpoint_completion_target of checkpoint_timeout (measured: 80 s for an idle primary). */
     json_t *basebackup = pgw_json_pack("[{s:s}]", "checkpoint", "fast");

@@ -36,7 +36,9 @@
  * spec.replication (defaults where unset): ttl, loop_wait, retry_timeout,
  * synchronous_mode, synchronous_mode_strict and failsafe_mode (always on: a
  * primary that can reach every member keeps running while the Kubernetes API
- * is away). New object; the caller decrefs.
+ * is away); and {"postgresql":{"pg_hba":[...]}} (pgw_render_pg_hba), which
+ * is not about replication but travels the same way. New object; the caller
+ * decrefs.
  */
 json_t *pgw_render_patroni_dcs_settings(const json_t *cluster);
 

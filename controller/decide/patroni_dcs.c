@@ -3,10 +3,11 @@
  *
  * Why: once bootstrapped, Patroni reads its dynamic configuration from the
  * `<cluster>-config` annotation, not from patroni.yml. We own
- * postgresql.parameters and the spec.replication keys (ttl, loop_wait,
- * retry_timeout, synchronous and failsafe modes) there and leave every other
- * key as Patroni left it;
- * values compare by text, so 100 and "100" are equal and nothing is rewritten.
+ * postgresql.parameters, postgresql.pg_hba and the spec.replication keys (ttl,
+ * loop_wait, retry_timeout, synchronous and failsafe modes) there and leave
+ * every other key as Patroni left it;
+ * scalars compare by text, so 100 and "100" are equal and nothing is rewritten;
+ * lists (pg_hba) compare line by line, in order, as Patroni compares them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,42 @@ static int setting_equal(const json_t *a, const json_t *b)
     return ta != NULL && tb != NULL && strcmp(ta, tb) == 0;
 }
 
+/* 1 when the stored value equals the one we own: lists and maps exactly, scalars as text. */
+static int owned_equal(const json_t *stored, const json_t *owned)
+{
+    if (json_is_array(owned) || json_is_object(owned))
+        return json_equal(stored, owned);
+    return setting_equal(stored, owned);
+}
+
+/*
+ * Sets the owned keys into `into`; an owned map (postgresql) is merged one key
+ * at a time, so the keys beside ours in it (use_slots, parameters) stay.
+ * Returns 1 when something changed.
+ */
+static int merge_owned(json_t *into, const json_t *owned)
+{
+    int changed = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)owned, key, value)
+    {
+        json_t *stored = json_object_get(into, key);
+        if (json_is_object(value)) {
+            if (!json_is_object(stored)) {
+                stored = json_object();
+                json_object_set_new(into, key, stored);
+                changed = 1;
+            }
+            changed |= merge_owned(stored, value);
+        } else if (!owned_equal(stored, value)) {
+            json_object_set_new(into, key, json_deep_copy(value));
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
 char *pgw_patroni_dcs_update(const char *current, const json_t *settings, const json_t *desired)
 {
     json_t *config = current != NULL ? json_loads(current, JSON_REJECT_DUPLICATES, NULL) : NULL;
@@ -65,15 +102,8 @@ char *pgw_patroni_dcs_update(const char *current, const json_t *settings, const 
         config = json_object();
     }
     int changed = current == NULL;
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)settings, key, value)
-    {
-        if (!setting_equal(json_object_get(config, key), value)) {
-            json_object_set_new(config, key, json_deep_copy(value));
-            changed = 1;
-        }
-    }
+    if (settings != NULL && merge_owned(config, settings))
+        changed = 1;
     json_t *pg = json_object_get(config, "postgresql");
     if (!json_is_object(pg)) {
         pg = json_object();

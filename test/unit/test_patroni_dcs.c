@@ -1,6 +1,7 @@
 /*
  * Unit tests for controller/decide/patroni_dcs: when the `<cluster>-config`
- * annotation needs rewriting, and that only postgresql.parameters changes.
+ * annotation needs rewriting, and that only the keys we own (postgresql.parameters,
+ * postgresql.pg_hba, spec.replication's) change.
  */
 #include "helpers.h"
 
@@ -78,6 +79,29 @@ static const struct {
     /* a setting and a parameter at once */
     {"{'synchronous_mode_strict':false,'postgresql':{'parameters':{'jit':'on'}}}", "{'synchronous_mode_strict':true}",
      "{'synchronous_mode_strict':true,'postgresql':{'parameters':{'jit':'off'}}}"},
+    /* postgresql.pg_hba: the same list is no write */
+    {"{'ttl':20,'postgresql':{'use_slots':true,'pg_hba':['local all all peer','hostssl all all all scram-sha-256'],"
+     "'parameters':{'jit':'off'}}}",
+     "{'ttl':20,'postgresql':{'pg_hba':['local all all peer','hostssl all all all scram-sha-256']}}", NULL},
+    /* a line added: the list is rewritten, use_slots and the parameters beside it kept */
+    {"{'ttl':20,'postgresql':{'use_slots':true,'pg_hba':['local all all peer','hostssl all all all scram-sha-256'],"
+     "'parameters':{'jit':'off'}}}",
+     "{'ttl':20,'postgresql':{'pg_hba':['local all all peer','hostssl all blocked all reject','hostssl all all all "
+     "scram-sha-256']}}",
+     "{'ttl':20,'postgresql':{'use_slots':true,'pg_hba':['local all all peer','hostssl all blocked all reject',"
+     "'hostssl all all all scram-sha-256'],'parameters':{'jit':'off'}}}"},
+    /* a line removed */
+    {"{'postgresql':{'pg_hba':['local all all peer','hostssl all blocked all reject'],'parameters':{'jit':'off'}}}",
+     "{'postgresql':{'pg_hba':['local all all peer']}}",
+     "{'postgresql':{'pg_hba':['local all all peer'],'parameters':{'jit':'off'}}}"},
+    /* the same lines in another order match differently in PostgreSQL: rewritten */
+    {"{'postgresql':{'pg_hba':['b','a'],'parameters':{'jit':'off'}}}", "{'postgresql':{'pg_hba':['a','b']}}",
+     "{'postgresql':{'pg_hba':['a','b'],'parameters':{'jit':'off'}}}"},
+    /* a cluster bootstrapped before pg_hba moved to the DCS (it was in patroni.yml): added */
+    {"{'ttl':20,'postgresql':{'use_pg_rewind':true,'parameters':{'jit':'off'}}}", "{'ttl':20,'postgresql':{'pg_hba':['a']}}",
+     "{'ttl':20,'postgresql':{'use_pg_rewind':true,'pg_hba':['a'],'parameters':{'jit':'off'}}}"},
+    /* no postgresql section at all: created with both */
+    {"{'ttl':20}", "{'postgresql':{'pg_hba':['a']}}", "{'ttl':20,'postgresql':{'pg_hba':['a'],'parameters':{'jit':'off'}}}"},
 };
 
 START_TEST(settings_table)

@@ -229,7 +229,12 @@ START_TEST(patroni_configuration)
     ck_assert_str_eq(str_at(p, "bootstrap.dcs.postgresql.parameters.wal_level"), "replica");
     ck_assert_str_eq(str_at(p, "postgresql.parameters.unix_socket_directories"), PGW_POD_SOCKET_DIR);
     ck_assert_ptr_null(str_at(p, "postgresql.parameters.archive_command")); /* no backup repository */
-    json_t *hba = json_object_get(json_object_get(p, "postgresql"), "pg_hba");
+    /* pg_hba lives in the dynamic configuration only: a local copy would win over it and never change */
+    ck_assert_ptr_null(node_at(p, "postgresql.pg_hba"));
+    ck_assert_ptr_null(node_at(p, "bootstrap.pg_hba"));
+    json_t *hba = node_at(p, "bootstrap.dcs.postgresql.pg_hba");
+    ck_assert_str_eq(str_at(p, "bootstrap.dcs.postgresql.pg_hba.0"), "local all all scram-sha-256");
+    ck_assert(json_is_true(node_at(p, "bootstrap.dcs.postgresql.use_slots")));
     int found = 0;
     size_t i;
     json_t *line;
