@@ -5,6 +5,12 @@ package main
 // under the storage dir. kube-controller-manager's PV controller binds them;
 // the directory outlives pods, and outlives the claim too (Retain), so a
 // test can look at what a deleted cluster left behind.
+//
+// Expansion works like a CSI resizer that needs no filesystem step: a bound
+// claim of an expandable class whose request exceeds its volume's capacity
+// gets the new capacity on the volume and in its status. "testbed-fixed" is
+// the same provisioner without allowVolumeExpansion, so the apiserver refuses
+// to grow its claims, as it does for any such class.
 
 import (
 	"context"
@@ -20,24 +26,39 @@ import (
 )
 
 const (
-	storageClassName = "testbed-local"
-	provisionerName  = "pgwarden.io/testbed-local"
+	storageClassName      = "testbed-local"
+	fixedStorageClassName = "testbed-fixed"
+	provisionerName       = "pgwarden.io/testbed-local"
 )
 
+// ourClass: a class this provisioner serves.
+func ourClass(name string) bool {
+	return name == storageClassName || name == fixedStorageClassName
+}
+
 func (k *kubelet) ensureStorageClass(ctx context.Context) error {
+	if err := k.createStorageClass(ctx, storageClassName, true, true); err != nil {
+		return err
+	}
+	return k.createStorageClass(ctx, fixedStorageClassName, false, false)
+}
+
+func (k *kubelet) createStorageClass(ctx context.Context, name string, isDefault, expand bool) error {
 	bind := storagev1.VolumeBindingImmediate
 	reclaim := corev1.PersistentVolumeReclaimRetain
-	expand := true
-	_, err := k.client.StorageV1().StorageClasses().Create(ctx, &storagev1.StorageClass{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        storageClassName,
-			Annotations: map[string]string{"storageclass.kubernetes.io/is-default-class": "true"},
-		},
-		Provisioner:          provisionerName,
-		ReclaimPolicy:        &reclaim,
-		VolumeBindingMode:    &bind,
-		AllowVolumeExpansion: &expand,
-	}, metav1.CreateOptions{})
+	sc := &storagev1.StorageClass{
+		ObjectMeta:        metav1.ObjectMeta{Name: name},
+		Provisioner:       provisionerName,
+		ReclaimPolicy:     &reclaim,
+		VolumeBindingMode: &bind,
+	}
+	if isDefault {
+		sc.Annotations = map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}
+	}
+	if expand {
+		sc.AllowVolumeExpansion = &expand
+	}
+	_, err := k.client.StorageV1().StorageClasses().Create(ctx, sc, metav1.CreateOptions{})
 	if errors.IsAlreadyExists(err) {
 		return nil
 	}
@@ -63,7 +84,7 @@ func (k *kubelet) provision(ctx context.Context) {
 			if c.Status.Phase != corev1.ClaimPending || c.Spec.VolumeName != "" || c.DeletionTimestamp != nil {
 				continue
 			}
-			if c.Spec.StorageClassName == nil || *c.Spec.StorageClassName != storageClassName {
+			if c.Spec.StorageClassName == nil || !ourClass(*c.Spec.StorageClassName) {
 				continue
 			}
 			k.provisionClaim(ctx, c)
@@ -89,7 +110,7 @@ func (k *kubelet) provisionClaim(ctx context.Context, c *corev1.PersistentVolume
 			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: c.Spec.Resources.Requests[corev1.ResourceStorage]},
 			AccessModes:                   c.Spec.AccessModes,
 			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
-			StorageClassName:              storageClassName,
+			StorageClassName:              *c.Spec.StorageClassName,
 			ClaimRef: &corev1.ObjectReference{Kind: "PersistentVolumeClaim", APIVersion: "v1",
 				Namespace: c.Namespace, Name: c.Name, UID: c.UID},
 			PersistentVolumeSource: corev1.PersistentVolumeSource{
@@ -103,7 +124,8 @@ func (k *kubelet) provisionClaim(ctx context.Context, c *corev1.PersistentVolume
 }
 
 // growVolumes carries out a claim's expansion: a directory has no size, so
-// growing is recording the new capacity on the volume and the claim.
+// growing is recording the new capacity on the volume and the claim. Only the
+// expandable class: the apiserver lets no claim of testbed-fixed ask for more.
 func (k *kubelet) growVolumes(ctx context.Context, claims []corev1.PersistentVolumeClaim) {
 	for i := range claims {
 		c := &claims[i]
@@ -116,9 +138,13 @@ func (k *kubelet) growVolumes(ctx context.Context, claims []corev1.PersistentVol
 		if err != nil || pv.Spec.StorageClassName != storageClassName {
 			continue
 		}
-		pv.Spec.Capacity[corev1.ResourceStorage] = want
-		if _, err := k.client.CoreV1().PersistentVolumes().Update(ctx, pv, metav1.UpdateOptions{}); err != nil {
-			continue
+		// The volume first, then the claim's status (a status update that failed is
+		// done again on the next tick, the volume being grown already).
+		if want.Cmp(pv.Spec.Capacity[corev1.ResourceStorage]) > 0 {
+			pv.Spec.Capacity[corev1.ResourceStorage] = want
+			if _, err := k.client.CoreV1().PersistentVolumes().Update(ctx, pv, metav1.UpdateOptions{}); err != nil {
+				continue
+			}
 		}
 		c.Status.Capacity = corev1.ResourceList{corev1.ResourceStorage: want}
 		c.Status.AllocatedResources = corev1.ResourceList{corev1.ResourceStorage: want}
