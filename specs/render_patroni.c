@@ -16,9 +16,10 @@
  *    the DCS ones in Patroni, so an edited DCS cannot break them.
  *  - no local postgresql.pg_hba: it would win over the dynamic one, and
  *    Patroni reads patroni.yml only at start, so a spec.postgres.pgHba edit
- *    would never reach a running instance. Nor bootstrap.pg_hba: Patroni 4
- *    does not require it and only appends it to initdb's pg_hba.conf when no
- *    postgresql.pg_hba is in effect, which bootstrap.dcs already provides.
+ *    would never reach a running instance. bootstrap.pg_hba stays, inert:
+ *    Patroni 4.1.5 does not need it but 3.0's schema (Debian bookworm's
+ *    package) requires it, and both append it to initdb's pg_hba.conf only
+ *    when no postgresql.pg_hba is in effect, which bootstrap.dcs provides.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,8 +185,8 @@ json_t *pgw_render_patroni_config(const json_t *cluster, const struct pgw_render
     json_object_update_new(json_object_get(dcs, "postgresql"),
                            pgw_json_pack("{s:b,s:b,s:o}", "use_pg_rewind", 1, "use_slots", 1, "parameters",
                                          pgw_render_patroni_dcs_parameters(cluster)));
-    json_t *bootstrap = pgw_json_pack("{s:o,s:o,s:s}", "dcs", dcs, "initdb", initdb_options(cluster), "post_bootstrap",
-                                      "/etc/patroni/post-bootstrap.sh");
+    json_t *bootstrap = pgw_json_pack("{s:o,s:o,s:o,s:s}", "dcs", dcs, "initdb", initdb_options(cluster), "pg_hba",
+                                      pgw_render_pg_hba(cluster), "post_bootstrap", "/etc/patroni/post-bootstrap.sh");
     add_restore_method(cluster, bootstrap);
     json_t *postgresql = pgw_json_pack("{s:s,s:s,s:s,s:s,s:{s:{s:s},s:{s:s},s:{s:s}},s:o,s:b}", "listen", postgres_listen,
                                        "data_dir", PGW_POD_PGDATA_DIR, "pgpass", "/tmp/pgpass", "bin_dir", "", "authentication",

@@ -187,7 +187,7 @@ class BootstrapSqlTest(unittest.TestCase):
     def test_rendered_pg_hba_parses(self):
         patroni = json.loads(child(self.items, "ConfigMap", "demo-patroni")["data"]["patroni.yml"])
         hba = os.path.join(self.data, "pg_hba.conf")
-        for lines, want_errors in ((patroni["postgresql"]["pg_hba"], 0), (["host all all 10.0.0.0/99 md5"], 1)):
+        for lines, want_errors in ((patroni["bootstrap"]["dcs"]["postgresql"]["pg_hba"], 0), (["host all all 10.0.0.0/99 md5"], 1)):
             with open(hba, "w") as f:
                 f.write("\n".join(lines) + "\n")
             self.assertEqual(int(self.psql("SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL")),

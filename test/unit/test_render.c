@@ -231,7 +231,7 @@ START_TEST(patroni_configuration)
     ck_assert_ptr_null(str_at(p, "postgresql.parameters.archive_command")); /* no backup repository */
     /* pg_hba lives in the dynamic configuration only: a local copy would win over it and never change */
     ck_assert_ptr_null(node_at(p, "postgresql.pg_hba"));
-    ck_assert_ptr_null(node_at(p, "bootstrap.pg_hba"));
+    ck_assert(json_equal(node_at(p, "bootstrap.pg_hba"), node_at(p, "bootstrap.dcs.postgresql.pg_hba"))); /* 3.0's schema */
     json_t *hba = node_at(p, "bootstrap.dcs.postgresql.pg_hba");
     ck_assert_str_eq(str_at(p, "bootstrap.dcs.postgresql.pg_hba.0"), "local all all scram-sha-256");
     ck_assert(json_is_true(node_at(p, "bootstrap.dcs.postgresql.use_slots")));
