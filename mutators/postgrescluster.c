@@ -3,7 +3,7 @@
  * defaulting a defaulted object changes nothing.
  *
  * Sections the user did not mention at all are created with their defaults
- * (pooler, metrics, affinity, bootstrap initdb). Sections that only make sense
+ * (pooler, metrics, affinity, bootstrap initdb, rollout). Sections that only make sense
  * when chosen (backup, tls, a restore bootstrap) are completed but never
  * invented. The backup path needs the namespace: the request's, else the
  * object's; with neither (an offline manifest without a namespace) it is left
@@ -15,6 +15,7 @@
 
 #include "common/xalloc.h"
 #include "mutators/defaults.h"
+#include "specs/operations.h"
 
 #define DEFAULT_POSTGRES_VERSION 18
 
@@ -98,4 +99,9 @@ void pgw_mutate_postgrescluster(json_t *object, const struct pgw_request_ctx *ct
 
     pgw_default_set(spec, "deletionProtection", json_false());
     pgw_default_replication(spec);
+
+    json_t *rollout = pgw_default_object(spec, "rollout");
+    pgw_default_set(rollout, "mode", json_string(PGW_ROLLOUT_UNSUPERVISED));
+    /* Not invented when storage is missing: validation then reports spec.storage, not spec.storage.size. */
+    pgw_default_set(pgw_existing_object(spec, "storage"), "onScaleDown", json_string(PGW_SCALE_DOWN_RETAIN));
 }

@@ -35,6 +35,8 @@ void pgw_cluster_validate_affinity(const struct pgw_cluster_view *c,
 void pgw_cluster_validate_metadata(const struct pgw_cluster_view *c, struct pgw_errors *errs);    /* spec.metadata, tls */
 void pgw_cluster_validate_replication(const struct pgw_cluster_view *c, struct pgw_errors *errs); /* synchronous mode, HA timings */
 void pgw_cluster_validate_update(const struct pgw_cluster_view *c, struct pgw_errors *errs);      /* UPDATE transitions */
+void pgw_cluster_validate_rollout(const struct pgw_cluster_view *c, struct pgw_errors *errs);     /* spec.rollout */
+void pgw_cluster_warn_scale_down(const struct pgw_cluster_view *c, struct pgw_errors *errs); /* UPDATE: what a scale-down removes */
 
 /* Reused by PostgresRestore's newCluster overrides: `path` names the field. */
 int pgw_cluster_check_instances(struct pgw_errors *errs, const char *path, const json_t *v);

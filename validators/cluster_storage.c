@@ -4,16 +4,21 @@
  * Sizes are compared as exact Kubernetes quantities (common/quantity.h), so
  * "1Gi" vs "1024Mi" or "500m" vs "0.5" compare as the API server would.
  * Transitions (no shrink, immutable storage class) are in cluster_update.c.
+ * spec.storage.onScaleDown (Retain|Delete) belongs to the cluster's volume
+ * only, not to the repository volume or a restore's storage overrides.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/quantity.h"
 #include "common/xalloc.h"
+#include "specs/operations.h"
 #include "validators/cluster.h"
 #include "validators/fields.h"
 
 static const char *const storage_fields[] = {"size", "storageClass", "walSize", NULL};
+/* The cluster's own data volume also says what a scale-down does with its claims. */
+static const char *const cluster_storage_fields[] = {"size", "storageClass", "walSize", "onScaleDown", NULL};
 static const char *const resources_fields[] = {"requests", "limits", "claims", NULL};
 
 /* A positive volume size. */
@@ -28,11 +33,11 @@ static void check_size(struct pgw_errors *errs, const char *path, const json_t *
         pgw_errors_add(errs, PGW_ERR_INVALID, path, v, "must be greater than zero");
 }
 
-void pgw_cluster_check_storage(struct pgw_errors *errs, const char *path, const json_t *storage)
+static void check_storage(struct pgw_errors *errs, const char *path, const json_t *storage, const char *const *fields)
 {
     if (!pgw_require_object(errs, path, storage))
         return;
-    pgw_warn_unknown_fields(errs, path, storage, storage_fields);
+    pgw_warn_unknown_fields(errs, path, storage, fields);
     char *p = pgw_path_child(path, "size");
     json_t *size = pgw_member(storage, "size");
     if (size == NULL)
@@ -49,6 +54,11 @@ void pgw_cluster_check_storage(struct pgw_errors *errs, const char *path, const 
         pgw_check_object_name(errs, p, sc);
         free(p);
     }
+}
+
+void pgw_cluster_check_storage(struct pgw_errors *errs, const char *path, const json_t *storage)
+{
+    check_storage(errs, path, storage, storage_fields);
 }
 
 /* Parses every member of requests/limits; fills `out` for cpu and memory lookups. */
@@ -107,7 +117,12 @@ void pgw_cluster_check_resources(struct pgw_errors *errs, const char *path, cons
 
 void pgw_cluster_validate_storage(const struct pgw_cluster_view *c, struct pgw_errors *errs)
 {
-    pgw_cluster_check_storage(errs, "spec.storage", pgw_member(c->spec, "storage"));
+    static const char *const on_scale_down[] = {PGW_SCALE_DOWN_RETAIN, PGW_SCALE_DOWN_DELETE, NULL};
+    json_t *storage = pgw_member(c->spec, "storage");
+    check_storage(errs, "spec.storage", storage, cluster_storage_fields);
+    json_t *osd = pgw_member(storage, "onScaleDown");
+    if (osd != NULL)
+        pgw_check_enum(errs, "spec.storage.onScaleDown", osd, on_scale_down);
     json_t *resources = pgw_member(c->spec, "resources");
     pgw_cluster_check_resources(errs, "spec.resources", resources);
     if (resources == NULL || pgw_member(pgw_member(resources, "limits"), "memory") == NULL)

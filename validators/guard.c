@@ -22,6 +22,7 @@ const struct pgw_guard_kind pgw_guard_postgrescluster = {
     .kind = "PostgresCluster",
     .defaulter = pgw_mutate_postgrescluster,
     .validator = pgw_validate_postgrescluster,
+    .request_validator = pgw_validate_postgrescluster_request,
 };
 
 const struct pgw_guard_kind pgw_guard_postgresbackup = {

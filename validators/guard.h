@@ -26,6 +26,12 @@ struct pgw_guard_kind {
     const char *kind;           /* "PostgresCluster" */
     pgw_mutator_fn defaulter;   /* NULL: nothing to default */
     pgw_validator_fn validator; /* NULL: nothing to validate */
+    /*
+     * Rules about a request rather than the object (the day-2 annotations):
+     * run after `validator` by the webhook and `pgwarden admit` only, never by
+     * pgw_guard_run(), so a request gone stale cannot stop reconciling. NULL: none.
+     */
+    pgw_validator_fn request_validator;
     /* The copy the defaulter edits (the differ compares it with the object); NULL: json_deep_copy. */
     json_t *(*copy_for_edit)(const json_t *object);
 };

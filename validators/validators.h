@@ -17,6 +17,12 @@ typedef void (*pgw_validator_fn)(const json_t *object, const json_t *old_object,
 
 void pgw_validate_postgrescluster(const json_t *object, const json_t *old_object, const struct pgw_request_ctx *ctx,
                                   struct pgw_errors *errs);
+/*
+ * What only an admission request is judged by, never the object at rest (the
+ * guard): the switchover and restart annotations (validators/cluster_operations.c).
+ */
+void pgw_validate_postgrescluster_request(const json_t *object, const json_t *old_object, const struct pgw_request_ctx *ctx,
+                                          struct pgw_errors *errs);
 void pgw_validate_postgresbackup(const json_t *object, const json_t *old_object, const struct pgw_request_ctx *ctx,
                                  struct pgw_errors *errs);
 void pgw_validate_postgresrestore(const json_t *object, const json_t *old_object, const struct pgw_request_ctx *ctx,

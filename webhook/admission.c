@@ -256,8 +256,10 @@ static void handle(const pgw_admission_route_t *route, const char *body, size_t 
             json_decref(edited);
         }
     } else {
-        route->guard->validator(deleting ? NULL : object,
-                                deleting ? old_object : (strcmp(operation, "UPDATE") == 0 ? old_object : NULL), &ctx, &errs);
+        const json_t *old = deleting ? old_object : (strcmp(operation, "UPDATE") == 0 ? old_object : NULL);
+        route->guard->validator(deleting ? NULL : object, old, &ctx, &errs);
+        if (route->guard->request_validator != NULL)
+            route->guard->request_validator(deleting ? NULL : object, old, &ctx, &errs);
     }
 
     json_t *response = pgw_json_pack("{s:s,s:b}", "uid", uid, "allowed", errs.count == 0);
