@@ -178,6 +178,33 @@ spec:
                     if line:
                         self.assertIn(line, r.stderr)
 
+    def test_switchover_annotation(self):
+        """One deny and one allow for pgwarden.io/switchover (the rules are unit-tested in test_operations_validation)."""
+        def doc(name, annotation=None, primary=None):
+            meta = "{name: demo, namespace: shop%s}" % (
+                ", annotations: {pgwarden.io/switchover: %s}" % annotation if annotation else "")
+            text = self.CLUSTER.replace("metadata: {name: demo, namespace: shop}", "metadata: " + meta)
+            text = text % {"version": 17, "size": "10Gi", "sc": "fast", "extra": ""}
+            if primary:
+                text += "status: {primary: %s}\n" % primary
+            return write(tmp, name, text)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            old = doc("old.yaml", primary="demo-0")
+            r = admit("-f", doc("to-replica.yaml", "demo-1"), "--old", old)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = admit("-f", doc("out-of-range.yaml", "demo-2"), "--old", old)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("* metadata.annotations[pgwarden.io/switchover]: Invalid value: \"demo-2\": "
+                          "no such instance: demo has instances demo-0 … demo-1", r.stderr)
+            r = admit("-f", doc("to-primary.yaml", "demo-0"), "--old", old)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("demo-0 is already the primary", r.stderr)
+            r = admit("-f", doc("create.yaml", "demo-1"))
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("metadata.annotations[pgwarden.io/switchover]: Forbidden: a new cluster has no instances yet",
+                          r.stderr)
+
     def test_delete_with_deletion_protection(self):
         with tempfile.TemporaryDirectory() as tmp:
             protected = self.cluster(tmp, "p.yaml", extra="deletionProtection: true")
