@@ -13,6 +13,9 @@
 /* "all" for a rolling restart of every instance, or one instance's pod name. */
 #define PGW_ANNOTATION_RESTART "pgwarden.io/restart"
 #define PGW_RESTART_ALL "all"
+/* Set by the controller for a restart of all: copied into the pod template, it makes every pod stale,
+ * and the rolling update restarts them in the careful order (as kubectl rollout restart does). */
+#define PGW_ANNOTATION_RESTARTED_AT "pgwarden.io/restarted-at"
 
 /* A volume claim of an earlier cluster of the same name is mounted only with this annotation set to "true". */
 #define PGW_ANNOTATION_ADOPT_VOLUMES "pgwarden.io/adopt-volumes"

@@ -15,6 +15,7 @@
 #include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "specs/inject.h"
+#include "specs/operations.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
 #include "specs/render_exporter.h"
@@ -230,6 +231,10 @@ json_t *pgw_render_statefulset(const json_t *cluster, const struct pgw_render_ct
     if (queries != NULL)
         json_object_set_new(json_object_get(template_meta, "annotations"), PGW_POD_ANNOTATION_METRICS_QUERIES,
                             json_string(queries));
+    const char *restarted = json_string_value(
+        json_object_get(json_object_get(json_object_get(cluster, "metadata"), "annotations"), PGW_ANNOTATION_RESTARTED_AT));
+    if (restarted != NULL) /* a requested restart of every instance (specs/operations.h) */
+        json_object_set_new(json_object_get(template_meta, "annotations"), PGW_ANNOTATION_RESTARTED_AT, json_string(restarted));
     json_t *pod_spec =
         pgw_json_pack("{s:s,s:b,s:i,s:o,s:[o],s:o}", "serviceAccountName", sa, "automountServiceAccountToken", 1,
                       "terminationGracePeriodSeconds", 60, "securityContext", pgw_pod_security_context("OnRootMismatch"),

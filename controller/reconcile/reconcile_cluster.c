@@ -38,6 +38,7 @@
 #include "controller/reconcile/reconcile.h"
 #include "controller/reconcile/reconcile_cluster_backups.h"
 #include "controller/reconcile/reconcile_primary.h"
+#include "controller/reconcile/reconcile_rollout.h"
 #include "specs/inject.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
@@ -184,6 +185,19 @@ static void unown_credentials(json_t *children, const char *name)
                 break;
             }
         }
+    }
+}
+
+/* A scale-down waiting for the primary to move keeps the StatefulSet at `replicas` (0: as rendered). */
+static void hold_statefulset_replicas(json_t *children, const char *name, long long replicas)
+{
+    size_t i;
+    json_t *child;
+    json_array_foreach(children, i, child)
+    {
+        const char *kind = json_string_value(json_object_get(child, "kind"));
+        if (replicas > 0 && kind != NULL && strcmp(kind, "StatefulSet") == 0 && strcmp(pgw_obj_meta_str(child, "name"), name) == 0)
+            json_object_set_new(json_object_get(child, "spec"), "replicas", json_integer(replicas));
     }
 }
 
@@ -358,6 +372,7 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
     struct pgw_render_ctx rctx = {.config = r->config, .defer_certificates = 1}; /* issued when due: apply_secrets.c */
     children = pgw_render_cluster(defaulted, &rctx);
     unown_credentials(children, name);
+    hold_statefulset_replicas(children, name, pgw_reconcile_rollout_hold(cluster, defaulted, pods));
     struct pgw_apply_stats st = {0};
     char *apply_err = NULL;
     if (pgw_apply_children(r->client, r->cache, uid != NULL ? uid : "", children, &st, &apply_err) != 0) {
@@ -381,8 +396,11 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
                                   .apply_error = apply_err,
                                   .now = ts};
     status = pgw_cluster_status_compute(&in);
-    free(expected);
     pgw_reconcile_primary(r, cluster, pods, status, &out->writes);
+    double again = pgw_reconcile_rollout(r, cluster, defaulted, pods, sts, expected, status, ts, &out->writes);
+    if (again > 0 && (out->requeue_after <= 0 || again < out->requeue_after))
+        out->requeue_after = again;
+    free(expected);
     if (rc == 0 && pgw_reconcile_cluster_backups(r, cluster, defaulted, status, ts, &out->writes, &err) != 0)
         rc = -1;
     phase_event(r, cluster, status, &out->writes);
