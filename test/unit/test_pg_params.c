@@ -71,8 +71,24 @@ static const struct {
     {16, "{\"vacuum_buffer_usage_limit\": \"0\"}", NULL},
     {14, "{\"wal_compression\": \"lz4\"}", "requires a Boolean value"},
     {15, "{\"wal_compression\": \"pglz\"}", NULL},
-    /* only what the catalog's builds were compiled with (the npm builds have no lz4) */
-    {15, "{\"wal_compression\": \"lz4\"}", "available values: pglz, on, off"},
+    /* the production build's values (Debian's, with lz4 and zstd; scripts/gen-pg-catalog adds them), where
+     * PostgreSQL has them: default_toast_compression lz4 since 14, wal_compression lz4/zstd since 15 */
+    {14, "{\"default_toast_compression\": \"lz4\"}", NULL},
+    {15, "{\"default_toast_compression\": \"lz4\"}", NULL},
+    {16, "{\"default_toast_compression\": \"lz4\"}", NULL},
+    {17, "{\"default_toast_compression\": \"lz4\"}", NULL},
+    {18, "{\"default_toast_compression\": \"lz4\"}", NULL},
+    {18, "{\"default_toast_compression\": \"zstd\"}", "available values: pglz, lz4"},
+    {15, "{\"wal_compression\": \"lz4\"}", NULL},
+    {16, "{\"wal_compression\": \"lz4\"}", NULL},
+    {17, "{\"wal_compression\": \"lz4\"}", NULL},
+    {18, "{\"wal_compression\": \"lz4\"}", NULL},
+    {15, "{\"wal_compression\": \"zstd\"}", NULL},
+    {16, "{\"wal_compression\": \"zstd\"}", NULL},
+    {17, "{\"wal_compression\": \"zstd\"}", NULL},
+    {18, "{\"wal_compression\": \"ZSTD\"}", NULL},
+    {14, "{\"wal_compression\": \"zstd\"}", "requires a Boolean value"},
+    {15, "{\"wal_compression\": \"brotli\"}", "available values: pglz, lz4, zstd, on, off"},
     {13, "{\"work_mem\": \"1MB\"}", "no parameter catalog for PostgreSQL major 13"},
     /* operator-owned */
     {17, "{\"listen_addresses\": \"*\"}", PATH "[listen_addresses]: Forbidden: managed by pgwarden (Patroni sets it)"},
