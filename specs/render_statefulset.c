@@ -6,6 +6,13 @@
  * created, so template and injection share the names in pod_layout.h.
  * updateStrategy OnDelete: Patroni decides when an instance restarts, never
  * the StatefulSet controller.
+ *
+ * Claims: the claim templates carry the cluster's uid (PGW_LABEL_CLUSTER_UID),
+ * so a claim left by an earlier cluster of the same name is told from one of
+ * this cluster's (reconcile_volumes.c). Templates are immutable: the
+ * reconciler keeps a live StatefulSet's own and grows the claims directly.
+ * Deleting the cluster keeps its claims; scaling down keeps or deletes those
+ * of the removed instances as spec.storage.onScaleDown says.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,8 +218,20 @@ static json_t *claim_template(const json_t *cluster, const char *name, const cha
     json_t *storage_class = pgw_cluster_spec(cluster, "storage.storageClass");
     if (json_is_string(storage_class))
         json_object_set(spec, "storageClassName", storage_class);
-    return pgw_json_pack("{s:{s:s,s:o},s:o}", "metadata", "name", name, "labels", pgw_child_labels(cluster, "database"), "spec",
-                         spec);
+    json_t *labels = pgw_child_labels(cluster, "database");
+    const char *uid = json_string_value(json_object_get(json_object_get(cluster, "metadata"), "uid"));
+    if (uid != NULL) /* absent from a manifest rendered offline (`pgwarden render`) */
+        json_object_set_new(labels, PGW_LABEL_CLUSTER_UID, json_string(uid));
+    return pgw_json_pack("{s:{s:s,s:o},s:o}", "metadata", "name", name, "labels", labels, "spec", spec);
+}
+
+/* whenScaled from spec.storage.onScaleDown (Retain unless Delete); a deleted cluster's claims are always kept. */
+static json_t *claim_retention(const json_t *cluster)
+{
+    const char *on_scale_down = json_string_value(pgw_cluster_spec(cluster, "storage.onScaleDown"));
+    int delete = on_scale_down != NULL && strcmp(on_scale_down, PGW_SCALE_DOWN_DELETE) == 0;
+    return pgw_json_pack("{s:s,s:s}", "whenDeleted", PGW_SCALE_DOWN_RETAIN, "whenScaled",
+                         delete ? PGW_SCALE_DOWN_DELETE : PGW_SCALE_DOWN_RETAIN);
 }
 
 /* --- the StatefulSet ---------------------------------------------------------- */
@@ -270,8 +289,7 @@ json_t *pgw_render_statefulset(const json_t *cluster, const struct pgw_render_ct
                       "selector", "matchLabels", pgw_pod_selector(cluster));
     json_object_set_new(spec, "template", pgw_json_pack("{s:o,s:o}", "metadata", template_meta, "spec", pod_spec));
     json_object_set_new(spec, "volumeClaimTemplates", claims);
-    json_object_set_new(spec, "persistentVolumeClaimRetentionPolicy",
-                        pgw_json_pack("{s:s,s:s}", "whenDeleted", "Retain", "whenScaled", "Retain"));
+    json_object_set_new(spec, "persistentVolumeClaimRetentionPolicy", claim_retention(cluster));
     json_object_set_new(sts, "spec", spec);
     free(pods_service);
     free(sa);

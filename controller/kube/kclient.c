@@ -41,6 +41,7 @@ static const struct pgw_resource resources[] = {
     {"Event", "", "v1", "events", 1},
     {"Namespace", "", "v1", "namespaces", 0},
     {"StatefulSet", "apps", "v1", "statefulsets", 1},
+    {"StorageClass", "storage.k8s.io", "v1", "storageclasses", 0},
     {"Job", "batch", "v1", "jobs", 1},
     {"CronJob", "batch", "v1", "cronjobs", 1},
     {"PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets", 1},

@@ -38,6 +38,7 @@
 #include "controller/reconcile/reconcile.h"
 #include "controller/reconcile/reconcile_cluster_backups.h"
 #include "controller/reconcile/reconcile_primary.h"
+#include "controller/reconcile/reconcile_volumes.h"
 #include "controller/reconcile/reconcile_rollout.h"
 #include "specs/inject.h"
 #include "specs/pod_layout.h"
@@ -372,6 +373,8 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
     struct pgw_render_ctx rctx = {.config = r->config, .defer_certificates = 1}; /* issued when due: apply_secrets.c */
     children = pgw_render_cluster(defaulted, &rctx);
     unown_credentials(children, name);
+    struct pgw_volumes_outcome vol = {0}; /* live claim templates kept, claims grown, leftovers block */
+    pgw_reconcile_volumes(r, cluster, defaulted, children, &vol, &out->writes);
     hold_statefulset_replicas(children, name, pgw_reconcile_rollout_hold(cluster, defaulted, pods));
     struct pgw_apply_stats st = {0};
     char *apply_err = NULL;
@@ -397,6 +400,7 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
                                   .now = ts};
     status = pgw_cluster_status_compute(&in);
     pgw_reconcile_primary(r, cluster, pods, status, &out->writes);
+    pgw_reconcile_volumes_status(cluster, &vol, status, ts, out);
     double again = pgw_reconcile_rollout(r, cluster, defaulted, pods, sts, expected, status, ts, &out->writes);
     if (again > 0 && (out->requeue_after <= 0 || again < out->requeue_after))
         out->requeue_after = again;

@@ -193,6 +193,39 @@ START_TEST(statefulset_template)
 }
 END_TEST
 
+/* The claims carry the cluster's uid; onScaleDown picks whenScaled, and a deleted cluster's claims are always kept. */
+START_TEST(claim_templates_and_retention)
+{
+    static const struct {
+        const char *on_scale_down; /* NULL: absent */
+        const char *when_scaled;
+    } rows[] = {{NULL, "Retain"}, {"Retain", "Retain"}, {"Delete", "Delete"}};
+    struct pgw_render_ctx ctx = {.config = &cfg, .random_bytes = counting_bytes};
+    for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i) {
+        json_t *cluster = load(minimal);
+        json_t *storage = json_object_get(json_object_get(cluster, "spec"), "storage");
+        json_object_set_new(storage, "walSize", json_string("2Gi"));
+        if (rows[i].on_scale_down != NULL)
+            json_object_set_new(storage, "onScaleDown", json_string(rows[i].on_scale_down));
+        json_t *sts = pgw_render_statefulset(cluster, &ctx);
+        ck_assert_str_eq(str_at(sts, "spec.persistentVolumeClaimRetentionPolicy.whenScaled"), rows[i].when_scaled);
+        ck_assert_str_eq(str_at(sts, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted"), "Retain");
+        ck_assert_str_eq(str_at(sts, "spec.volumeClaimTemplates.0.metadata.labels.pgwarden.io/cluster-uid"), "u-1");
+        ck_assert_str_eq(str_at(sts, "spec.volumeClaimTemplates.1.metadata.labels.pgwarden.io/cluster-uid"), "u-1");
+        ck_assert_str_eq(str_at(sts, "spec.volumeClaimTemplates.0.metadata.labels.pgwarden.io/cluster"), "demo");
+        json_decref(sts);
+        json_decref(cluster);
+    }
+    /* Rendered offline (no uid yet): no label rather than an empty one. */
+    json_t *cluster = load(minimal);
+    json_object_del(json_object_get(cluster, "metadata"), "uid");
+    json_t *sts = pgw_render_statefulset(cluster, &ctx);
+    ck_assert_ptr_null(json_object_get(node_at(sts, "spec.volumeClaimTemplates.0.metadata.labels"), "pgwarden.io/cluster-uid"));
+    json_decref(sts);
+    json_decref(cluster);
+}
+END_TEST
+
 START_TEST(services_and_pdb)
 {
     json_t *cluster = load(minimal);
@@ -403,6 +436,7 @@ int main(void)
     tcase_add_test(tc, every_child_is_owned_and_labelled);
     tcase_add_test(tc, server_tls_is_issued_unless_the_user_brings_one);
     tcase_add_test(tc, statefulset_template);
+    tcase_add_test(tc, claim_templates_and_retention);
     tcase_add_test(tc, services_and_pdb);
     tcase_add_test(tc, patroni_configuration);
     tcase_add_test(tc, secrets_have_distinct_random_passwords);
