@@ -2,9 +2,12 @@
  * UPDATE transitions of a PostgresCluster: what may not change once the
  * cluster exists.
  *
- * - postgresVersion: no downgrade (the data directory cannot go back), and no
- *   in-place major upgrade yet (pg_upgrade is not orchestrated): restore into a
- *   new cluster instead.
+ * - postgresVersion: raising it runs an in-place major upgrade (the controller
+ *   orchestrates pg_upgrade, docs/upgrades.md; a warning says the database
+ *   stops for it). Lowering it is denied (the data directory cannot go back),
+ *   except back to status.runningPostgresVersion while the upgrade has not
+ *   touched the data: that cancels it. A new target while an upgrade is under
+ *   way is denied too.
  * - storage: volumes only grow (PVC expansion is one-way); the storage class is
  *   fixed at creation; a separate WAL volume is chosen at creation (StatefulSet
  *   volumeClaimTemplates are immutable).
@@ -26,6 +29,7 @@
 
 #include "common/quantity.h"
 #include "common/xalloc.h"
+#include "specs/render_upgrade.h"
 #include "validators/cluster.h"
 #include "validators/fields.h"
 
@@ -43,22 +47,58 @@ static void check_no_shrink(struct pgw_errors *errs, const char *path, const jso
                        json_string_value(now));
 }
 
+/* The MajorUpgrade condition's reason in the object's status, or NULL. */
+static const char *upgrade_step(const json_t *status)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(pgw_member(status, "conditions"), i, c)
+    {
+        const char *type = json_string_value(pgw_member(c, "type"));
+        if (type != NULL && strcmp(type, PGW_CONDITION_MAJOR_UPGRADE) == 0)
+            return json_string_value(pgw_member(c, "reason"));
+    }
+    return NULL;
+}
+
 static void check_version(const struct pgw_cluster_view *c, struct pgw_errors *errs)
 {
     json_t *now = pgw_member(c->spec, "postgresVersion"), *before = pgw_member(c->old_spec, "postgresVersion");
     if (!json_is_integer(now) || !json_is_integer(before))
         return;
     json_int_t a = json_integer_value(now), b = json_integer_value(before);
-    if (a < b)
-        pgw_errors_add(errs, PGW_ERR_FORBIDDEN, "spec.postgresVersion", now,
-                       "downgrading PostgreSQL from %" JSON_INTEGER_FORMAT " to %" JSON_INTEGER_FORMAT
-                       " is not possible: the data directory cannot be read by an older major",
-                       b, a);
-    else if (a > b)
-        pgw_errors_add(errs, PGW_ERR_FORBIDDEN, "spec.postgresVersion", now,
-                       "in-place major upgrades (%" JSON_INTEGER_FORMAT " to %" JSON_INTEGER_FORMAT
-                       ") are not supported yet: restore a backup into a new cluster with the new version",
-                       b, a);
+    const json_t *status = pgw_member(c->object, "status");
+    json_t *rv = pgw_member(status, "runningPostgresVersion");
+    json_int_t running = json_is_integer(rv) ? json_integer_value(rv) : 0;
+    const char *step = upgrade_step(status);
+    if (a < b) {
+        if (running == a && pgw_upgrade_before_link(step)) {
+            pgw_errors_warn(errs, "spec.postgresVersion: back to the running major: the upgrade is cancelled");
+        } else if (running == a) {
+            pgw_errors_add(errs, PGW_ERR_FORBIDDEN, "spec.postgresVersion", now,
+                           "the upgrade to %" JSON_INTEGER_FORMAT " has changed the data already (step %s): it cannot go back to "
+                           "%" JSON_INTEGER_FORMAT "; restore a backup taken before the upgrade into a new cluster instead",
+                           b, step, a);
+        } else {
+            pgw_errors_add(errs, PGW_ERR_FORBIDDEN, "spec.postgresVersion", now,
+                           "downgrading PostgreSQL from %" JSON_INTEGER_FORMAT " to %" JSON_INTEGER_FORMAT
+                           " is not possible: the data directory cannot be read by an older major",
+                           b, a);
+        }
+    } else if (a > b) {
+        if (running > 0 && running < b) {
+            pgw_errors_add(errs, PGW_ERR_FORBIDDEN, "spec.postgresVersion", now,
+                           "an upgrade from %" JSON_INTEGER_FORMAT " to %" JSON_INTEGER_FORMAT " is under way (step %s): let it "
+                           "finish, or set spec.postgresVersion back to %" JSON_INTEGER_FORMAT
+                           " first if it has not touched the data",
+                           running, b, step != NULL ? step : "not started", running);
+        } else {
+            pgw_errors_warn(errs,
+                            "spec.postgresVersion: %" JSON_INTEGER_FORMAT " to %" JSON_INTEGER_FORMAT
+                            " is an in-place upgrade; the database stops for it: take a backup first (docs/upgrades.md)",
+                            b, a);
+        }
+    }
 }
 
 static void check_storage(const char *path, const json_t *now, const json_t *before, int has_wal, struct pgw_errors *errs)
