@@ -10,7 +10,9 @@ A 3-instance cluster (PostgreSQL 15) under a writer throughout:
 The controller carries both into Patroni's dynamic configuration (the
 `<cluster>-config` annotation); Patroni rewrites postgresql.conf / pg_hba.conf
 and reloads. No instance restarts: pg_postmaster_start_time() is the same on
-each before and after, and the writer lost no acknowledged row.
+each before and after, and the writer lost no acknowledged row. Once
+converged the operator does not rewrite the annotation (the comparison
+treats an equal pg_hba list as equal).
 """
 import json
 import time
@@ -112,6 +114,10 @@ class ReloadOnlySettings(NamespaceTestCase):
                 retry(lambda: self.assertIsNone(self.role_connects(ip)), 120, f"{ROLE} let in again by {name}")
             print(f"pg_hba line gone on all 3 instances after {time.monotonic() - t0:.1f} s")
             self.assertNotIn(REJECT, self.dcs_config()["postgresql"]["pg_hba"])
+            # Converged: the operator leaves the annotation alone (Patroni's own writes to it don't count).
+            start = tb.audit_offset()
+            time.sleep(15)  # three loop_waits: a quiet window, not a timing assertion
+            self.assertEqual([w for w in tb.writes_since(start, namespace=NS) if f"/endpoints/{NAME}-config" in w], [])
             writer.wait_acks_after(time.time())
         finally:
             writer.stop()
