@@ -40,6 +40,7 @@
 #include "controller/reconcile/reconcile_primary.h"
 #include "controller/reconcile/reconcile_volumes.h"
 #include "controller/reconcile/reconcile_rollout.h"
+#include "controller/reconcile/reconcile_upgrade.h"
 #include "specs/inject.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
@@ -324,6 +325,7 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
     pgw_rfc3339_format(time(NULL), ts, sizeof(ts));
     char *err = NULL;
     json_t *defaulted = NULL, *status = NULL, *children = NULL, *pods = NULL, *sts = NULL;
+    struct pgw_upgrade_plan upgrade = {0}; /* the major the children render (reconcile_upgrade.h) */
     char *invalid = pgw_guard_check(&pgw_guard_postgrescluster, cluster, r->config, &defaulted);
     const char *uid = pgw_obj_meta_str(cluster, "uid");
     int rc = 0;
@@ -371,11 +373,13 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
     }
 
     struct pgw_render_ctx rctx = {.config = r->config, .defer_certificates = 1}; /* issued when due: apply_secrets.c */
+    pgw_reconcile_upgrade_prepare(r, cluster, defaulted, &upgrade);
     children = pgw_render_cluster(defaulted, &rctx);
     unown_credentials(children, name);
     struct pgw_volumes_outcome vol = {0}; /* live claim templates kept, claims grown, leftovers block */
     pgw_reconcile_volumes(r, cluster, defaulted, children, &vol, &out->writes);
     hold_statefulset_replicas(children, name, pgw_reconcile_rollout_hold(cluster, defaulted, pods));
+    pgw_reconcile_upgrade_render(&upgrade, children);
     struct pgw_apply_stats st = {0};
     char *apply_err = NULL;
     if (pgw_apply_children(r->client, r->cache, uid != NULL ? uid : "", children, &st, &apply_err) != 0) {
@@ -407,6 +411,13 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
     free(expected);
     if (rc == 0 && pgw_reconcile_cluster_backups(r, cluster, defaulted, status, ts, &out->writes, &err) != 0)
         rc = -1;
+    char *upgrade_err = NULL; /* runs even after an error above: it keeps status.runningPostgresVersion */
+    if (pgw_reconcile_upgrade(r, cluster, &upgrade, pods, status, ts, out, &upgrade_err) != 0 && rc == 0) {
+        rc = -1;
+        err = upgrade_err;
+        upgrade_err = NULL;
+    }
+    free(upgrade_err);
     phase_event(r, cluster, status, &out->writes);
     char *status_err = NULL;
     if (write_status(r, cluster, status, &out->writes, &status_err) != 0)
@@ -429,6 +440,7 @@ fail:
 done:
     free(err);
     free(invalid);
+    pgw_reconcile_upgrade_dispose(&upgrade);
     json_decref(defaulted);
     json_decref(status);
     json_decref(children);
