@@ -338,11 +338,12 @@ class ControllerEndToEnd(unittest.TestCase):
         self.assertEqual([e["metadata"]["name"] for e in left], [])
         self.assertIn("CleanedUp", self.events(ns))
         # The volume is kept, and with it the Secrets holding its roles' passwords: a cluster of the
-        # same name re-created on it starts (Patroni reaches its PostgreSQL and takes the leader key)
-        # and has the data.
+        # same name re-created on it, annotated to adopt the earlier cluster's claims, starts (Patroni
+        # reaches its PostgreSQL and takes the leader key) and has the data.
         self.assertIsNotNone(self.get("pvc", "pgdata-gone-0", ns), "the volume is kept")
         self.assertEqual(self.tb.secret_value(ns, "gone-app", "password"), password, "the credentials are kept")
-        p = self.apply_yaml(self.cluster_yaml("gone"), ns)
+        p = self.apply_yaml(self.cluster_yaml("gone").replace(
+            "metadata: {name: gone}", "metadata: {name: gone, annotations: {pgwarden.io/adopt-volumes: 'true'}}"), ns)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.wait_running(ns, "gone", timeout=120)
         retry(lambda: self.assertEqual(app_psql("SELECT v FROM kept"), "7"), 30, "the kept row")
