@@ -15,7 +15,7 @@ SRC = os.environ.get("PGW_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "
 CRDS = os.path.join(SRC, "manifests", "crds")
 
 EXPECTED = {
-    "PostgresCluster": ("pgc", ["Phase", "Instances", "Ready", "Version", "Age"]),
+    "PostgresCluster": ("pgc", ["Phase", "Instances", "Ready", "Updated", "Primary", "Version", "Age"]),
     "PostgresBackup": ("pgbackup", ["Phase", "Type", "Cluster", "Age"]),
     "PostgresRestore": ("pgrestore", ["Phase", "Target", "Age"]),
 }
