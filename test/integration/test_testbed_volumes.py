@@ -16,8 +16,9 @@ claims). A writer runs through every step and no acknowledged row may be lost.
   of the reconcile still works (a parameter change lands).
 - LeftoverClaims: a cluster deleted and created again under its name finds
   the first one's claims: it is held (Pending, no StatefulSet, VolumesReady
-  False with a message saying how out); annotated to adopt them, it starts on
-  the old data, every row the writer had acknowledged included.
+  False with a message saying how out); a restore under that name is held
+  even with the adopt annotation; annotated to adopt them, the plain cluster
+  starts on the old data, every row the writer had acknowledged included.
 """
 import json
 import time
@@ -56,9 +57,10 @@ class VolumeTestCase(NamespaceTestCase):
         items = json.loads(self.tb.kubectl("get", "pvc", "-n", self.NS, "-o", "json").stdout)["items"]
         return {c["metadata"]["name"]: c for c in items}
 
-    def events(self, reason):
+    def events(self, reason, uid=None):
         items = json.loads(self.tb.kubectl("get", "events", "-n", self.NS, "-o", "json").stdout)["items"]
-        return [e for e in items if e.get("reason") == reason and e["involvedObject"].get("name") == self.NAME]
+        return [e for e in items if e.get("reason") == reason and e["involvedObject"].get("name") == self.NAME
+                and (uid is None or e["involvedObject"].get("uid") == uid)]
 
     def patch(self, spec):
         self.tb.kubectl("patch", "pgc", self.NAME, "-n", self.NS, "--type=merge", "-p", json.dumps({"spec": spec}))
@@ -207,7 +209,21 @@ class LeftoverClaims(VolumeTestCase):
             wait_for(lambda: tb.get("statefulset", name, ns) is None, 120, 1.0, what="the StatefulSet collected")
             self.assertIsNotNone(self.claims().get(f"pgdata-{name}-0"), "the claim is kept")
 
-            # The same manifest again: held, with the two ways out.
+            # A restore under the name never starts on them, annotation or not.
+            adopt = {"pgwarden.io/adopt-volumes": "true"}
+            tb.kubectl("apply", "-f", "-", stdin=manifest(ns, name, 1, "{size: 1Gi}", annotations=adopt,
+                                                          extra=f"  bootstrap: {{restore: {{fromCluster: {name}}}}}\n"))
+            retry(lambda: self.assertEqual((self.condition("VolumesReady") or {}).get("reason"), "LeftoverClaims"), 60,
+                  "a restore held on the leftover claims")
+            self.assertIn("a cluster that restores a backup (spec.bootstrap.restore) never starts on them",
+                          self.condition("VolumesReady")["message"])
+            self.assertEqual(self.cluster()["status"]["phase"], "Pending")
+            self.assertIsNone(tb.get("statefulset", name, ns), "no StatefulSet for the restore")
+            tb.kubectl("delete", "pgc", name, "-n", ns, "--timeout=60s")
+            self.assertEqual(self.claims()[f"pgdata-{name}-0"]["metadata"]["labels"]["pgwarden.io/cluster-uid"], old_uid,
+                             "the refused restore left the claim alone")
+
+            # The first manifest again: held, with the two ways out.
             tb.kubectl("apply", "-f", "-", stdin=first)
             retry(lambda: self.assertEqual((self.condition("VolumesReady") or {}).get("reason"), "LeftoverClaims"), 60,
                   "VolumesReady LeftoverClaims")
@@ -220,7 +236,7 @@ class LeftoverClaims(VolumeTestCase):
             self.assertIn("delete them to start empty", cond["message"])
             self.assertIn("pgwarden.io/adopt-volumes=true", cond["message"])
             self.assertIsNone(tb.get("statefulset", name, ns), "no StatefulSet while held")
-            self.assertEqual(len(self.events("LeftoverClaims")), 1)
+            self.assertEqual(len(self.events("LeftoverClaims", c["metadata"]["uid"])), 1, "raised once")
 
             # Adopted: it starts on the old data.
             tb.kubectl("annotate", "pgc", name, "-n", ns, "pgwarden.io/adopt-volumes=true")
