@@ -219,7 +219,7 @@ static const char *target_image(const json_t *cluster, const struct pgw_render_c
  * `claim`: the data claim to mount at the data directory's volume, or NULL.
  */
 static json_t *upgrade_job(const json_t *cluster, const struct pgw_render_ctx *ctx, const char *suffix, const char *script,
-                           json_t *env, const char *claim, int backoff_limit, int deadline)
+                           int from, json_t *env, const char *claim, int backoff_limit, int deadline)
 {
     char *name = pgw_child_name(cluster, suffix);
     json_t *job = pgw_child_object(cluster, "batch/v1", "Job", name, "upgrade");
@@ -228,6 +228,8 @@ static json_t *upgrade_job(const json_t *cluster, const struct pgw_render_ctx *c
     char to[16];
     snprintf(to, sizeof(to), "%lld", pgw_cluster_spec_int(cluster, "postgresVersion", PGW_PG_MAJOR_MAX));
     json_object_set_new(labels, PGW_LABEL_UPGRADE_TO, json_string(to));
+    snprintf(to, sizeof(to), "%d", from);
+    json_object_set_new(labels, PGW_LABEL_UPGRADE_FROM, json_string(to));
     /* Job pods do not carry pgwarden.io/cluster: it selects the database pods (Services, PDB, injection). */
     json_t *pod_labels = json_deep_copy(labels);
     json_object_del(pod_labels, PGW_POD_LABEL_CLUSTER);
@@ -262,7 +264,7 @@ static json_t *upgrade_job(const json_t *cluster, const struct pgw_render_ctx *c
 
 json_t *pgw_render_upgrade_check_job(const json_t *cluster, const struct pgw_render_ctx *ctx, int from, const char *primary_ip)
 {
-    return upgrade_job(cluster, ctx, PGW_SUFFIX_UPGRADE_CHECK, check_script, job_env(cluster, from, primary_ip), NULL, 0,
+    return upgrade_job(cluster, ctx, PGW_SUFFIX_UPGRADE_CHECK, check_script, from, job_env(cluster, from, primary_ip), NULL, 0,
                        CHECK_DEADLINE_SECONDS);
 }
 
@@ -272,14 +274,14 @@ json_t *pgw_render_upgrade_job(const json_t *cluster, const struct pgw_render_ct
     json_array_append_new(env, env_value("PGW_PRIMARY", primary));
     char *claim = pgw_asprintf("%s-%s", PGW_POD_VOLUME_PGDATA, primary); /* <template>-<pod>: the StatefulSet's claim */
     /* No retry and no deadline: a failure is looked at by a person, and a large database takes its time. */
-    json_t *job = upgrade_job(cluster, ctx, PGW_SUFFIX_UPGRADE, upgrade_script, env, claim, 0, 0);
+    json_t *job = upgrade_job(cluster, ctx, PGW_SUFFIX_UPGRADE, upgrade_script, from, env, claim, 0, 0);
     free(claim);
     return job;
 }
 
 json_t *pgw_render_upgrade_analyze_job(const json_t *cluster, const struct pgw_render_ctx *ctx, int from, const char *primary_ip)
 {
-    return upgrade_job(cluster, ctx, PGW_SUFFIX_UPGRADE_ANALYZE, analyze_script, job_env(cluster, from, primary_ip), NULL,
+    return upgrade_job(cluster, ctx, PGW_SUFFIX_UPGRADE_ANALYZE, analyze_script, from, job_env(cluster, from, primary_ip), NULL,
                        ANALYZE_BACKOFF_LIMIT, 0);
 }
 

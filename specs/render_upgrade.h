@@ -56,6 +56,7 @@
 #define PGW_SUFFIX_UPGRADE_ANALYZE "-upgrade-analyze"
 #define PGW_CONTAINER_UPGRADE "upgrade"
 #define PGW_LABEL_UPGRADE_TO "pgwarden.io/upgrade-to"
+#define PGW_LABEL_UPGRADE_FROM "pgwarden.io/upgrade-from" /* read back from the Job (the store trims its template) */
 /* Where the old major's programs are in the image (Debian's layout). */
 #define PGW_UPGRADE_OLD_BINDIR_FMT "/usr/lib/postgresql/%d/bin"
 

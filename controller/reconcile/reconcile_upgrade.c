@@ -59,6 +59,31 @@ static const char *live_image(const json_t *sts)
     return NULL;
 }
 
+/*
+ * The status to go by. A reconcile may start from a store the watch has not
+ * updated with our own last status write (a Job event right after it): going
+ * by that copy re-created a deleted Job and would render the StatefulSet of a
+ * step already left (found on the test bed). While an upgrade is under way
+ * (or asked for), the status is read from the API server. New reference.
+ */
+static json_t *fresh_status(struct pgw_reconciler *r, const json_t *cluster, long long target)
+{
+    const json_t *st = json_object_get(cluster, "status");
+    const json_t *cond = pgw_cluster_status_condition(st, PGW_CONDITION_MAJOR_UPGRADE);
+    const char *cs = json_string_value(json_object_get(cond, "status"));
+    long long running = json_integer_value(json_object_get(st, "runningPostgresVersion"));
+    if (r->clusters != NULL && ((cs != NULL && strcmp(cs, "True") == 0) || (running > 0 && running != target))) {
+        int failed = 0;
+        json_t *fresh = pgw_reconcile_fetch(r, NULL, "PostgresCluster", pgw_obj_meta_str(cluster, "namespace"),
+                                            pgw_obj_meta_str(cluster, "name"), &failed);
+        json_t *fst = fresh != NULL ? json_incref(json_object_get(fresh, "status")) : NULL;
+        json_decref(fresh);
+        if (fst != NULL)
+            return fst;
+    }
+    return st != NULL ? json_incref((json_t *)st) : json_object();
+}
+
 void pgw_reconcile_upgrade_prepare(struct pgw_reconciler *r, const json_t *cluster, json_t *defaulted,
                                    struct pgw_upgrade_plan *plan)
 {
@@ -66,7 +91,8 @@ void pgw_reconcile_upgrade_prepare(struct pgw_reconciler *r, const json_t *clust
     json_t *spec = json_object_get(defaulted, "spec");
     plan->target = json_integer_value(json_object_get(spec, "postgresVersion"));
     plan->target_cluster = json_deep_copy(defaulted);
-    const json_t *old_status = json_object_get(cluster, "status");
+    plan->status = fresh_status(r, cluster, plan->target);
+    const json_t *old_status = plan->status;
     plan->step =
         json_string_value(json_object_get(pgw_cluster_status_condition(old_status, PGW_CONDITION_MAJOR_UPGRADE), "reason"));
     plan->replicas = pgw_upgrade_replicas(plan->step, json_integer_value(json_object_get(spec, "instances")));
@@ -104,7 +130,9 @@ void pgw_reconcile_upgrade_render(const struct pgw_upgrade_plan *plan, json_t *c
 void pgw_reconcile_upgrade_dispose(struct pgw_upgrade_plan *plan)
 {
     json_decref(plan->target_cluster);
+    json_decref(plan->status);
     plan->target_cluster = NULL;
+    plan->status = NULL;
 }
 
 /* --- the Jobs ------------------------------------------------------------------------ */
@@ -186,20 +214,11 @@ static void job_view_load(struct pgw_reconciler *r, const char *ns, const char *
     }
 }
 
-/* The integer value of env variable `var` of a Job's first container, 0 when none. */
-static long long job_env_int(const json_t *job, const char *var)
+/* The major a Job upgrades from (its label), 0 when none. */
+static long long job_from(const json_t *job)
 {
-    const json_t *c =
-        json_array_get(json_object_get(json_object_get(json_object_get(spec_of(job), "template"), "spec"), "containers"), 0);
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(c, "env"), i, e)
-    {
-        const char *n = json_string_value(json_object_get(e, "name")), *v = json_string_value(json_object_get(e, "value"));
-        if (n != NULL && v != NULL && strcmp(n, var) == 0)
-            return strtoll(v, NULL, 10);
-    }
-    return 0;
+    const char *v = json_string_value(json_object_get(json_object_get(pgw_obj_meta(job), "labels"), PGW_LABEL_UPGRADE_FROM));
+    return v != NULL ? strtoll(v, NULL, 10) : 0;
 }
 
 static void job_view_dispose(struct job_view *v)
@@ -357,7 +376,7 @@ int pgw_reconcile_upgrade(struct pgw_reconciler *r, const json_t *cluster, const
     if (plan->running <= 0)
         return 0;
     const char *ns = pgw_obj_meta_str(cluster, "namespace"), *name = pgw_obj_meta_str(cluster, "name");
-    const json_t *old_status = json_object_get(cluster, "status"), *spec = spec_of(plan->target_cluster);
+    const json_t *old_status = plan->status, *spec = spec_of(plan->target_cluster);
     const json_t *cond = pgw_cluster_status_condition(old_status, PGW_CONDITION_MAJOR_UPGRADE);
     const char *step = plan->step;
     const char *cond_status = json_string_value(json_object_get(cond, "status"));
@@ -424,8 +443,8 @@ int pgw_reconcile_upgrade(struct pgw_reconciler *r, const json_t *cluster, const
         rc = finish(r, cluster, primary, d.system_identifier, writes, err);
         break;
     case PGW_UPGRADE_CREATE_ANALYZE: {
-        /* The previous major (the ANALYZE Job's fallback client) is the pg_upgrade Job's PGW_FROM. */
-        long long from = job_env_int(upgrade.job, "PGW_FROM");
+        /* The previous major (the ANALYZE Job's fallback client) is the pg_upgrade Job's. */
+        long long from = job_from(upgrade.job);
         if (ip != NULL)
             rc = create_job(r, cluster, &analyze,
                             pgw_render_upgrade_analyze_job(plan->target_cluster, &rctx, (int)(from > 0 ? from : plan->running), ip),
@@ -442,8 +461,8 @@ int pgw_reconcile_upgrade(struct pgw_reconciler *r, const json_t *cluster, const
     if (rc != 0) {
         /* Nothing recorded: the same step is tried again. */
         json_object_set_new(status, "runningPostgresVersion", json_integer(plan->running));
-        if (d.phase != NULL || under_way)
-            json_object_set_new(status, "phase", json_string(d.phase != NULL ? d.phase : "Upgrading"));
+        if (d.phase != NULL)
+            json_object_set_new(status, "phase", json_string(d.phase));
         goto done;
     }
 

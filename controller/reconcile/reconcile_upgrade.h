@@ -28,6 +28,8 @@ struct pgw_upgrade_plan {
     const char *step;       /* the stored MajorUpgrade reason (borrowed from the cluster) */
     long long replicas;     /* what the StatefulSet runs */
     json_t *target_cluster; /* the defaulted cluster as the spec says (the Jobs' view); owned */
+    json_t *status;         /* the cluster's status the steps go by: read from the API server while an upgrade
+                               is under way (the watch-fed store may lag behind our own last write); owned */
 };
 
 void pgw_reconcile_upgrade_prepare(struct pgw_reconciler *r, const json_t *cluster, json_t *defaulted,
