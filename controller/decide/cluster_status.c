@@ -132,7 +132,8 @@ json_t *pgw_cluster_status_compute(const struct pgw_status_input *in)
         phase = "Failed";
     else if (running)
         phase = "Running";
-    else if (old_phase != NULL && (strcmp(old_phase, "Running") == 0 || strcmp(old_phase, "Degraded") == 0))
+    else if (old_phase != NULL && (strcmp(old_phase, "Running") == 0 || strcmp(old_phase, "Degraded") == 0 ||
+                                   strcmp(old_phase, "Upgrading") == 0)) /* reconcile_rollout.c may say Upgrading again */
         phase = "Degraded";
     else if (pods == 0)
         phase = "Pending";

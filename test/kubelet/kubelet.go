@@ -119,7 +119,8 @@ func (k *kubelet) run(ctx context.Context) {
 	go k.refreshHosts(ctx)
 	go k.serveControl(ctx)
 
-	factory := informers.NewSharedInformerFactory(k.client, 0)
+	// A periodic resync (every pod passes syncPod again) finishes what an earlier sync left undone.
+	factory := informers.NewSharedInformerFactory(k.client, 30*time.Second)
 	inf := factory.Core().V1().Pods().Informer()
 	k.pods = inf.GetIndexer()
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -233,6 +234,12 @@ func (k *kubelet) syncPod(ctx context.Context, pod *corev1.Pod) {
 		return
 	}
 	if k.finished[uid] {
+		// Its runner is over but the pod is still there, being deleted: the runner's own
+		// delete did not land (found on the test bed: a pod Terminating for good after an
+		// eviction). Confirm it once its grace period is over, as a kubelet's periodic sync does.
+		if pod.DeletionTimestamp != nil && time.Now().After(pod.DeletionTimestamp.Time) {
+			go k.forceDelete(pod)
+		}
 		return
 	}
 	if pod.DeletionTimestamp != nil {

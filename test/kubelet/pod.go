@@ -98,8 +98,13 @@ func (r *podRunner) notify() {
 // update hands the runner the newest version of its pod.
 func (r *podRunner) update(pod *corev1.Pod) {
 	r.mu.Lock()
-	r.pod = pod.DeepCopy()
-	del := pod.DeletionTimestamp != nil
+	// Updates arrive on goroutines of their own, so an older copy may come last: it must not
+	// take back a deletion already seen (the runner would end without deleting the pod, which
+	// then stayed Terminating for good; found on the test bed after an eviction).
+	if r.pod.DeletionTimestamp == nil || pod.DeletionTimestamp != nil {
+		r.pod = pod.DeepCopy()
+	}
+	del := r.pod.DeletionTimestamp != nil
 	r.mu.Unlock()
 	if del {
 		select {

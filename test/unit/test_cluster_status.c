@@ -35,6 +35,8 @@ static const struct {
      "False", "True", "c-0", 1},
     {"scaled up, replicas coming", "{'metadata':{'generation':3},'status':{'phase':'Running'}}", 1,
      "[" POD_READY("c-0", "primary", "H") "]", 3, 1, NULL, "Degraded", "False", "True", "True", "c-0", 1},
+    {"an instance replaced during a roll", "{'metadata':{'generation':3},'status':{'phase':'Upgrading'}}", 1,
+     "[" POD_READY("c-0", "primary", "H") "," POD_NOT_READY("c-1") "]", 2, 1, NULL, "Degraded", "False", "True", "True", "c-0", 1},
     {"three running", "{'metadata':{'generation':3},'status':{'phase':'Degraded'}}", 1,
      "[" POD_READY("c-0", "primary", "H") "," POD_READY("c-1", "replica", "H") "," POD_READY("c-2", "replica", "H") "]", 3, 0, NULL,
      "Running", "True", "False", "True", "c-0", 3},
