@@ -390,6 +390,9 @@ START_TEST(test_jobs)
     ck_assert_str_eq(
         json_string_value(json_object_get(json_object_get(json_object_get(job, "metadata"), "labels"), PGW_LABEL_UPGRADE_TO)),
         "18");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(json_object_get(job, "metadata"), "labels"), PGW_LABEL_UPGRADE_FROM)),
+        "15");
     /* the pod does not carry the label that selects the database pods */
     ck_assert_ptr_null(json_object_get(json_object_get(json_object_get(json_object_get(spec, "template"), "metadata"), "labels"),
                                        "pgwarden.io/cluster"));
