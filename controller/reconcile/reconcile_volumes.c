@@ -12,7 +12,9 @@
  * every claim of every instance has the spec's size, "<size>|<walSize>|
  * <instances>" is remembered in the apply cache, and the steady state reads
  * nothing. Claims grow without an event on the cluster, so while they resize
- * the cluster is looked at again every few seconds.
+ * the cluster is looked at again every few seconds (every minute while a class
+ * refuses). A claim not bound yet needs no such look: its pod's events bring
+ * the cluster back.
  *
  * Leftovers are looked for only before the StatefulSet exists: once it does,
  * its pods have mounted whatever claims were there.
@@ -225,7 +227,8 @@ static int grow_claims(struct pgw_reconciler *r, const json_t *cluster, const js
         } else {
             failures++;
             msg = pgw_asprintf("growing claim %s to %s: %s", claim, size, res.message != NULL ? res.message : "failed");
-            pgw_reconcile_event(r, cluster, "Warning", "VolumeResizeFailed", msg, writes);
+            event_once(r, cluster, "VolumeResizeFailed", "Warning", "VolumeResizeFailed", msg,
+                       writes); /* tried every few seconds */
         }
         free(msg);
         pgw_kresult_dispose(&res);
@@ -274,7 +277,7 @@ static void grow(struct pgw_reconciler *r, const json_t *cluster, const json_t *
     }
     if (plan.settled && uid != NULL && r->cache != NULL)
         pgw_apply_cache_remember(r->cache, uid, SETTLED_KIND, ns, name, settled);
-    else if (!plan.settled)
+    else if (!plan.settled && plan.reason != NULL && strcmp(plan.reason, PGW_REASON_RESIZED) != 0)
         requeue(vol, plan.reason != NULL && strcmp(plan.reason, PGW_REASON_EXPANSION_NOT_SUPPORTED) == 0
                          ? UNSUPPORTED_REQUEUE_SECONDS
                          : RESIZE_REQUEUE_SECONDS);
