@@ -379,8 +379,6 @@ int pgw_reconcile_upgrade(struct pgw_reconciler *r, const json_t *cluster, const
     const json_t *old_status = plan->status, *spec = spec_of(plan->target_cluster);
     const json_t *cond = pgw_cluster_status_condition(old_status, PGW_CONDITION_MAJOR_UPGRADE);
     const char *step = plan->step;
-    const char *cond_status = json_string_value(json_object_get(cond, "status"));
-    int under_way = cond_status != NULL && strcmp(cond_status, "True") == 0;
     if (plan->running == plan->target && step == NULL) {
         json_object_set_new(status, "runningPostgresVersion", json_integer(plan->running));
         return 0; /* the common case: no upgrade, none before */
@@ -389,7 +387,9 @@ int pgw_reconcile_upgrade(struct pgw_reconciler *r, const json_t *cluster, const
     /* The primary: this reconcile's, else the last one written while the pods are gone. */
     const char *primary = json_string_value(json_object_get(status, "primary"));
     const char *stored_primary = json_string_value(json_object_get(old_status, "primary"));
-    if (primary == NULL && stored_primary != NULL && under_way && json_array_size(pods) == 0) {
+    int stopped = step != NULL && (strcmp(step, PGW_UPGRADE_STOPPING) == 0 || strcmp(step, PGW_UPGRADE_UPGRADING) == 0 ||
+                                   strcmp(step, PGW_UPGRADE_FAILED_LINKED) == 0);
+    if (primary == NULL && stored_primary != NULL && stopped) { /* a stopping primary may have lost its role label already */
         json_object_set_new(status, "primary", json_string(stored_primary));
         primary = stored_primary;
     }
