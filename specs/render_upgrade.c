@@ -18,6 +18,7 @@
 #include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
+#include "specs/render_backup.h"
 #include "specs/render_meta.h"
 #include "specs/render_upgrade.h"
 #include "specs/security_context.h"
@@ -283,6 +284,29 @@ json_t *pgw_render_upgrade_analyze_job(const json_t *cluster, const struct pgw_r
 {
     return upgrade_job(cluster, ctx, PGW_SUFFIX_UPGRADE_ANALYZE, analyze_script, from, job_env(cluster, from, primary_ip), NULL,
                        ANALYZE_BACKOFF_LIMIT, 0);
+}
+
+json_t *pgw_render_upgrade_stanza_job(const json_t *cluster, const struct pgw_render_ctx *ctx, int from)
+{
+    json_t *job = pgw_render_stanza_job(cluster, ctx);
+    if (job == NULL)
+        return NULL;
+    json_t *meta = json_object_get(job, "metadata");
+    char *name = pgw_child_name(cluster, PGW_SUFFIX_UPGRADE_STANZA);
+    json_object_set_new(meta, "name", json_string(name));
+    free(name);
+    char v[16];
+    snprintf(v, sizeof(v), "%lld", pgw_cluster_spec_int(cluster, "postgresVersion", PGW_PG_MAJOR_MAX));
+    json_object_set_new(json_object_get(meta, "labels"), PGW_LABEL_UPGRADE_TO, json_string(v));
+    snprintf(v, sizeof(v), "%d", from);
+    json_object_set_new(json_object_get(meta, "labels"), PGW_LABEL_UPGRADE_FROM, json_string(v));
+    json_t *containers =
+        json_object_get(json_object_get(json_object_get(json_object_get(job, "spec"), "template"), "spec"), "containers");
+    json_t *command = json_object_get(json_array_get(containers, 0), "command");
+    size_t n = json_array_size(command);
+    if (n > 0)
+        json_array_set_new(command, n - 1, json_string("stanza-upgrade")); /* the last argument is the command */
+    return job;
 }
 
 void pgw_render_upgrade_set_replicas(json_t *children, long long replicas)

@@ -9,7 +9,7 @@
  * until the data has been upgraded (a newer postgres refuses an older data
  * directory).
  *
- * Three Jobs, each with the NEW major's image, which must also carry the old
+ * The Jobs, each (but the stanza one) with the NEW major's image, which must also carry the old
  * major's binaries in /usr/lib/postgresql/<old>/bin (Debian's layout):
  *  - <cluster>-upgrade-check, while the old cluster runs: both binary sets
  *    are there and of the right majors, no prepared transaction, every
@@ -22,6 +22,8 @@
  *    "systemIdentifier":"...","message":"..."}; "linked" tells whether the
  *    old data was touched (pg_upgrade renames global/pg_control to
  *    pg_control.old when linking starts);
+ *  - <cluster>-upgrade-stanza, once the new major runs, with a backup
+ *    repository: pgbackrest stanza-upgrade (WAL archiving waits for it);
  *  - <cluster>-upgrade-analyze, once the new major runs: vacuumdb
  *    --analyze-in-stages (only the missing statistics from 18 on, which
  *    pg_upgrade carries over).
@@ -54,6 +56,7 @@
 #define PGW_SUFFIX_UPGRADE_CHECK "-upgrade-check"
 #define PGW_SUFFIX_UPGRADE "-upgrade"
 #define PGW_SUFFIX_UPGRADE_ANALYZE "-upgrade-analyze"
+#define PGW_SUFFIX_UPGRADE_STANZA "-upgrade-stanza"
 #define PGW_CONTAINER_UPGRADE "upgrade"
 #define PGW_LABEL_UPGRADE_TO "pgwarden.io/upgrade-to"
 #define PGW_LABEL_UPGRADE_FROM "pgwarden.io/upgrade-from" /* read back from the Job (the store trims its template) */
@@ -72,6 +75,9 @@ json_t *pgw_render_upgrade_check_job(const json_t *cluster, const struct pgw_ren
 /* `primary`: the pod name whose data claim (pgdata-<primary>) is upgraded. */
 json_t *pgw_render_upgrade_job(const json_t *cluster, const struct pgw_render_ctx *ctx, int from, const char *primary);
 json_t *pgw_render_upgrade_analyze_job(const json_t *cluster, const struct pgw_render_ctx *ctx, int from, const char *primary_ip);
+/* `pgbackrest stanza-upgrade` (the stanza-create Job's twin), or NULL without spec.backup.repository: the
+ * repository records the major and system identifier, and archive-push refuses new WAL until it knows them. */
+json_t *pgw_render_upgrade_stanza_job(const json_t *cluster, const struct pgw_render_ctx *ctx, int from);
 
 /* The Jobs' /bin/sh scripts (static strings); their parameters come from the environment the Jobs set. */
 const char *pgw_render_upgrade_check_script(void);

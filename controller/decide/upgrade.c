@@ -117,29 +117,43 @@ static void on_upgrading(const struct pgw_upgrade_facts *f, struct pgw_upgrade_d
     }
 }
 
+static int finished(enum pgw_job_state s)
+{
+    return s == PGW_JOB_SUCCEEDED || s == PGW_JOB_FAILED;
+}
+
+/* Analyzing: the stanza-upgrade Job (with a repository), then the ANALYZE Job; done when both have ended. */
 static void on_analyzing(const struct pgw_upgrade_facts *f, struct pgw_upgrade_decision *d)
 {
-    switch (f->analyze_job) {
-    case PGW_JOB_ABSENT:
+    if (f->repository && f->stanza_job == PGW_JOB_ABSENT) {
+        d->action = PGW_UPGRADE_CREATE_STANZA;
+        keep(f, d);
+        return;
+    }
+    if (f->analyze_job == PGW_JOB_ABSENT) {
         d->action = PGW_UPGRADE_CREATE_ANALYZE;
         keep(f, d);
         return;
-    case PGW_JOB_PENDING:
-    case PGW_JOB_ACTIVE:
+    }
+    if (!finished(f->analyze_job) || (f->repository && !finished(f->stanza_job))) {
         keep(f, d);
         return;
-    case PGW_JOB_SUCCEEDED:
-        d->action = PGW_UPGRADE_CLEANUP;
-        set(d, PGW_UPGRADE_SUCCEEDED, "upgraded to PostgreSQL %lld; statistics rebuilt", f->running);
-        return;
-    case PGW_JOB_FAILED:
-        d->action = PGW_UPGRADE_CLEANUP;
-        d->warning = 1;
-        set(d, PGW_UPGRADE_SUCCEEDED,
-            "upgraded to PostgreSQL %lld, but rebuilding the statistics failed (%s): run vacuumdb --all --analyze-in-stages",
-            f->running, f->analyze_message != NULL ? f->analyze_message : "no message");
-        return;
     }
+    d->action = PGW_UPGRADE_CLEANUP;
+    char stanza[384] = "", stats[384];
+    if (f->repository && f->stanza_job == PGW_JOB_SUCCEEDED)
+        snprintf(stanza, sizeof(stanza), "; the pgBackRest stanza was upgraded");
+    else if (f->repository)
+        snprintf(stanza, sizeof(stanza),
+                 "; pgbackrest stanza-upgrade failed (%.200s): WAL archiving and backups fail until it succeeds, run it",
+                 f->stanza_message != NULL ? f->stanza_message : "no message");
+    if (f->analyze_job == PGW_JOB_SUCCEEDED)
+        snprintf(stats, sizeof(stats), "; statistics rebuilt");
+    else
+        snprintf(stats, sizeof(stats), "; rebuilding the statistics failed (%.200s): run vacuumdb --all --analyze-in-stages",
+                 f->analyze_message != NULL ? f->analyze_message : "no message");
+    d->warning = f->analyze_job == PGW_JOB_FAILED || (f->repository && f->stanza_job == PGW_JOB_FAILED);
+    set(d, PGW_UPGRADE_SUCCEEDED, "upgraded to PostgreSQL %lld%s%s", f->running, stanza, stats);
 }
 
 /* The target is above the data's major, at a step before the data is touched. */
@@ -234,9 +248,10 @@ void pgw_upgrade_decide(const struct pgw_upgrade_facts *f, struct pgw_upgrade_de
     }
     if (is(s, PGW_UPGRADE_STARTING)) {
         if (is(f->phase, "Running") && f->ready >= f->instances && f->primary != NULL) {
-            d->action = PGW_UPGRADE_CREATE_ANALYZE;
-            set(d, PGW_UPGRADE_ANALYZING, "PostgreSQL %lld runs; rebuilding the planner statistics (vacuumdb --analyze-in-stages)",
-                f->running);
+            d->action = f->repository ? PGW_UPGRADE_CREATE_STANZA : PGW_UPGRADE_CREATE_ANALYZE;
+            set(d, PGW_UPGRADE_ANALYZING,
+                "PostgreSQL %lld runs; %srebuilding the planner statistics (vacuumdb --analyze-in-stages)", f->running,
+                f->repository ? "upgrading the pgBackRest stanza, " : "");
         } else {
             d->phase = "Upgrading";
             set(d, PGW_UPGRADE_STARTING, "starting PostgreSQL %lld on the upgraded data: %lld/%lld instance(s) ready", f->running,

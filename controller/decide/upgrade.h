@@ -27,6 +27,7 @@ enum pgw_upgrade_action {
     PGW_UPGRADE_CREATE_CHECK,   /* create the check Job */
     PGW_UPGRADE_CREATE_UPGRADE, /* create the pg_upgrade Job on the primary's claim */
     PGW_UPGRADE_FINISH,         /* the data is upgraded: Patroni's DCS, replicas' claims, runningPostgresVersion */
+    PGW_UPGRADE_CREATE_STANZA,  /* create the pgbackrest stanza-upgrade Job */
     PGW_UPGRADE_CREATE_ANALYZE, /* create the ANALYZE Job */
     PGW_UPGRADE_CLEANUP         /* delete the upgrade's Jobs */
 };
@@ -41,11 +42,12 @@ struct pgw_upgrade_facts {
     long long ready;     /* ready instances */
     const char *primary; /* status.primary (this reconcile's, else the last one written) */
     int wal_volume;      /* spec.storage.walSize is set */
+    int repository;      /* spec.backup.repository is set: the stanza is upgraded too */
     int restoring;       /* bootstrapped from a backup and never Running yet */
     long long pods;      /* database pods that still exist */
     /* The upgrade's Jobs (a Job made for another target major counts as absent). */
-    enum pgw_job_state check_job, upgrade_job, analyze_job;
-    const char *check_message, *upgrade_message, *analyze_message; /* their termination messages, or NULL */
+    enum pgw_job_state check_job, upgrade_job, analyze_job, stanza_job;
+    const char *check_message, *upgrade_message, *analyze_message, *stanza_message; /* termination messages, or NULL */
 };
 
 struct pgw_upgrade_decision {

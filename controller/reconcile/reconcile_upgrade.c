@@ -183,8 +183,8 @@ static const char *finished_at(const json_t *job)
     return t;
 }
 
-static void job_view_load(struct pgw_reconciler *r, const char *ns, const char *cluster, const char *suffix, long long target,
-                          int keep_other_target, struct job_view *v)
+static void job_view_load(struct pgw_reconciler *r, const char *ns, const char *cluster, const char *suffix, const char *container,
+                          long long target, int keep_other_target, struct job_view *v)
 {
     memset(v, 0, sizeof(*v));
     v->name = pgw_obj_child_name(cluster, suffix);
@@ -206,7 +206,7 @@ static void job_view_load(struct pgw_reconciler *r, const char *ns, const char *
     v->state = pgw_backup_decide_job_state(job, NULL, NULL);
     if (v->state == PGW_JOB_SUCCEEDED || v->state == PGW_JOB_FAILED) {
         json_t *pods = job_pods(r, ns, v->name);
-        const char *m = pgw_backup_decide_termination_message(pods, PGW_CONTAINER_UPGRADE, v->state == PGW_JOB_SUCCEEDED);
+        const char *m = pgw_backup_decide_termination_message(pods, container, v->state == PGW_JOB_SUCCEEDED);
         v->message = m != NULL ? pgw_strdup(m) : NULL;
         json_decref(pods);
         if (v->message == NULL && age_of(finished_at(job)) < MESSAGE_GRACE_SECONDS)
@@ -394,10 +394,12 @@ int pgw_reconcile_upgrade(struct pgw_reconciler *r, const json_t *cluster, const
         primary = stored_primary;
     }
 
-    struct job_view check, upgrade, analyze;
-    job_view_load(r, ns, name, PGW_SUFFIX_UPGRADE_CHECK, plan->target, 0, &check);
-    job_view_load(r, ns, name, PGW_SUFFIX_UPGRADE, plan->target, 1, &upgrade); /* never thrown away while it may run */
-    job_view_load(r, ns, name, PGW_SUFFIX_UPGRADE_ANALYZE, plan->target, 0, &analyze);
+    struct job_view check, upgrade, analyze, stanza;
+    job_view_load(r, ns, name, PGW_SUFFIX_UPGRADE_CHECK, PGW_CONTAINER_UPGRADE, plan->target, 0, &check);
+    /* never thrown away while it may run */
+    job_view_load(r, ns, name, PGW_SUFFIX_UPGRADE, PGW_CONTAINER_UPGRADE, plan->target, 1, &upgrade);
+    job_view_load(r, ns, name, PGW_SUFFIX_UPGRADE_ANALYZE, PGW_CONTAINER_UPGRADE, plan->target, 0, &analyze);
+    job_view_load(r, ns, name, PGW_SUFFIX_UPGRADE_STANZA, PGW_POD_CONTAINER_PGBACKREST, plan->target, 0, &stanza);
     const char *phase = json_string_value(json_object_get(status, "phase"));
     struct pgw_upgrade_facts f = {
         .target = plan->target,
@@ -409,15 +411,18 @@ int pgw_reconcile_upgrade(struct pgw_reconciler *r, const json_t *cluster, const
         .ready = json_integer_value(json_object_get(status, "readyInstances")),
         .primary = primary,
         .wal_volume = json_object_get(json_object_get(spec, "storage"), "walSize") != NULL,
+        .repository = json_object_get(json_object_get(spec, "backup"), "repository") != NULL,
         .restoring = json_object_get(json_object_get(spec, "bootstrap"), "restore") != NULL && phase != NULL &&
                      (strcmp(phase, "Pending") == 0 || strcmp(phase, "Creating") == 0),
         .pods = (long long)json_array_size(pods),
         .check_job = check.state,
         .upgrade_job = upgrade.state,
         .analyze_job = analyze.state,
+        .stanza_job = stanza.state,
         .check_message = check.message,
         .upgrade_message = upgrade.message,
         .analyze_message = analyze.message,
+        .stanza_message = stanza.message,
     };
     struct pgw_upgrade_decision d;
     pgw_upgrade_decide(&f, &d);
@@ -451,9 +456,15 @@ int pgw_reconcile_upgrade(struct pgw_reconciler *r, const json_t *cluster, const
                             writes, err);
         break;
     }
+    case PGW_UPGRADE_CREATE_STANZA: {
+        json_t *job = pgw_render_upgrade_stanza_job(plan->target_cluster, &rctx, (int)job_from(upgrade.job));
+        if (job != NULL)
+            rc = create_job(r, cluster, &stanza, job, writes, err);
+        break;
+    }
     case PGW_UPGRADE_CLEANUP: {
-        const char *names[] = {check.name, upgrade.name, analyze.name};
-        for (size_t i = 0; i < 3 && rc == 0; ++i)
+        const char *names[] = {check.name, upgrade.name, analyze.name, stanza.name};
+        for (size_t i = 0; i < 4 && rc == 0; ++i)
             rc = delete_job(r, ns, names[i], writes, err);
         break;
     }
@@ -487,5 +498,6 @@ done:
     job_view_dispose(&check);
     job_view_dispose(&upgrade);
     job_view_dispose(&analyze);
+    job_view_dispose(&stanza);
     return rc;
 }

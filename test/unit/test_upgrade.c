@@ -305,6 +305,46 @@ START_TEST(test_keeps_message)
 }
 END_TEST
 
+/* With a backup repository the stanza is upgraded (archive-push refuses new WAL until then), before ANALYZE. */
+static const struct {
+    const char *step;
+    enum pgw_job_state stanza, analyze;
+    const char *want_step;
+    enum pgw_upgrade_action want_action;
+    int want_warning;
+    const char *want_text;
+} stanza_steps[] = {
+    {PGW_UPGRADE_STARTING, PGW_JOB_ABSENT, PGW_JOB_ABSENT, PGW_UPGRADE_ANALYZING, PGW_UPGRADE_CREATE_STANZA, 0,
+     "pgBackRest stanza"},
+    {PGW_UPGRADE_ANALYZING, PGW_JOB_ABSENT, PGW_JOB_ABSENT, PGW_UPGRADE_ANALYZING, PGW_UPGRADE_CREATE_STANZA, 0, NULL},
+    {PGW_UPGRADE_ANALYZING, PGW_JOB_ACTIVE, PGW_JOB_ABSENT, PGW_UPGRADE_ANALYZING, PGW_UPGRADE_CREATE_ANALYZE, 0, NULL},
+    {PGW_UPGRADE_ANALYZING, PGW_JOB_ACTIVE, PGW_JOB_SUCCEEDED, PGW_UPGRADE_ANALYZING, PGW_UPGRADE_NOTHING, 0, NULL},
+    {PGW_UPGRADE_ANALYZING, PGW_JOB_SUCCEEDED, PGW_JOB_SUCCEEDED, PGW_UPGRADE_SUCCEEDED, PGW_UPGRADE_CLEANUP, 0,
+     "the pgBackRest stanza was upgraded; statistics rebuilt"},
+    {PGW_UPGRADE_ANALYZING, PGW_JOB_FAILED, PGW_JOB_SUCCEEDED, PGW_UPGRADE_SUCCEEDED, PGW_UPGRADE_CLEANUP, 1,
+     "stanza-upgrade failed (boom): WAL archiving and backups fail"},
+};
+
+START_TEST(test_stanza_steps)
+{
+    struct pgw_upgrade_facts f = base_facts();
+    f.target = f.running = 18;
+    f.repository = 1;
+    f.step = stanza_steps[_i].step;
+    f.message = "stored";
+    f.stanza_job = stanza_steps[_i].stanza;
+    f.stanza_message = "boom";
+    f.analyze_job = stanza_steps[_i].analyze;
+    struct pgw_upgrade_decision d;
+    pgw_upgrade_decide(&f, &d);
+    ck_assert_str_eq(d.step, stanza_steps[_i].want_step);
+    ck_assert_int_eq(d.action, stanza_steps[_i].want_action);
+    ck_assert_int_eq(d.warning, stanza_steps[_i].want_warning);
+    if (stanza_steps[_i].want_text != NULL)
+        ck_assert_msg(strstr(d.message, stanza_steps[_i].want_text) != NULL, "row %d: %s", _i, d.message);
+}
+END_TEST
+
 START_TEST(test_replicas)
 {
     ck_assert_int_eq(pgw_upgrade_replicas(NULL, 3), 3);
@@ -421,6 +461,33 @@ START_TEST(test_jobs)
 }
 END_TEST
 
+START_TEST(test_stanza_job)
+{
+    struct pgw_config config;
+    pgw_config_init_defaults(&config);
+    struct pgw_render_ctx ctx = {.config = &config};
+    json_t *none = defaulted_cluster(base_json, "{'spec':{'postgresVersion':18}}", "CREATE", NOW);
+    ck_assert_ptr_null(pgw_render_upgrade_stanza_job(none, &ctx, 15));
+    json_t *cluster = defaulted_cluster(
+        base_json, "{'spec':{'postgresVersion':18,'backup':{'repository':{'volume':{'size':'5Gi'}}}}}", "CREATE", NOW);
+    json_t *job = pgw_render_upgrade_stanza_job(cluster, &ctx, 15);
+    ck_assert_ptr_nonnull(job);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(job, "metadata"), "name")), "demo-upgrade-stanza");
+    json_t *command = json_object_get(
+        json_array_get(
+            json_object_get(json_object_get(json_object_get(json_object_get(job, "spec"), "template"), "spec"), "containers"), 0),
+        "command");
+    ck_assert_str_eq(json_string_value(json_array_get(command, json_array_size(command) - 1)), "stanza-upgrade");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(json_object_get(job, "metadata"), "labels"), PGW_LABEL_UPGRADE_FROM)),
+        "15");
+    json_decref(job);
+    json_decref(cluster);
+    json_decref(none);
+    pgw_config_dispose(&config);
+}
+END_TEST
+
 START_TEST(test_set_replicas)
 {
     json_t *children = q("[{'kind':'Service','spec':{}},{'kind':'StatefulSet','spec':{'replicas':3}}]");
@@ -453,6 +520,8 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_admission, 0, N(admission));
     tcase_add_loop_test(tc, test_steps, 0, N(steps));
+    tcase_add_loop_test(tc, test_stanza_steps, 0, N(stanza_steps));
+    tcase_add_test(tc, test_stanza_job);
     tcase_add_test(tc, test_keeps_message);
     tcase_add_test(tc, test_replicas);
     tcase_add_test(tc, test_running_major);
