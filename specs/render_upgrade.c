@@ -75,13 +75,14 @@ static const char check_script[] = SCRIPT_HEAD
 
 static const char upgrade_script[] = SCRIPT_HEAD
     "D=$PGDATA; N=$PGDATA.new; O=$PGDATA.old\n"
-    "msg() { printf %s \"$1\" | tr -d '\"\\\\' | tr '\\n\\t' '  ' | cut -c1-1500; }\n"
+    "msg() { printf %s \"$1\" | tr -d '\"\\\\' | tr '\\n\\t' '  ' | tr -s ' ' | cut -c1-1500; }\n"
     "out() { printf '{\"linked\":%s,\"systemIdentifier\":\"%s\",\"message\":\"%s\"}' \"$1\" \"$2\" \"$(msg \"$3\")\" > \"$T\"; "
     "printf '%s\\n' \"$3\"; }\n"
     /* Before the link step: Patroni's files back, the half-made new directory gone; the old data as it was. */
     "undo() {\n"
     "  [ ! -e \"$D/postgresql.conf.pgw-upgrade\" ] || mv -f \"$D/postgresql.conf.pgw-upgrade\" \"$D/postgresql.conf\"\n"
     "  [ ! -e \"$D/pg_hba.conf.pgw-upgrade\" ] || mv -f \"$D/pg_hba.conf.pgw-upgrade\" \"$D/pg_hba.conf\"\n"
+    "  [ ! -d \"$N/pg_upgrade_output.d\" ] || { rm -rf \"$D.upgrade-logs\"; mv \"$N/pg_upgrade_output.d\" \"$D.upgrade-logs\"; }\n"
     "  rm -rf \"$N\"\n"
     "}\n"
     "fail() { \"$OLD/pg_ctl\" -D \"$D\" -m fast stop >/dev/null 2>&1 || true; undo; out false '' \"$*\"; exit 1; }\n"
@@ -127,7 +128,8 @@ static const char upgrade_script[] = SCRIPT_HEAD
     "\"$NEW/initdb\" -D \"$N\" -U \"$su\" -E \"$enc\" --lc-collate=\"$collate\" --lc-ctype=\"$ctype\" $icu $sums --auth=trust "
     ">/tmp/initdb.log 2>&1 || fail \"initdb of PostgreSQL $PGW_TO failed: $(tail -n 5 /tmp/initdb.log)\"\n"
     "set -- -b \"$OLD\" -B \"$NEW\" -d \"$D\" -D \"$N\" -U \"$su\" -s /tmp -p 50432 -P 50433\n"
-    "\"$NEW/pg_upgrade\" --check \"$@\" >/tmp/check.log 2>&1 || fail \"pg_upgrade --check: $(tail -n 15 /tmp/check.log)\"\n"
+    "\"$NEW/pg_upgrade\" --check \"$@\" >/tmp/check.log 2>&1 || fail \"pg_upgrade --check: $(grep -v ' ok$' /tmp/check.log | tail "
+    "-n 12)\"\n"
     "if ! \"$NEW/pg_upgrade\" --link \"$@\" >/tmp/upgrade.log 2>&1; then\n"
     "  tail -n 40 /tmp/upgrade.log\n"
     "  [ -e \"$D/global/pg_control.old\" ] || fail \"pg_upgrade failed before its link step: $(tail -n 15 /tmp/upgrade.log)\"\n"
