@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/object.h"
+#include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "controller/decide/cluster_status.h"
 #include "controller/decide/rollout.h"
@@ -19,8 +20,11 @@ struct instance {
     const char *name;
     long long ordinal;
     int ready, terminating, primary, stale, streaming;
-    const char *why; /* why it is stale */
-    long long lsn;   /* Patroni's last known WAL position of the member; -1: unknown */
+    const char *why;       /* why it is stale */
+    long long lsn;         /* Patroni's last known WAL position of the member; -1: unknown */
+    long long timeline;    /* the member's timeline; -1: unknown */
+    int reports_primary;   /* the member's own data says it runs as the primary */
+    long long unready_for; /* seconds since the pod's Ready condition turned False; -1: unknown */
 };
 
 long long pgw_rollout_ordinal(const char *cluster, const char *name)
@@ -83,6 +87,23 @@ static long long member_lsn(const json_t *member)
     return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
 }
 
+/* How long the pod's Ready condition has been False, or -1 when that is unknown. */
+static long long unready_seconds(const json_t *pod, long long now)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, c)
+    {
+        const char *type = json_string_value(json_object_get(c, "type"));
+        time_t since;
+        const char *why;
+        if (type != NULL && strcmp(type, "Ready") == 0 &&
+            pgw_rfc3339_parse(json_string_value(json_object_get(c, "lastTransitionTime")), &since, &why) == 0)
+            return now - (long long)since;
+    }
+    return -1;
+}
+
 /* The instances among the pods, in ordinal order; returns how many (at most cap). */
 static size_t collect(const struct pgw_rollout_input *in, struct instance *out, size_t cap)
 {
@@ -108,6 +129,11 @@ static size_t collect(const struct pgw_rollout_input *in, struct instance *out, 
         const char *repl = json_string_value(json_object_get(member, "replication_state"));
         x->streaming = state != NULL && strcmp(state, "running") == 0 && (repl == NULL || strcmp(repl, "streaming") == 0);
         x->lsn = member_lsn(member);
+        const json_t *timeline = json_object_get(member, "timeline");
+        x->timeline = json_is_integer(timeline) ? (long long)json_integer_value(timeline) : -1;
+        const char *role = json_string_value(json_object_get(member, "role"));
+        x->reports_primary = role != NULL && (strcmp(role, "primary") == 0 || strcmp(role, "master") == 0);
+        x->unready_for = x->ready ? 0 : unready_seconds(pod, in->now);
         json_decref(member);
     }
     /* insertion sort by ordinal: at most 16 instances */
@@ -146,7 +172,15 @@ static const char *cannot_take_over(const struct pgw_rollout_input *in, const st
         return "it is not streaming from the primary";
     if (json_array_size(in->sync_standbys) > 0 && !in_list(in->sync_standbys, x->name))
         return "it is not a synchronous standby";
-    if (primary != NULL && primary->lsn >= 0 && (x->lsn < 0 || primary->lsn - x->lsn > PGW_ROLLOUT_MAX_LAG_BYTES))
+    /* Member data is refreshed once a Patroni loop: right after a change of primary it may still
+     * describe the old topology, and a replica still following the old primary would take over
+     * without the new primary's last commits (found on the test bed: two switchovers in a row lost
+     * rows). So the primary must report itself as such, and the replica be on its timeline. */
+    if (primary == NULL || !primary->reports_primary)
+        return "the primary has not reported itself as primary yet";
+    if (x->timeline < 0 || x->timeline != primary->timeline)
+        return "it does not follow the primary's timeline yet";
+    if (primary->lsn >= 0 && (x->lsn < 0 || primary->lsn - x->lsn > PGW_ROLLOUT_MAX_LAG_BYTES))
         return "it lags behind the primary";
     return NULL;
 }
@@ -200,10 +234,17 @@ static void switchover_away(const struct pgw_rollout_input *in, struct pgw_rollo
         switchover_to(plan, primary, to, why);
         return;
     }
+    /* Why each replica may not: what the user needs to see to unblock it. */
+    char why_not[512] = "";
+    for (size_t i = 0; i < n; ++i) {
+        const char *no = xs[i].primary ? NULL : cannot_take_over(in, &xs[i], primary);
+        size_t used = strlen(why_not);
+        if (no != NULL && used < sizeof(why_not))
+            snprintf(why_not + used, sizeof(why_not) - used, "%s%s: %s", used > 0 ? "; " : "", xs[i].name, no);
+    }
     set_step(plan, PGW_ROLLOUT_WAIT, "Blocked", NULL, NULL,
-             pgw_asprintf("%lld/%lld instances updated; %s needs a switchover (%s) but no replica is ready, streaming and "
-                          "within %lld bytes of it",
-                          plan->updated, plan->total, primary->name, why, PGW_ROLLOUT_MAX_LAG_BYTES));
+             pgw_asprintf("%lld/%lld instances updated; %s needs a switchover (%s) but no replica may take over (%s)",
+                          plan->updated, plan->total, primary->name, why, why_not[0] != '\0' ? why_not : "none left"));
 }
 
 void pgw_rollout_decide(const struct pgw_rollout_input *in, struct pgw_rollout_plan *plan)
@@ -276,10 +317,10 @@ void pgw_rollout_decide(const struct pgw_rollout_input *in, struct pgw_rollout_p
     if (down > 0 || (long long)n < expected) {
         for (size_t i = 0; down == 1 && (long long)n >= expected && i < n; ++i) {
             const struct instance *x = &xs[i];
-            if (!x->primary && !x->terminating && !x->ready && x->stale) {
+            if (!x->primary && !x->terminating && !x->ready && x->stale && x->unready_for >= PGW_ROLLOUT_STUCK_SECONDS) {
                 set_step(plan, PGW_ROLLOUT_EVICT, "RollingUpdate", x->name, NULL,
-                         pgw_asprintf("%lld/%lld instances updated; replacing replica %s, which is not ready (%s)", plan->updated,
-                                      plan->total, x->name, x->why));
+                         pgw_asprintf("%lld/%lld instances updated; replacing replica %s, not ready for %lld s (%s)", plan->updated,
+                                      plan->total, x->name, x->unready_for, x->why));
                 return;
             }
         }

@@ -27,6 +27,9 @@
 #define PGW_PATRONI_STATUS_ANNOTATION "status"
 /* A replica within this many bytes of the primary may take over (Patroni's maximum_lag_on_failover). */
 #define PGW_ROLLOUT_MAX_LAG_BYTES 1048576LL
+/* A stale replica not ready for this long is replaced even while it is the one instance down
+ * (a bad image fixed in the spec); a shorter blip (a replica reconnecting after a switchover) is waited for. */
+#define PGW_ROLLOUT_STUCK_SECONDS 30
 
 enum pgw_rollout_action {
     PGW_ROLLOUT_IDLE,       /* nothing to do */
@@ -47,6 +50,7 @@ struct pgw_rollout_input {
     const char *restart_request;    /* pgwarden.io/restart naming one instance, or NULL */
     const json_t *sync_standbys;    /* array of names Patroni allows to take over in synchronous mode; NULL: any */
     int failover_pending;           /* Patroni's failover key holds a request not yet carried out */
+    long long now;                  /* unix time, to tell how long a pod has not been ready */
 };
 
 struct pgw_rollout_plan {

@@ -8,6 +8,7 @@
 
 #include "common/json_pack.h"
 #include "common/object.h"
+#include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "controller/decide/cluster_status.h"
 #include "controller/decide/primary.h"
@@ -222,6 +223,9 @@ double pgw_reconcile_rollout(struct pgw_reconciler *r, const json_t *cluster, co
         .supervised = mode != NULL && strcmp(mode, PGW_ROLLOUT_SUPERVISED) == 0,
         .switchover_request = annotation(cluster, PGW_ANNOTATION_SWITCHOVER),
     };
+    time_t t;
+    const char *why;
+    in.now = pgw_rfc3339_parse(now, &t, &why) == 0 ? (long long)t : 0;
     const char *restart = annotation(cluster, PGW_ANNOTATION_RESTART);
     if (restart != NULL && strcmp(restart, PGW_RESTART_ALL) == 0) {
         restart_all(r, cluster, now, writes);

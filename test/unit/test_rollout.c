@@ -24,8 +24,8 @@ struct pod_spec {
 /* A pod as the API server shows it, with Patroni's member data in its `status` annotation. */
 static json_t *make_pod(const struct pod_spec *p)
 {
-    json_t *member = json_pack("{s:s,s:s,s:I}", "state", "running", "role", p->primary ? "primary" : "replica", "xlog_location",
-                               (json_int_t)p->lsn);
+    json_t *member = json_pack("{s:s,s:s,s:I,s:i}", "state", "running", "role", p->primary ? "primary" : "replica", "xlog_location",
+                               (json_int_t)p->lsn, "timeline", 1);
     if (!p->primary)
         json_object_set_new(member, "replication_state", json_string("streaming"));
     if (p->extra_member != NULL) {
@@ -183,11 +183,53 @@ START_TEST(a_stale_replica_already_down_is_replaced)
     /* a bad template left c-2 not ready; the fixed template (a new revision) replaces it */
     struct pod_spec s[] = {{"c-0", NEW, 1, 0, 100, NULL}, {"c-1", NEW, 1, 1, 100, NULL}, {"c-2", OLD, 0, 0, -1, NULL}};
     json_t *pods = make_pods(s, 3);
+    json_t *ready = json_array_get(json_object_get(json_object_get(json_array_get(pods, 2), "status"), "conditions"), 0);
+    json_object_set_new(ready, "lastTransitionTime", json_string("2026-01-01T00:00:00Z"));
     struct pgw_rollout_input in;
     input(&in, pods, "c-1", 3);
+    in.now = 1767225600 + 10; /* not ready for 10 s: maybe a blip, waited for */
     struct pgw_rollout_plan plan;
     pgw_rollout_decide(&in, &plan);
+    assert_step(&plan, PGW_ROLLOUT_WAIT, NULL, NULL);
+    pgw_rollout_plan_dispose(&plan);
+    in.now = 1767225600 + PGW_ROLLOUT_STUCK_SECONDS;
+    pgw_rollout_decide(&in, &plan);
     assert_step(&plan, PGW_ROLLOUT_EVICT, "c-2", NULL);
+    ck_assert_str_eq(plan.message, "2/3 instances updated; replacing replica c-2, not ready for 30 s (its pod template changed)");
+    pgw_rollout_plan_dispose(&plan);
+    json_decref(pods);
+}
+END_TEST
+
+START_TEST(member_data_of_the_old_topology_blocks_a_switchover)
+{
+    /* c-2 was promoted a moment ago: its member data still says replica */
+    struct pod_spec s[] = {{"c-0", NEW, 1, 0, 100, NULL}, {"c-1", NEW, 1, 0, 100, NULL}, {"c-2", NEW, 1, 0, 100, NULL}};
+    json_t *pods = make_pods(s, 3);
+    struct pgw_rollout_input in;
+    input(&in, pods, "c-2", 2);
+    struct pgw_rollout_plan plan;
+    pgw_rollout_decide(&in, &plan);
+    assert_step(&plan, PGW_ROLLOUT_WAIT, NULL, NULL);
+    ck_assert_str_eq(plan.reason, "Blocked");
+    pgw_rollout_plan_dispose(&plan);
+    json_decref(pods);
+    /* c-2 reports itself on timeline 2; c-0 and c-1 still on 1: they follow the old primary */
+    struct pod_spec t[] = {{"c-0", NEW, 1, 0, 100, NULL}, {"c-1", NEW, 1, 0, 100, NULL}, {"c-2", NEW, 1, 1, 100, "{'timeline':2}"}};
+    pods = make_pods(t, 3);
+    input(&in, pods, "c-2", 2);
+    pgw_rollout_decide(&in, &plan);
+    assert_step(&plan, PGW_ROLLOUT_WAIT, NULL, NULL);
+    ck_assert_msg(strstr(plan.message, "timeline") != NULL, "%s", plan.message);
+    pgw_rollout_plan_dispose(&plan);
+    json_decref(pods);
+    /* once c-1 follows it, c-1 may take over */
+    struct pod_spec u[] = {
+        {"c-0", NEW, 1, 0, 100, NULL}, {"c-1", NEW, 1, 0, 100, "{'timeline':2}"}, {"c-2", NEW, 1, 1, 100, "{'timeline':2}"}};
+    pods = make_pods(u, 3);
+    input(&in, pods, "c-2", 2);
+    pgw_rollout_decide(&in, &plan);
+    assert_step(&plan, PGW_ROLLOUT_SWITCHOVER, "c-2", "c-1");
     pgw_rollout_plan_dispose(&plan);
     json_decref(pods);
 }
@@ -372,6 +414,7 @@ int main(void)
     tcase_add_test(tc, never_two_down);
     tcase_add_test(tc, a_stale_replica_already_down_is_replaced);
     tcase_add_test(tc, lagging_or_unsynchronised_replicas_do_not_take_over);
+    tcase_add_test(tc, member_data_of_the_old_topology_blocks_a_switchover);
     tcase_add_test(tc, requested_switchover);
     tcase_add_test(tc, scale_down_moves_the_primary_first);
     tcase_add_test(tc, requested_restart);
