@@ -83,7 +83,7 @@ class MajorUpgrade(NamespaceTestCase):
         pod = self.tb.get("pod", f"{NAME}-0", NS)
         return pod["status"]["podIP"]
 
-    def test_a_refused_then_cancelled(self):
+    def test_1_refused_then_cancelled(self):
         """A raise the image cannot carry out is refused before anything is touched; lowering it back cancels."""
         tb, w = self.tb, self.writer
         t0 = time.time()
@@ -115,7 +115,41 @@ class MajorUpgrade(NamespaceTestCase):
         print(f"refused raise: {w.count_since(t0)} rows acknowledged meanwhile, longest gap {w.longest_outage():.2f} s",
               file=sys.stderr)
 
-    def test_b_upgrade_15_to_18(self):
+    def test_2_failed_before_link(self):
+        """pg_upgrade refusing the data (a column of type regproc) after the stop: the old data starts again as it was."""
+        tb, w = self.tb, self.writer
+        su = self.superuser()
+        tb.psql(self.primary_ip(), "CREATE TABLE regp (p regproc); INSERT INTO regp VALUES ('now')", password=su, db="app")
+        t0 = time.time()
+        self.patch_version(18)
+        c, seen = self.watch_steps(lambda c: (upgrade_condition(c) or {}).get("reason") in
+                                   ("Failed", "FailedLinked", "Starting", "Succeeded"), 300)
+        cond = upgrade_condition(c)
+        self.assertEqual(cond["reason"], "Failed", f"{cond['message']} (steps {seen})")
+        self.assertIn("before its link step", cond["message"])
+        self.assertIn("reg*", cond["message"])  # pg_upgrade --check names what it found
+        self.assertIn("Upgrading", [s for _, s in seen], "the database was stopped and pg_upgrade ran")
+        # PostgreSQL 15 runs again on the untouched data, and takes writes.
+        c = wait_cluster(tb, NS, NAME, 1)
+        self.assertEqual(c["status"]["runningPostgresVersion"], 15)
+        w.wait_acks_after(time.time(), n=20)
+        ip = self.primary_ip()
+        self.assertIn("PostgreSQL 15", tb.psql(ip, "SELECT version()", password=su))
+        self.assertEqual(tb.psql(ip, "SELECT p FROM regp", password=su, db="app"), "now")
+        lost, acked = w.lost()
+        self.assertEqual(lost, [], f"{len(lost)} acknowledged rows lost")
+        events = json.loads(tb.kubectl("get", "events", "-n", NS, "--field-selector", "reason=MajorUpgrade", "-o",
+                                       "json").stdout)["items"]
+        self.assertTrue(any(e["type"] == "Warning" and e["message"].startswith("Failed:") for e in events))
+        # Going back is allowed (nothing was touched); the cause is removed before the real upgrade.
+        p = self.patch_version(15)
+        self.assertIn("the upgrade is cancelled", p.stderr)
+        self.watch_steps(lambda c: (upgrade_condition(c) or {}).get("reason") == "Cancelled", 120)
+        tb.psql(ip, "DROP TABLE regp", password=su, db="app")
+        print(f"failed before the link step: back on 15 {time.time() - t0:.1f} s after the patch, "
+              f"{acked} rows acknowledged, none lost", file=sys.stderr)
+
+    def test_3_upgrade_15_to_18(self):
         tb, w = self.tb, self.writer
         ip = self.primary_ip()
         su = self.superuser()
