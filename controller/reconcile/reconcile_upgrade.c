@@ -379,9 +379,10 @@ int pgw_reconcile_upgrade(struct pgw_reconciler *r, const json_t *cluster, const
     const json_t *old_status = plan->status, *spec = spec_of(plan->target_cluster);
     const json_t *cond = pgw_cluster_status_condition(old_status, PGW_CONDITION_MAJOR_UPGRADE);
     const char *step = plan->step;
-    if (plan->running == plan->target && step == NULL) {
+    if (plan->running == plan->target &&
+        (step == NULL || strcmp(step, PGW_UPGRADE_SUCCEEDED) == 0 || strcmp(step, PGW_UPGRADE_CANCELLED) == 0)) {
         json_object_set_new(status, "runningPostgresVersion", json_integer(plan->running));
-        return 0; /* the common case: no upgrade, none before */
+        return 0; /* the common case: no upgrade under way, no Job to look at (the condition is carried over) */
     }
 
     /* The primary: this reconcile's, else the last one written while the pods are gone. */
