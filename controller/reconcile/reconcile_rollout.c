@@ -22,6 +22,8 @@
 /* How soon to look again while a step settles (pods also wake the reconcile through their watch). */
 #define ROLLOUT_REQUEUE_SECONDS 2.0
 #define CONDITION_UPGRADING "Upgrading"
+/* Apply-cache entries: the uid of the pod last evicted under each name. */
+#define EVICTED_KIND "Evicted"
 
 static const char *annotation(const json_t *obj, const char *key)
 {
@@ -151,14 +153,58 @@ static void restart_all(struct pgw_reconciler *r, const json_t *cluster, const c
     json_decref(patch);
 }
 
+/* The uid of the pod named `name` among `pods`, or NULL. */
+static const char *pod_uid(const json_t *pods, const char *name)
+{
+    size_t i;
+    json_t *pod;
+    json_array_foreach(pods, i, pod)
+    {
+        const char *pname = pgw_obj_meta_str(pod, "name");
+        if (pname != NULL && strcmp(pname, name) == 0)
+            return pgw_obj_meta_str(pod, "uid");
+    }
+    return NULL;
+}
+
+/*
+ * 1 when this controller already evicted this very pod (same uid): the pod store has not seen the
+ * deletion yet. Evicting again would raise a second Event, and once the StatefulSet has made the
+ * new pod under the same name, a stale store could get that one evicted (found on the test bed:
+ * two evictions of one replica a second apart).
+ */
+static int already_evicted(struct pgw_reconciler *r, const json_t *cluster, const json_t *pods, const char *pod, int remember)
+{
+    const char *owner = pgw_obj_meta_str(cluster, "uid"), *ns = pgw_obj_meta_str(cluster, "namespace");
+    const char *uid = pod_uid(pods, pod);
+    if (r->cache == NULL || owner == NULL || uid == NULL)
+        return 0;
+    if (remember) {
+        pgw_apply_cache_remember(r->cache, owner, EVICTED_KIND, ns, pod, uid);
+        return 1;
+    }
+    char *seen = pgw_apply_cache_lookup(r->cache, owner, EVICTED_KIND, ns, pod);
+    int same = seen != NULL && strcmp(seen, uid) == 0;
+    free(seen);
+    return same;
+}
+
 /* Carries out the plan's step; on failure the plan's message becomes why, and its reason Blocked. */
-static void carry_out(struct pgw_reconciler *r, const json_t *cluster, struct pgw_rollout_plan *plan, int *writes)
+static void carry_out(struct pgw_reconciler *r, const json_t *cluster, const json_t *pods, struct pgw_rollout_plan *plan,
+                      int *writes)
 {
     char *why = NULL;
     const char *ns = pgw_obj_meta_str(cluster, "namespace");
-    if (plan->action == PGW_ROLLOUT_EVICT) {
+    if (plan->action == PGW_ROLLOUT_EVICT && already_evicted(r, cluster, pods, plan->target, 0)) {
+        free(plan->message);
+        plan->message =
+            pgw_asprintf("%lld/%lld instances updated; waiting for %s to be replaced", plan->updated, plan->total, plan->target);
+        plan->reason = "Waiting";
+        plan->action = PGW_ROLLOUT_WAIT;
+    } else if (plan->action == PGW_ROLLOUT_EVICT) {
         (*writes)++;
         if (evict(r, ns, plan->target, &why) == 0) {
+            already_evicted(r, cluster, pods, plan->target, 1);
             pgw_reconcile_event(r, cluster, "Normal", plan->reason, plan->message, writes);
             if (plan->restart_done)
                 clear_request(r, cluster, PGW_ANNOTATION_RESTART, writes);
@@ -259,7 +305,7 @@ double pgw_reconcile_rollout(struct pgw_reconciler *r, const json_t *cluster, co
         pgw_reconcile_event(r, cluster, "Warning", "RestartIgnored", msg, writes);
         free(msg);
     }
-    carry_out(r, cluster, &plan, writes);
+    carry_out(r, cluster, pods, &plan, writes);
     blocked_event(r, cluster, &plan, writes);
     amend_status(cluster, &plan, pods, status, now);
     double again = plan.in_progress ? ROLLOUT_REQUEUE_SECONDS : 0;

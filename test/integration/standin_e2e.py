@@ -133,15 +133,16 @@ class E2EBase(unittest.TestCase):
         return None
 
     def play_patroni(self, name, params=None):
-        """What Patroni does after bootstrap: label the leader, write the -config endpoints."""
+        """What Patroni does at bootstrap: write the -config endpoints, then label the leader (the label's
+        pod event is what brings the controller to push its settings into that configuration)."""
         wait_for(lambda: self.get("pod", f"{name}-0"), 20, what=f"pod {name}-0")
-        self.kubectl("label", "pod", f"{name}-0", "-n", NS, "pgwarden.io/role=primary", "--overwrite")
         config = {"ttl": 30, "loop_wait": 10, "postgresql": {"parameters": params or {}}}
         ep = {"apiVersion": "v1", "kind": "Endpoints",
               "metadata": {"name": f"{name}-config", "namespace": NS,
                            "labels": {"pgwarden.io/cluster": name, "app.kubernetes.io/instance": name},
                            "annotations": {"config": json.dumps(config)}}}
         self.kubectl("apply", "-f", "-", stdin=json.dumps(ep))
+        self.kubectl("label", "pod", f"{name}-0", "-n", NS, "pgwarden.io/role=primary", "--overwrite")
 
     def writes_since(self, offset):
         with open(os.path.join(self.tmp, "apiserver.log"), "rb") as f:

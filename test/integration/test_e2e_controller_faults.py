@@ -51,7 +51,17 @@ class ControllerFaults(E2EBase):
 
     def converge(self, name, instances=1):
         self.play_patroni(name)
-        return self.wait_running(name, instances, timeout=60)
+        c = self.wait_running(name, instances, timeout=60)
+
+        # Converged also means the controller's settings reached Patroni's dynamic configuration
+        # (a push that met a fault is retried after the status already says Running).
+        def pushed():
+            ep = self.get("endpoints", f"{name}-config") or {}
+            config = json.loads((ep.get("metadata", {}).get("annotations") or {}).get("config") or "{}")
+            return config.get("loop_wait") == 5 and "pg_hba" in config.get("postgresql", {})
+        wait_for(pushed, 60, 0.2, what=f"{name}'s settings in Patroni's dynamic configuration "
+                 f"({(self.get('endpoints', f'{name}-config') or {}).get('metadata', {}).get('annotations')})")
+        return c
 
     def reconciled_lines(self, serve):
         with open(serve.log_path, "rb") as f:
