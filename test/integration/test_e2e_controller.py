@@ -193,8 +193,8 @@ class ControllerEndToEnd(unittest.TestCase):
         self.assertEqual(self.condition(c, "Ready")["status"], "True")
         self.assertEqual(self.condition(c, "Progressing")["status"], "False")
         table = self.kubectl("get", "pgc", "-n", ns).stdout
-        self.assertRegex(table, r"NAME\s+PHASE\s+INSTANCES\s+READY\s+VERSION\s+AGE")
-        self.assertRegex(table, r"minimal\s+Running\s+1\s+1\s+18\s+")
+        self.assertRegex(table, r"NAME\s+PHASE\s+INSTANCES\s+READY\s+UPDATED\s+PRIMARY\s+VERSION\s+AGE")
+        self.assertRegex(table, r"minimal\s+Running\s+1\s+1\s+1\s+minimal-0\s+18\s+")
         self.assertIn("PhaseChanged", self.events(ns))
         # Steady state: zero writes, while Patroni keeps writing its Endpoints.
         self.assertEqual(self.quiet_writes(ns), [], "writes in steady state")

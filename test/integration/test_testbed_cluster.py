@@ -34,7 +34,7 @@ class ThreeInstanceCluster(NamespaceTestCase):
         self.assertIn("postgrescluster.pgwarden.io/ha created", p.stdout)
         c = wait_cluster(tb, NS, "ha", 3)
         table = tb.kubectl("get", "pgc", "-n", NS).stdout
-        self.assertRegex(table, r"ha\s+Running\s+3\s+3\s+15\s+")
+        self.assertRegex(table, r"ha\s+Running\s+3\s+3\s+3\s+ha-[0-2]\s+15\s+")
 
         # Three running pods, on three nodes, each with the sidecars the webhook injected.
         pods = json.loads(tb.kubectl("get", "pods", "-n", NS, "-l", "pgwarden.io/cluster=ha", "-o", "json").stdout)["items"]
