@@ -324,18 +324,25 @@ void pgw_rollout_decide(const struct pgw_rollout_input *in, struct pgw_rollout_p
                 return;
             }
         }
-        const char *who = NULL, *what = "ready";
+        const struct instance *who = NULL;
         for (size_t i = 0; who == NULL && i < n; ++i) {
-            if (xs[i].terminating || !xs[i].ready) {
-                who = xs[i].name;
-                what = xs[i].terminating ? "replaced" : "ready";
-            }
+            if (xs[i].terminating || !xs[i].ready)
+                who = &xs[i];
         }
-        set_step(plan, PGW_ROLLOUT_WAIT, "Waiting", NULL, NULL,
-                 who != NULL
-                     ? pgw_asprintf("%lld/%lld instances updated; waiting for %s to be %s", plan->updated, plan->total, who, what)
-                     : pgw_asprintf("%lld/%lld instances updated; waiting for %lld instances to exist", plan->updated, plan->total,
-                                    expected));
+        if (who == NULL)
+            set_step(plan, PGW_ROLLOUT_WAIT, "Waiting", NULL, NULL,
+                     pgw_asprintf("%lld/%lld instances updated; waiting for %lld instances to exist", plan->updated, plan->total,
+                                  expected));
+        else if (!who->terminating && who->unready_for >= PGW_ROLLOUT_STUCK_SECONDS)
+            /* No seconds in the text: the Warning Event is raised once per message. */
+            set_step(plan, PGW_ROLLOUT_WAIT, "Blocked", NULL, NULL,
+                     pgw_asprintf("%lld/%lld instances updated; %s has not been ready for over %d s and the roll waits for "
+                                  "it (kubectl describe pod %s); fixing the spec resumes it",
+                                  plan->updated, plan->total, who->name, PGW_ROLLOUT_STUCK_SECONDS, who->name));
+        else
+            set_step(plan, PGW_ROLLOUT_WAIT, "Waiting", NULL, NULL,
+                     pgw_asprintf("%lld/%lld instances updated; waiting for %s to be %s", plan->updated, plan->total, who->name,
+                                  who->terminating ? "replaced" : "ready"));
         return;
     }
     if (scale_down_primary) {

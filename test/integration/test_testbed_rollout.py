@@ -7,7 +7,9 @@ One 3-instance cluster (PostgreSQL 15) goes through, in order:
    careful roll restarts every instance, and PostgreSQL runs with the new value everywhere;
 3. supervised mode: the replicas roll, the primary waits for pgwarden.io/switchover;
 4. a requested switchover (and a denied one), and a rolling restart of all;
-5. a scale-down with the primary on the highest ordinal: it is switched over first.
+5. an image that cannot run: the roll stops with a Blocked condition and an Event, the primary untouched,
+   and resumes once the spec is fixed;
+6. a scale-down with the primary on the highest ordinal: it is switched over first.
 
 A writer runs through every step and no acknowledged row may be lost.
 """
@@ -232,7 +234,24 @@ class Rollout(NamespaceTestCase):
         self.assertIn("pgwarden.io/restarted-at", ann)
         self.assertEqual(len(self.new_events("Switchover")), 2)  # the requested one and the roll's
 
-    def test_5_scale_down_switches_the_primary_away_first(self):
+    def test_5_a_failed_step_blocks_the_roll_until_the_spec_is_fixed(self):
+        primary = leader(self.tb, NS, NAME)
+        self.tb.kubectl("patch", "pgc", NAME, "-n", NS, "--type", "merge", "-p",
+                        '{"spec":{"image":"ghcr.io/pgwarden/postgres-missing:15.18"}}')
+        wait_for(lambda: self.condition("Upgrading").get("reason") == "Blocked", 180, 1.0, what="roll blocked")
+        msg = self.condition("Upgrading")["message"]
+        self.assertIn("has not been ready for over 30 s", msg)
+        self.assertEqual(self.cluster()["status"]["phase"], "Upgrading")
+        wait_for(lambda: self.new_events("RolloutBlocked"), 30, 1.0, what="RolloutBlocked event")
+        self.assertEqual(leader(self.tb, NS, NAME), primary, "a blocked roll never switches over")
+        self.assertEqual(self.new_events("Switchover"), [])
+        self.writer.wait_acks_after(time.time())  # the primary still takes writes
+        self.tb.kubectl("patch", "pgc", NAME, "-n", NS, "--type", "json", "-p",
+                        '[{"op":"remove","path":"/spec/image"}]')
+        self.wait_rolled()
+        self.assertEqual(self.condition("Upgrading")["reason"], "UpToDate")
+
+    def test_6_scale_down_switches_the_primary_away_first(self):
         top = f"{NAME}-2"
         if leader(self.tb, NS, NAME) != top:
             self.tb.kubectl("annotate", "pgc", NAME, "-n", NS, f"pgwarden.io/switchover={top}")

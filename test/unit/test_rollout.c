@@ -191,7 +191,25 @@ START_TEST(a_stale_replica_already_down_is_replaced)
     struct pgw_rollout_plan plan;
     pgw_rollout_decide(&in, &plan);
     assert_step(&plan, PGW_ROLLOUT_WAIT, NULL, NULL);
+    ck_assert_str_eq(plan.reason, "Waiting");
     pgw_rollout_plan_dispose(&plan);
+    /* a fresh replica stuck for 30 s (a bad image): the roll is blocked, and says so */
+    json_object_set_new(json_object_get(json_array_get(pods, 2), "metadata"), "labels",
+                        json_pack("{s:s}", "controller-revision-hash", NEW));
+    in.now = 1767225600 + PGW_ROLLOUT_STUCK_SECONDS;
+    json_array_remove(pods, 0);
+    json_array_insert_new(pods, 0, make_pod(&(struct pod_spec){"c-0", OLD, 1, 0, 100, NULL}));
+    pgw_rollout_decide(&in, &plan);
+    assert_step(&plan, PGW_ROLLOUT_WAIT, NULL, NULL);
+    ck_assert_str_eq(plan.reason, "Blocked");
+    ck_assert_str_eq(plan.message, "2/3 instances updated; c-2 has not been ready for over 30 s and the roll waits for it "
+                                   "(kubectl describe pod c-2); fixing the spec resumes it");
+    pgw_rollout_plan_dispose(&plan);
+    /* the spec fixed: c-2 runs an old revision again and is replaced */
+    json_object_set_new(json_object_get(json_array_get(pods, 2), "metadata"), "labels",
+                        json_pack("{s:s}", "controller-revision-hash", OLD));
+    json_array_remove(pods, 0);
+    json_array_insert_new(pods, 0, make_pod(&(struct pod_spec){"c-0", NEW, 1, 0, 100, NULL}));
     in.now = 1767225600 + PGW_ROLLOUT_STUCK_SECONDS;
     pgw_rollout_decide(&in, &plan);
     assert_step(&plan, PGW_ROLLOUT_EVICT, "c-2", NULL);
