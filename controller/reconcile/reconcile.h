@@ -62,6 +62,14 @@ json_t *pgw_reconcile_select(struct pgw_reconciler *r, struct pgw_store *store, 
                              const char *value, int *failed);
 
 /*
+ * Creates `job` (borrowed) in the namespace of `owner`. A Job of that name already there counts as
+ * created (a retried step). On creation, a Normal Event `reason` on `owner`: "created Job <name>",
+ * then ": <what>" unless what is NULL. 0, or -1 with *err (caller frees).
+ */
+int pgw_reconcile_create_job(struct pgw_reconciler *r, const json_t *owner, const json_t *job, const char *reason, const char *what,
+                             int *writes, char **err);
+
+/*
  * The reconcilers, one per kind (reconcile_cluster.c, reconcile_backup.c,
  * reconcile_restore.c). 0 on success or invalid spec; -1 when the key should
  * be retried with backoff.

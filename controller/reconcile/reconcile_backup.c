@@ -157,21 +157,10 @@ static int start_job(struct pgw_reconciler *r, const json_t *backup, const json_
     }
     struct pgw_render_ctx rctx = {.config = r->config};
     json_t *job = pgw_render_backup_job(defaulted, dcluster, &rctx);
-    struct pgw_kresult res = {0};
-    (*writes)++;
-    int o = pgw_kclient_create(r->client, pgw_resource_find("Job"), pgw_obj_meta_str(backup, "namespace"), job, &res);
-    int rc = 0;
-    if (o == PGW_K_OK) {
-        const char *type = json_string_value(json_object_get(json_object_get(defaulted, "spec"), "type"));
-        char *msg =
-            pgw_asprintf("created Job %s: pgbackrest backup --type=%s", pgw_obj_meta_str(job, "name"), type ? type : "full");
-        pgw_reconcile_event(r, backup, "Normal", "BackupStarted", msg, writes);
-        free(msg);
-    } else if (!(o == PGW_K_CONFLICT && res.reason != NULL && strcmp(res.reason, "AlreadyExists") == 0)) {
-        *err = pgw_asprintf("creating Job %s: %s", pgw_obj_meta_str(job, "name"), res.message != NULL ? res.message : "failed");
-        rc = -1;
-    }
-    pgw_kresult_dispose(&res);
+    const char *type = json_string_value(json_object_get(json_object_get(defaulted, "spec"), "type"));
+    char *what = pgw_asprintf("pgbackrest backup --type=%s", type ? type : "full");
+    int rc = pgw_reconcile_create_job(r, backup, job, "BackupStarted", what, writes, err);
+    free(what);
     json_decref(job);
     json_decref(dcluster);
     return rc;

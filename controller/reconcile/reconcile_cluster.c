@@ -130,32 +130,27 @@ static int write_status(struct pgw_reconciler *r, const json_t *cluster, const j
 /* Patroni's endpoints of the cluster (leader, -config, -failover, -sync): they carry its labels. */
 static int delete_patroni_endpoints(struct pgw_reconciler *r, const char *ns, const char *name, int *writes, char **err)
 {
-    char *selector = pgw_asprintf(PGW_POD_LABEL_CLUSTER "=%s", name);
-    struct pgw_klist_options lo = {.label_selector = selector};
-    struct pgw_kresult res = {0};
-    const struct pgw_resource *ep = pgw_resource_find("Endpoints");
-    int rc = 0;
-    if (pgw_kclient_list_all(r->client, ep, ns, &lo, &res) != PGW_K_OK) {
-        *err = pgw_asprintf("listing Patroni's endpoints: %s", res.message ? res.message : "failed");
+    int failed = 0, rc = 0;
+    json_t *items = pgw_reconcile_select(r, NULL, "Endpoints", ns, PGW_POD_LABEL_CLUSTER, name, &failed);
+    if (failed) {
+        *err = pgw_strdup("listing Patroni's endpoints failed");
         rc = -1;
-    } else {
-        size_t i;
-        json_t *item;
-        json_array_foreach(json_object_get(res.body, "items"), i, item)
-        {
-            const char *ename = pgw_obj_meta_str(item, "name");
-            struct pgw_kresult d = {0};
-            (*writes)++;
-            int o = pgw_kclient_delete(r->client, ep, ns, ename, NULL, &d);
-            if (o != PGW_K_OK && o != PGW_K_NOT_FOUND && rc == 0) {
-                *err = pgw_asprintf("deleting endpoints %s: %s", ename, d.message ? d.message : "failed");
-                rc = -1;
-            }
-            pgw_kresult_dispose(&d);
-        }
     }
-    pgw_kresult_dispose(&res);
-    free(selector);
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        const char *ename = pgw_obj_meta_str(item, "name");
+        struct pgw_kresult d = {0};
+        (*writes)++;
+        int o = pgw_kclient_delete(r->client, pgw_resource_find("Endpoints"), ns, ename, NULL, &d);
+        if (o != PGW_K_OK && o != PGW_K_NOT_FOUND && rc == 0) {
+            *err = pgw_asprintf("deleting endpoints %s: %s", ename, d.message ? d.message : "failed");
+            rc = -1;
+        }
+        pgw_kresult_dispose(&d);
+    }
+    json_decref(items);
     return rc;
 }
 
@@ -205,17 +200,8 @@ static void hold_statefulset_replicas(json_t *children, const char *name, long l
 
 static json_t *cluster_pods(struct pgw_reconciler *r, const char *ns, const char *name)
 {
-    if (r->pods != NULL)
-        return pgw_store_select(r->pods, ns, PGW_POD_LABEL_CLUSTER, name);
-    char *selector = pgw_asprintf(PGW_POD_LABEL_CLUSTER "=%s", name);
-    struct pgw_klist_options lo = {.label_selector = selector};
-    struct pgw_kresult res = {0};
-    json_t *pods = NULL;
-    if (pgw_kclient_list_all(r->client, pgw_resource_find("Pod"), ns, &lo, &res) == PGW_K_OK)
-        pods = json_incref(json_object_get(res.body, "items"));
-    pgw_kresult_dispose(&res);
-    free(selector);
-    return pods != NULL ? pods : json_array();
+    int failed = 0;
+    return pgw_reconcile_select(r, r->pods, "Pod", ns, PGW_POD_LABEL_CLUSTER, name, &failed);
 }
 
 /*

@@ -139,19 +139,7 @@ static int create_stanza_job(struct pgw_reconciler *r, const json_t *cluster, co
     json_t *job = pgw_render_stanza_job(defaulted, &rctx);
     if (job == NULL)
         return 0;
-    struct pgw_kresult res = {0};
-    (*writes)++;
-    int o = pgw_kclient_create(r->client, pgw_resource_find("Job"), pgw_obj_meta_str(cluster, "namespace"), job, &res);
-    int rc = 0;
-    if (o == PGW_K_OK) {
-        char *msg = pgw_asprintf("created Job %s: pgbackrest stanza-create", pgw_obj_meta_str(job, "name"));
-        pgw_reconcile_event(r, cluster, "Normal", "StanzaCreating", msg, writes);
-        free(msg);
-    } else if (!(o == PGW_K_CONFLICT && res.reason != NULL && strcmp(res.reason, "AlreadyExists") == 0)) {
-        *err = pgw_asprintf("creating Job %s: %s", pgw_obj_meta_str(job, "name"), res.message != NULL ? res.message : "failed");
-        rc = -1;
-    }
-    pgw_kresult_dispose(&res);
+    int rc = pgw_reconcile_create_job(r, cluster, job, "StanzaCreating", "pgbackrest stanza-create", writes, err);
     json_decref(job);
     return rc;
 }

@@ -96,3 +96,23 @@ json_t *pgw_reconcile_select(struct pgw_reconciler *r, struct pgw_store *store, 
     free(selector);
     return json_is_array(items) ? items : (json_decref(items), json_array());
 }
+
+int pgw_reconcile_create_job(struct pgw_reconciler *r, const json_t *owner, const json_t *job, const char *reason, const char *what,
+                             int *writes, char **err)
+{
+    const char *name = pgw_obj_meta_str(job, "name");
+    struct pgw_kresult res = {0};
+    (*writes)++;
+    int o = pgw_kclient_create(r->client, pgw_resource_find("Job"), pgw_obj_meta_str(owner, "namespace"), job, &res);
+    int rc = 0;
+    if (o == PGW_K_OK) {
+        char *msg = what != NULL ? pgw_asprintf("created Job %s: %s", name, what) : pgw_asprintf("created Job %s", name);
+        pgw_reconcile_event(r, owner, "Normal", reason, msg, writes);
+        free(msg);
+    } else if (!(o == PGW_K_CONFLICT && res.reason != NULL && strcmp(res.reason, "AlreadyExists") == 0)) {
+        *err = pgw_asprintf("creating Job %s: %s", name, res.message != NULL ? res.message : "failed");
+        rc = -1;
+    }
+    pgw_kresult_dispose(&res);
+    return rc;
+}

@@ -254,18 +254,7 @@ static int create_job(struct pgw_reconciler *r, const json_t *cluster, const str
         json_decref(job);
         return rc;
     }
-    struct pgw_kresult res = {0};
-    (*writes)++;
-    int o = pgw_kclient_create(r->client, pgw_resource_find("Job"), ns, job, &res);
-    if (o == PGW_K_OK) {
-        char *msg = pgw_asprintf("created Job %s", v->name);
-        pgw_reconcile_event(r, cluster, "Normal", "UpgradeJobCreated", msg, writes);
-        free(msg);
-    } else if (!(o == PGW_K_CONFLICT && res.reason != NULL && strcmp(res.reason, "AlreadyExists") == 0)) {
-        *err = pgw_asprintf("creating Job %s: %s", v->name, res.message != NULL ? res.message : "failed");
-        rc = -1;
-    }
-    pgw_kresult_dispose(&res);
+    rc = pgw_reconcile_create_job(r, cluster, job, "UpgradeJobCreated", NULL, writes, err);
     json_decref(job);
     return rc;
 }
@@ -318,39 +307,34 @@ static int is_replica_claim(const char *claim, const char *cluster, const char *
 static int delete_replica_claims(struct pgw_reconciler *r, const json_t *cluster, const char *primary, int *writes, char **err)
 {
     const char *ns = pgw_obj_meta_str(cluster, "namespace"), *name = pgw_obj_meta_str(cluster, "name");
-    char *selector = pgw_asprintf(PGW_POD_LABEL_CLUSTER "=%s", name);
-    struct pgw_klist_options lo = {.label_selector = selector};
-    struct pgw_kresult res = {0};
-    const struct pgw_resource *pvc = pgw_resource_find("PersistentVolumeClaim");
-    int rc = 0;
-    if (pgw_kclient_list_all(r->client, pvc, ns, &lo, &res) != PGW_K_OK) {
-        *err = pgw_asprintf("listing the data claims: %s", res.message != NULL ? res.message : "failed");
+    int failed = 0, rc = 0;
+    json_t *items = pgw_reconcile_select(r, NULL, "PersistentVolumeClaim", ns, PGW_POD_LABEL_CLUSTER, name, &failed);
+    if (failed) {
+        *err = pgw_strdup("listing the data claims failed");
         rc = -1;
-    } else {
-        size_t i;
-        json_t *item;
-        json_array_foreach(json_object_get(res.body, "items"), i, item)
-        {
-            const char *claim = pgw_obj_meta_str(item, "name");
-            if (claim == NULL || !is_replica_claim(claim, name, primary) ||
-                json_object_get(pgw_obj_meta(item), "deletionTimestamp") != NULL)
-                continue;
-            struct pgw_kresult d = {0};
-            (*writes)++;
-            int o = pgw_kclient_delete(r->client, pvc, ns, claim, NULL, &d);
-            if (o != PGW_K_OK && o != PGW_K_NOT_FOUND && rc == 0) {
-                *err = pgw_asprintf("deleting the replica's data claim %s: %s", claim, d.message != NULL ? d.message : "failed");
-                rc = -1;
-            } else if (o == PGW_K_OK) {
-                char *msg = pgw_asprintf("deleted %s: the replica is cloned again from the upgraded primary", claim);
-                pgw_reconcile_event(r, cluster, "Normal", "UpgradeReplicaReset", msg, writes);
-                free(msg);
-            }
-            pgw_kresult_dispose(&d);
-        }
     }
-    pgw_kresult_dispose(&res);
-    free(selector);
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        const char *claim = pgw_obj_meta_str(item, "name");
+        if (claim == NULL || !is_replica_claim(claim, name, primary) ||
+            json_object_get(pgw_obj_meta(item), "deletionTimestamp") != NULL)
+            continue;
+        struct pgw_kresult d = {0};
+        (*writes)++;
+        int o = pgw_kclient_delete(r->client, pgw_resource_find("PersistentVolumeClaim"), ns, claim, NULL, &d);
+        if (o != PGW_K_OK && o != PGW_K_NOT_FOUND && rc == 0) {
+            *err = pgw_asprintf("deleting the replica's data claim %s: %s", claim, d.message != NULL ? d.message : "failed");
+            rc = -1;
+        } else if (o == PGW_K_OK) {
+            char *msg = pgw_asprintf("deleted %s: the replica is cloned again from the upgraded primary", claim);
+            pgw_reconcile_event(r, cluster, "Normal", "UpgradeReplicaReset", msg, writes);
+            free(msg);
+        }
+        pgw_kresult_dispose(&d);
+    }
+    json_decref(items);
     return rc;
 }
 
