@@ -12,10 +12,12 @@
  * empties the cache, so a new leader starts from the stored status.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/object.h"
 #include "controller/decide/primary.h"
 #include "controller/reconcile/reconcile_primary.h"
+#include "controller/reconcile/reconcile_rollout.h"
 
 #define SEEN_KIND "PrimarySeen"
 
@@ -37,8 +39,16 @@ void pgw_reconcile_primary(struct pgw_reconciler *r, const json_t *cluster, cons
         now = previous != NULL ? previous : pgw_primary_pick(NULL, pods, NULL);
     }
     char *msg = pgw_primary_change_message(previous, now);
-    if (msg != NULL)
-        pgw_reconcile_event(r, cluster, "Warning", "PrimaryChanged", msg, writes);
+    if (msg != NULL) {
+        /* A switchover this controller asked for is news, not trouble. */
+        char *planned =
+            r->cache != NULL && uid != NULL ? pgw_apply_cache_lookup(r->cache, uid, PGW_CACHE_SWITCHOVER_TO, ns, name) : NULL;
+        int expected = planned != NULL && now != NULL && strcmp(planned, now) == 0;
+        pgw_reconcile_event(r, cluster, expected ? "Normal" : "Warning", "PrimaryChanged", msg, writes);
+        if (expected) /* once: a later failover to the same instance is trouble again */
+            pgw_apply_cache_remember(r->cache, uid, PGW_CACHE_SWITCHOVER_TO, ns, name, "");
+        free(planned);
+    }
     if (now != NULL) {
         json_object_set_new(status, "primary", json_string(now));
         if (r->cache != NULL && uid != NULL)

@@ -211,8 +211,13 @@ static void carry_out(struct pgw_reconciler *r, const json_t *cluster, const jso
         }
     } else if (plan->action == PGW_ROLLOUT_SWITCHOVER) {
         (*writes)++;
-        if (request_switchover(r, cluster, plan->target, plan->candidate, &why) == 0)
+        if (request_switchover(r, cluster, plan->target, plan->candidate, &why) == 0) {
+            const char *owner = pgw_obj_meta_str(cluster, "uid");
+            if (r->cache != NULL && owner != NULL)
+                pgw_apply_cache_remember(r->cache, owner, PGW_CACHE_SWITCHOVER_TO, ns, pgw_obj_meta_str(cluster, "name"),
+                                         plan->candidate);
             pgw_reconcile_event(r, cluster, "Normal", "Switchover", plan->message, writes);
+        }
     }
     if (why != NULL) {
         free(plan->message);

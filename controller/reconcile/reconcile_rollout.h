@@ -16,6 +16,10 @@
 
 #include "controller/reconcile/reconcile.h"
 
+/* Apply-cache entry: the instance this controller last asked Patroni to switch over to, so the
+ * PrimaryChanged Event of a planned switchover is Normal, not Warning (reconcile_primary.c). */
+#define PGW_CACHE_SWITCHOVER_TO "SwitchoverTo"
+
 /*
  * Before the children are applied: the StatefulSet replicas to render
  * instead of spec.instances while a scale-down waits for the primary to move
