@@ -167,6 +167,8 @@ class Rollout(NamespaceTestCase):
         for m in evicted[:2]:
             self.assertNotIn(old_primary, m)
         self.assertNotEqual(leader(self.tb, NS, NAME), old_primary)
+        changed = self.new_events("PrimaryChanged")
+        self.assertTrue(changed and all(e["type"] == "Normal" for e in changed), "a planned switchover is no Warning")
         self.assertEqual(self.condition("Upgrading")["reason"], "UpToDate")
         self.assertEqual(self.condition("Progressing")["status"], "False")
 
