@@ -27,4 +27,7 @@
 #define PGW_SCALE_DOWN_RETAIN "Retain"
 #define PGW_SCALE_DOWN_DELETE "Delete"
 
+/* The ordinal of the instance (pod) `name` of `cluster` ("main-2" → 2), or -1 when it names none. */
+long long pgw_instance_ordinal(const char *cluster, const char *name);
+
 #endif

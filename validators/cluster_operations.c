@@ -76,28 +76,10 @@ static json_t *annotation(const json_t *object, const char *key)
     return pgw_member(pgw_member(pgw_member(object, "metadata"), "annotations"), key);
 }
 
-/* The ordinal of `value` when it names an instance of `cluster` ("<cluster>-<n>", n without leading zeros), else -1. */
-static long long parse_instance(const char *cluster, const char *value)
-{
-    size_t n = strlen(cluster);
-    if (strncmp(value, cluster, n) != 0 || value[n] != '-')
-        return -1;
-    const char *digits = value + n + 1;
-    if (digits[0] == '\0' || (digits[0] == '0' && digits[1] != '\0') || strlen(digits) > 3)
-        return -1;
-    long long ordinal = 0;
-    for (const char *d = digits; *d != '\0'; ++d) {
-        if (*d < '0' || *d > '9')
-            return -1;
-        ordinal = ordinal * 10 + (*d - '0');
-    }
-    return ordinal;
-}
-
 /* Reports and returns 0 unless `value` names one of the cluster's `instances` instances. */
 static int check_instance(struct pgw_errors *errs, const char *path, const json_t *value, const char *cluster, long long instances)
 {
-    long long ordinal = parse_instance(cluster, json_string_value(value));
+    long long ordinal = pgw_instance_ordinal(cluster, json_string_value(value));
     if (ordinal >= 0 && ordinal < instances)
         return 1;
     char *first = instance_name(cluster, 0), *last = instance_name(cluster, instances - 1);
@@ -155,7 +137,7 @@ static void check_restart(const json_t *object, const json_t *old_object, const 
     json_t *value = requested(errs, PGW_ANNOTATION_RESTART, object, old_object, &path);
     if (value == NULL)
         return;
-    if (strcmp(json_string_value(value), PGW_RESTART_ALL) != 0 && parse_instance(cluster, json_string_value(value)) < 0)
+    if (strcmp(json_string_value(value), PGW_RESTART_ALL) != 0 && pgw_instance_ordinal(cluster, json_string_value(value)) < 0)
         pgw_errors_add(errs, PGW_ERR_INVALID, path, value, "must be \"%s\" or the name of one instance (%s-0, %s-1, ...)",
                        PGW_RESTART_ALL, cluster, cluster);
     else if (strcmp(json_string_value(value), PGW_RESTART_ALL) != 0)

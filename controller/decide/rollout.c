@@ -10,6 +10,7 @@
 #include "common/xalloc.h"
 #include "controller/decide/cluster_status.h"
 #include "controller/decide/rollout.h"
+#include "specs/operations.h"
 #include "specs/pod_layout.h"
 
 #define REVISION_LABEL "controller-revision-hash"
@@ -26,22 +27,6 @@ struct instance {
     int reports_primary;   /* the member's own data says it runs as the primary */
     long long unready_for; /* seconds since the pod's Ready condition turned False; -1: unknown */
 };
-
-long long pgw_rollout_ordinal(const char *cluster, const char *name)
-{
-    size_t n = cluster != NULL ? strlen(cluster) : 0;
-    if (name == NULL || n == 0 || strncmp(name, cluster, n) != 0 || name[n] != '-' || name[n + 1] == '\0')
-        return -1;
-    long long ordinal = 0;
-    for (const char *p = name + n + 1; *p != '\0'; ++p) {
-        if (*p < '0' || *p > '9' || ordinal > 100000)
-            return -1;
-        ordinal = ordinal * 10 + (*p - '0');
-    }
-    if (name[n + 1] == '0' && name[n + 2] != '\0')
-        return -1; /* "c-01" is not a pod name the StatefulSet makes */
-    return ordinal;
-}
 
 json_t *pgw_rollout_member(const json_t *pod)
 {
@@ -112,7 +97,7 @@ static size_t collect(const struct pgw_rollout_input *in, struct instance *out, 
     json_array_foreach(in->pods, i, pod)
     {
         const char *name = pgw_obj_meta_str(pod, "name");
-        long long ordinal = pgw_rollout_ordinal(in->cluster, name);
+        long long ordinal = pgw_instance_ordinal(in->cluster, name);
         if (ordinal < 0 || n == cap)
             continue;
         struct instance *x = &out[n++];

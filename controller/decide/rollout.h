@@ -84,7 +84,4 @@ int pgw_rollout_pod_stale(const json_t *pod, const char *update_revision, const 
  */
 json_t *pgw_rollout_pending_restart(const json_t *pods);
 
-/* The ordinal of "<cluster>-<n>", or -1 when name is not an instance of cluster. */
-long long pgw_rollout_ordinal(const char *cluster, const char *name);
-
 #endif

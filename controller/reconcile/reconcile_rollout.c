@@ -36,7 +36,7 @@ long long pgw_reconcile_rollout_hold(const json_t *cluster, const json_t *defaul
     long long instances = json_integer_value(json_object_get(json_object_get(defaulted, "spec"), "instances"));
     const char *previous = json_string_value(json_object_get(json_object_get(cluster, "status"), "primary"));
     const char *primary = pgw_primary_pick(NULL, pods, previous);
-    long long ordinal = pgw_rollout_ordinal(name, primary);
+    long long ordinal = pgw_instance_ordinal(name, primary);
     /* Only while the primary's pod still exists: a primary already gone needs no switchover. */
     int exists = 0;
     size_t i;

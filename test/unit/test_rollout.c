@@ -8,6 +8,7 @@
 #include "helpers.h"
 
 #include "controller/decide/rollout.h"
+#include "specs/operations.h"
 
 #define NEW "c-new"
 #define OLD "c-old"
@@ -411,13 +412,14 @@ END_TEST
 
 START_TEST(ordinals)
 {
-    ck_assert_int_eq(pgw_rollout_ordinal("c", "c-0"), 0);
-    ck_assert_int_eq(pgw_rollout_ordinal("c", "c-12"), 12);
-    ck_assert_int_eq(pgw_rollout_ordinal("c", "c-"), -1);
-    ck_assert_int_eq(pgw_rollout_ordinal("c", "c-01"), -1);
-    ck_assert_int_eq(pgw_rollout_ordinal("c", "cc-1"), -1);
-    ck_assert_int_eq(pgw_rollout_ordinal("c", "c-1x"), -1);
-    ck_assert_int_eq(pgw_rollout_ordinal("c", NULL), -1);
+    ck_assert_int_eq(pgw_instance_ordinal("c", "c-0"), 0);
+    ck_assert_int_eq(pgw_instance_ordinal("c", "c-12"), 12);
+    ck_assert_int_eq(pgw_instance_ordinal("c", "c-"), -1);
+    ck_assert_int_eq(pgw_instance_ordinal("c", "c-01"), -1);
+    ck_assert_int_eq(pgw_instance_ordinal("c", "cc-1"), -1);
+    ck_assert_int_eq(pgw_instance_ordinal("c", "c-1x"), -1);
+    ck_assert_int_eq(pgw_instance_ordinal("c", "c-1000"), -1);
+    ck_assert_int_eq(pgw_instance_ordinal("c", NULL), -1);
 }
 END_TEST
 
