@@ -173,3 +173,12 @@ char *pgw_rfc3339_format(time_t t, char *buf, size_t bufsize)
                  (int)(rem % 3600 / 60), (int)(rem % 60));
     return buf;
 }
+
+double pgw_rfc3339_age(const char *s, time_t now)
+{
+    time_t t;
+    const char *why = NULL;
+    if (s == NULL || pgw_rfc3339_parse(s, &t, &why) != 0)
+        return 0;
+    return difftime(now, t);
+}

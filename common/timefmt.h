@@ -12,5 +12,7 @@
 int pgw_rfc3339_parse(const char *s, time_t *out, const char **why);
 /* Formats `t` as "YYYY-MM-DDTHH:MM:SSZ" into buf (≥ 21 bytes). Returns buf. */
 char *pgw_rfc3339_format(time_t t, char *buf, size_t bufsize);
+/* Seconds from `s` (NULL allowed) to `now`; 0 when `s` is absent or not RFC 3339. */
+double pgw_rfc3339_age(const char *s, time_t now);
 
 #endif

@@ -16,6 +16,8 @@
 #include "controller/reconcile/apply.h"
 
 #define PGW_FINALIZER_CLEANUP "pgwarden.io/cleanup"
+/* The label the Job controller puts on a Job's pods. */
+#define PGW_LABEL_JOB_NAME "batch.kubernetes.io/job-name"
 
 struct pgw_config;
 

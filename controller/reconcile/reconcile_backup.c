@@ -66,32 +66,6 @@ static int same_phase(const json_t *a, const json_t *b)
     return x != NULL && y != NULL && strcmp(x, y) == 0;
 }
 
-/* The Job's pods, from the API (they are not watched: they carry no cluster label). */
-static json_t *job_pods(struct pgw_reconciler *r, const char *ns, const char *job, int *failed)
-{
-    char *selector = pgw_asprintf("batch.kubernetes.io/job-name=%s", job);
-    struct pgw_klist_options lo = {.label_selector = selector};
-    struct pgw_kresult res = {0};
-    json_t *pods = NULL;
-    if (pgw_kclient_list_all(r->client, pgw_resource_find("Pod"), ns, &lo, &res) == PGW_K_OK)
-        pods = json_incref(json_object_get(res.body, "items"));
-    else
-        *failed = 1;
-    pgw_kresult_dispose(&res);
-    free(selector);
-    return pods != NULL ? pods : json_array();
-}
-
-/* Seconds since an RFC 3339 time (0 when unknown). */
-static double age_of(const char *rfc3339)
-{
-    time_t t;
-    const char *why = NULL;
-    if (rfc3339 == NULL || pgw_rfc3339_parse(rfc3339, &t, &why) != 0)
-        return 0;
-    return difftime(time(NULL), t);
-}
-
 /* Moves the cluster's status.lastBackup forward to `completed` (RFC 3339 UTC sorts as text). */
 static int advance_last_backup(struct pgw_reconciler *r, const char *ns, const char *cluster_name, const char *completed,
                                int *writes, char **err)
@@ -220,7 +194,7 @@ int pgw_reconcile_backup(struct pgw_reconciler *r, const char *ns, const char *n
         enum pgw_job_state state = pgw_backup_decide_job_state(job, NULL, NULL);
         const char *message = NULL;
         if (state == PGW_JOB_SUCCEEDED || state == PGW_JOB_FAILED) {
-            pods = job_pods(r, ns, name, &failed);
+            pods = pgw_reconcile_select(r, NULL, "Pod", ns, PGW_LABEL_JOB_NAME, name, &failed); /* not watched: no cluster label */
             if (failed) {
                 err = pgw_strdup("cannot list the backup Job's pods");
                 goto fail;
@@ -228,7 +202,7 @@ int pgw_reconcile_backup(struct pgw_reconciler *r, const char *ns, const char *n
             message = pgw_backup_decide_termination_message(pods, PGW_POD_CONTAINER_PGBACKREST, state == PGW_JOB_SUCCEEDED);
             const json_t *jst = json_object_get(job, "status");
             if (state == PGW_JOB_SUCCEEDED && message == NULL &&
-                age_of(json_string_value(json_object_get(jst, "completionTime"))) < POD_GRACE_SECONDS) {
+                pgw_rfc3339_age(json_string_value(json_object_get(jst, "completionTime")), time(NULL)) < POD_GRACE_SECONDS) {
                 out->requeue_after = POD_REQUEUE_SECONDS; /* the pod's final status may not be visible yet */
                 goto done;
             }

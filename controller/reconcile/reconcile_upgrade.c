@@ -145,28 +145,6 @@ struct job_view {
     char *message; /* its pod's termination message */
 };
 
-static double age_of(const char *rfc3339)
-{
-    time_t t;
-    const char *why = NULL;
-    if (rfc3339 == NULL || pgw_rfc3339_parse(rfc3339, &t, &why) != 0)
-        return 0;
-    return difftime(time(NULL), t);
-}
-
-static json_t *job_pods(struct pgw_reconciler *r, const char *ns, const char *job)
-{
-    char *selector = pgw_asprintf("batch.kubernetes.io/job-name=%s", job);
-    struct pgw_klist_options lo = {.label_selector = selector};
-    struct pgw_kresult res = {0};
-    json_t *pods = NULL;
-    if (pgw_kclient_list_all(r->client, pgw_resource_find("Pod"), ns, &lo, &res) == PGW_K_OK)
-        pods = json_incref(json_object_get(res.body, "items"));
-    pgw_kresult_dispose(&res);
-    free(selector);
-    return pods != NULL ? pods : json_array();
-}
-
 /* The last time a Job's status changed to finished (completionTime, or the Failed condition's). */
 static const char *finished_at(const json_t *job)
 {
@@ -205,11 +183,12 @@ static void job_view_load(struct pgw_reconciler *r, const char *ns, const char *
     v->job = job;
     v->state = pgw_backup_decide_job_state(job, NULL, NULL);
     if (v->state == PGW_JOB_SUCCEEDED || v->state == PGW_JOB_FAILED) {
-        json_t *pods = job_pods(r, ns, v->name);
+        int unlisted = 0; /* no pods: the message is missing, and the grace below applies */
+        json_t *pods = pgw_reconcile_select(r, NULL, "Pod", ns, PGW_LABEL_JOB_NAME, v->name, &unlisted);
         const char *m = pgw_backup_decide_termination_message(pods, container, v->state == PGW_JOB_SUCCEEDED);
         v->message = m != NULL ? pgw_strdup(m) : NULL;
         json_decref(pods);
-        if (v->message == NULL && age_of(finished_at(job)) < MESSAGE_GRACE_SECONDS)
+        if (v->message == NULL && pgw_rfc3339_age(finished_at(job), time(NULL)) < MESSAGE_GRACE_SECONDS)
             v->state = PGW_JOB_ACTIVE; /* the pod's final status may not be visible yet */
     }
 }

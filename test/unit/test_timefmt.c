@@ -197,6 +197,18 @@ static unsigned next_random(unsigned *state)
  * removed): no crash, and whatever is accepted formats back to a timestamp
  * that parses to the same epoch.
  */
+START_TEST(test_age)
+{
+    time_t t;
+    const char *why = NULL;
+    ck_assert_int_eq(pgw_rfc3339_parse("2026-12-04T20:00:00Z", &t, &why), 0);
+    ck_assert(pgw_rfc3339_age("2026-12-04T20:00:00Z", t + 90) == 90.0);
+    ck_assert(pgw_rfc3339_age("2026-12-04T20:00:00Z", t - 5) == -5.0);
+    ck_assert(pgw_rfc3339_age(NULL, t) == 0.0);
+    ck_assert(pgw_rfc3339_age("yesterday", t) == 0.0);
+}
+END_TEST
+
 START_TEST(test_random_mutations)
 {
     static const char base[] = "2024-02-29T23:59:59.123+05:30";
@@ -258,6 +270,7 @@ static Suite *timefmt_suite(void)
     tcase_add_test(tc, test_round_trip_every_day);
     tcase_add_test(tc, test_null_and_small_buffer);
     tcase_add_test(tc, test_random_mutations);
+    tcase_add_test(tc, test_age);
     suite_add_tcase(s, tc);
     return s;
 }
