@@ -43,3 +43,25 @@ char *pgw_obj_child_name(const char *cluster, const char *suffix)
 {
     return pgw_asprintf("%s%s", cluster, suffix);
 }
+
+char *pgw_obj_join_strings(const json_t *strings, const char *sep)
+{
+    size_t len = 1, i;
+    json_t *v;
+    json_array_foreach(strings, i, v)
+    {
+        if (json_is_string(v))
+            len += json_string_length(v) + strlen(sep);
+    }
+    char *out = pgw_malloc(len), *p = out;
+    json_array_foreach(strings, i, v)
+    {
+        if (!json_is_string(v))
+            continue;
+        if (p != out)
+            p = stpcpy(p, sep);
+        p = stpcpy(p, json_string_value(v));
+    }
+    *p = '\0';
+    return out;
+}

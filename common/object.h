@@ -23,4 +23,7 @@ const char *pgw_obj_str_at(const json_t *obj, const char *path);
 /* "<cluster><suffix>", the name of a child (suffix: a PGW_SUFFIX_* constant). malloc'd. */
 char *pgw_obj_child_name(const char *cluster, const char *suffix);
 
+/* The strings of a JSON array joined with `sep` ("a, b"); other members are skipped. malloc'd. */
+char *pgw_obj_join_strings(const json_t *strings, const char *sep);
+
 #endif

@@ -19,6 +19,7 @@
 
 #include "common/config.h"
 #include "common/json_pack.h"
+#include "common/object.h"
 #include "common/lsn.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
@@ -226,26 +227,11 @@ static json_t *resources(const struct pgw_sidecar_config *sc)
     return r;
 }
 
-/* "a b c" from argv; the arguments rendered here hold no shell metacharacters. */
-static char *shell_join(const json_t *argv)
-{
-    char *out = pgw_strdup("");
-    size_t i;
-    json_t *v;
-    json_array_foreach(argv, i, v)
-    {
-        char *next = pgw_asprintf("%s%s%s", out, i ? " " : "", json_string_value(v));
-        free(out);
-        out = next;
-    }
-    return out;
-}
-
 char *pgw_render_backup_script(const char *config_path, const char *type, const char *termination_path)
 {
     json_t *backup = pgw_render_backup_args(config_path, type != NULL ? type : "full");
     json_t *info = pgw_render_info_args(config_path);
-    char *run = shell_join(backup), *show = shell_join(info);
+    char *run = pgw_obj_join_strings(backup, " "), *show = pgw_obj_join_strings(info, " ");
     /* `info` ends with "--output=json info"; the one-set form slips --set=... before the command. */
     size_t n = strlen(show) - strlen(" info");
     char *script = pgw_asprintf("set -e\n"

@@ -59,21 +59,6 @@ static json_t *cluster_claims(const char *cluster, const json_t *claims)
     return out;
 }
 
-/* "a, b, c" from an array of strings. malloc'd. */
-static char *join(const json_t *names)
-{
-    char *out = pgw_strdup("");
-    size_t i;
-    json_t *n;
-    json_array_foreach(names, i, n)
-    {
-        char *next = pgw_asprintf("%s%s%s", out, i > 0 ? ", " : "", json_string_value(n));
-        free(out);
-        out = next;
-    }
-    return out;
-}
-
 /* --- leftovers ---------------------------------------------------------------- */
 
 void pgw_volumes_check_leftovers(const json_t *cluster, const json_t *claims, struct pgw_volumes_leftovers *out)
@@ -96,7 +81,7 @@ void pgw_volumes_check_leftovers(const json_t *cluster, const json_t *claims, st
     const json_t *ann = json_object_get(pgw_obj_meta(cluster), "annotations");
     const char *adopt = json_string_value(json_object_get(ann, PGW_ANNOTATION_ADOPT_VOLUMES));
     int restore = json_is_object(pgw_cluster_spec(cluster, "bootstrap.restore"));
-    char *list = join(out->claims);
+    char *list = pgw_obj_join_strings(out->claims, ", ");
     if (restore) {
         out->verdict = PGW_VOLUMES_BLOCKED;
         out->message =
@@ -218,7 +203,7 @@ void pgw_volumes_plan_growth(const json_t *cluster, const json_t *old_status, co
     json_t *list;
     json_object_foreach(unsupported, key, list)
     {
-        char *names = join(list);
+        char *names = pgw_obj_join_strings(list, ", ");
         char *text = *key != '\0' ? pgw_asprintf("StorageClass %s does not allow volume expansion (allowVolumeExpansion): "
                                                  "claims %s stay below the spec's size",
                                                  key, names)
@@ -228,7 +213,7 @@ void pgw_volumes_plan_growth(const json_t *cluster, const json_t *old_status, co
         free(names);
     }
     if (json_array_size(resizing) > 0) {
-        char *names = join(resizing);
+        char *names = pgw_obj_join_strings(resizing, ", ");
         char *text = pgw_asprintf("growing %s", names);
         append(&msg, text);
         free(text);
