@@ -314,6 +314,27 @@ static int relabel(struct pgw_reconciler *r, const json_t *cluster, const json_t
     return rc;
 }
 
+/*
+ * The StatefulSet is this cluster's: its claims are in use, so a VolumesReady still False is stale.
+ * Other conditions are carried over from the status read, and a reconcile reading a store older
+ * than its own last write carried LeftoverClaims back over Adopted, for good (found on the test bed).
+ */
+static void settle_volumes_ready(const json_t *cluster, struct pgw_volumes_outcome *vol)
+{
+    const json_t *ready = pgw_cluster_status_condition(json_object_get(cluster, "status"), PGW_CONDITION_VOLUMES_READY);
+    const char *status = json_string_value(json_object_get(ready, "status"));
+    if (ready == NULL || (status != NULL && strcmp(status, "True") == 0))
+        return;
+    const char *adopt =
+        json_string_value(json_object_get(json_object_get(pgw_obj_meta(cluster), "annotations"), PGW_ANNOTATION_ADOPT_VOLUMES));
+    if (adopt != NULL && strcmp(adopt, "true") == 0)
+        set_condition(vol, PGW_CONDITION_VOLUMES_READY, "True", PGW_REASON_ADOPTED,
+                      "the claims of an earlier cluster of this name were adopted");
+    else
+        set_condition(vol, PGW_CONDITION_VOLUMES_READY, "True", "NoLeftoverClaims",
+                      "no claim of an earlier cluster of this name is left");
+}
+
 static void check_leftovers(struct pgw_reconciler *r, const json_t *cluster, json_t *children, struct pgw_volumes_outcome *vol,
                             int *writes)
 {
@@ -373,6 +394,8 @@ void pgw_reconcile_volumes(struct pgw_reconciler *r, const json_t *cluster, cons
         if (keep_live_templates(r, cluster, children, live) != 0)
             requeue(vol, RESIZE_REQUEUE_SECONDS);
         grow(r, cluster, defaulted, vol, writes);
+        if (vol->type == NULL)
+            settle_volumes_ready(cluster, vol);
     } else {
         check_leftovers(r, cluster, children, vol, writes);
     }

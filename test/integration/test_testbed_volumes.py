@@ -241,7 +241,8 @@ class LeftoverClaims(VolumeTestCase):
             # Adopted: it starts on the old data.
             tb.kubectl("annotate", "pgc", name, "-n", ns, "pgwarden.io/adopt-volumes=true")
             c = wait_cluster(tb, ns, name, 1)
-            self.assertEqual(self.condition("VolumesReady")["reason"], "Adopted")
+            wait_for(lambda: self.condition("VolumesReady").get("reason") == "Adopted", 30, 0.5,
+                     what="VolumesReady Adopted")
             self.assertEqual(len(self.events("VolumesAdopted")), 1)
             self.assertEqual(self.claims()[f"pgdata-{name}-0"]["metadata"]["labels"]["pgwarden.io/cluster-uid"],
                              c["metadata"]["uid"], "the adopted claim is the new cluster's now")
