@@ -46,6 +46,8 @@ void pgw_reconcile_event(struct pgw_reconciler *r, const json_t *obj, const char
  * *failed is set when the API could not answer (not for 404). */
 json_t *pgw_reconcile_fetch(struct pgw_reconciler *r, struct pgw_store *store, const char *kind, const char *ns, const char *name,
                             int *failed);
+/* Asks to look again after `seconds` (ignored unless > 0), keeping an earlier, sooner request. */
+void pgw_reconcile_requeue(struct pgw_reconcile_outcome *out, double seconds);
 /* Marks the outcome an error with `err` (taken; NULL: "reconcile failed"); returns -1. */
 int pgw_reconcile_failed(struct pgw_reconcile_outcome *out, char *err);
 /*

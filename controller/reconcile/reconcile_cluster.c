@@ -391,9 +391,7 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
     status = pgw_cluster_status_compute(&in);
     pgw_reconcile_primary(r, cluster, pods, status, &out->writes);
     pgw_reconcile_volumes_status(cluster, &vol, status, ts, out);
-    double again = pgw_reconcile_rollout(r, cluster, defaulted, pods, sts, expected, status, ts, &out->writes);
-    if (again > 0 && (out->requeue_after <= 0 || again < out->requeue_after))
-        out->requeue_after = again;
+    pgw_reconcile_requeue(out, pgw_reconcile_rollout(r, cluster, defaulted, pods, sts, expected, status, ts, &out->writes));
     free(expected);
     if (rc == 0 && pgw_reconcile_cluster_backups(r, cluster, defaulted, status, ts, &out->writes, &err) != 0)
         rc = -1;

@@ -116,3 +116,9 @@ int pgw_reconcile_create_job(struct pgw_reconciler *r, const json_t *owner, cons
     pgw_kresult_dispose(&res);
     return rc;
 }
+
+void pgw_reconcile_requeue(struct pgw_reconcile_outcome *out, double seconds)
+{
+    if (seconds > 0 && (out->requeue_after <= 0 || seconds < out->requeue_after))
+        out->requeue_after = seconds;
+}

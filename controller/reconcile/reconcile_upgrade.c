@@ -455,8 +455,8 @@ int pgw_reconcile_upgrade(struct pgw_reconciler *r, const json_t *cluster, const
             pgw_log(d.warning ? PGW_LOG_WARN : PGW_LOG_INFO, "major upgrade",
                     pgw_json_pack("{s:s,s:s,s:s,s:s}", "namespace", ns, "cluster", name, "step", d.step, "detail", d.message));
         }
-        if (strcmp(d.condition_status, "True") == 0 && (out->requeue_after <= 0 || out->requeue_after > UPGRADE_REQUEUE_SECONDS))
-            out->requeue_after = UPGRADE_REQUEUE_SECONDS;
+        if (strcmp(d.condition_status, "True") == 0)
+            pgw_reconcile_requeue(out, UPGRADE_REQUEUE_SECONDS);
     }
 done:
     job_view_dispose(&check);

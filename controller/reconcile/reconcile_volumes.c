@@ -408,8 +408,7 @@ void pgw_reconcile_volumes_status(const json_t *cluster, struct pgw_volumes_outc
     if (vol->type != NULL)
         pgw_cluster_status_set_condition(status, json_object_get(cluster, "status"), vol->type, vol->status, vol->reason,
                                          vol->message, json_integer_value(pgw_obj_at(cluster, "metadata.generation")), now);
-    if (vol->requeue_after > 0 && (out->requeue_after <= 0 || vol->requeue_after < out->requeue_after))
-        out->requeue_after = vol->requeue_after;
+    pgw_reconcile_requeue(out, vol->requeue_after);
     free(vol->message);
     *vol = (struct pgw_volumes_outcome){0};
 }
