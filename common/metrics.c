@@ -1,5 +1,6 @@
 #include "common/metrics.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,21 @@ static struct {
     atomic_long workqueue_depth;
     atomic_int leader;
 } m;
+
+/*
+ * The per-cluster table is the one part that is not a fixed slot per series: names come and go, so
+ * it sits behind a mutex. It is touched once per cluster reconcile and once per scrape.
+ */
+struct cluster_slot {
+    char ns[64], name[64]; /* DNS labels: at most 63 characters */
+    long long last_backup;
+    int used;
+};
+static struct {
+    pthread_mutex_t lock;
+    struct cluster_slot slots[PGW_METRICS_MAX_CLUSTERS];
+    unsigned long long dropped;
+} clusters = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 void pgw_metrics_init(const char *const *paths, size_t count)
 {
@@ -98,6 +114,87 @@ void pgw_metrics_set_workqueue_depth(long depth)
 void pgw_metrics_set_leader(int is_leader)
 {
     atomic_store(&m.leader, is_leader);
+    if (!is_leader) {
+        pthread_mutex_lock(&clusters.lock);
+        for (size_t i = 0; i != PGW_METRICS_MAX_CLUSTERS; ++i)
+            clusters.slots[i].used = 0;
+        pthread_mutex_unlock(&clusters.lock);
+    }
+}
+
+/* A label value we can print without escaping: a DNS label's characters, and short enough for a slot. */
+static int plain_label(const char *s)
+{
+    if (s == NULL || s[0] == '\0' || strlen(s) >= sizeof(clusters.slots[0].ns))
+        return 0;
+    for (const char *p = s; *p; ++p)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+            return 0;
+    return 1;
+}
+
+/* The slot of ns/name, or NULL. Caller holds the lock. */
+static struct cluster_slot *find_cluster(const char *ns, const char *name)
+{
+    for (size_t i = 0; i != PGW_METRICS_MAX_CLUSTERS; ++i) {
+        struct cluster_slot *c = &clusters.slots[i];
+        if (c->used && strcmp(c->ns, ns) == 0 && strcmp(c->name, name) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+void pgw_metrics_set_last_backup(const char *ns, const char *cluster, time_t when)
+{
+    if (!plain_label(ns) || !plain_label(cluster))
+        return;
+    pthread_mutex_lock(&clusters.lock);
+    struct cluster_slot *c = find_cluster(ns, cluster);
+    for (size_t i = 0; c == NULL && i != PGW_METRICS_MAX_CLUSTERS; ++i)
+        if (!clusters.slots[i].used) {
+            c = &clusters.slots[i];
+            snprintf(c->ns, sizeof(c->ns), "%s", ns);
+            snprintf(c->name, sizeof(c->name), "%s", cluster);
+            c->used = 1;
+        }
+    if (c != NULL)
+        c->last_backup = (long long)when;
+    else
+        clusters.dropped++;
+    pthread_mutex_unlock(&clusters.lock);
+}
+
+void pgw_metrics_forget_cluster(const char *ns, const char *cluster)
+{
+    if (!plain_label(ns) || !plain_label(cluster))
+        return;
+    pthread_mutex_lock(&clusters.lock);
+    struct cluster_slot *c = find_cluster(ns, cluster);
+    if (c != NULL)
+        c->used = 0;
+    pthread_mutex_unlock(&clusters.lock);
+}
+
+static void clusters_render(FILE *fp)
+{
+    fputs("# HELP pgwarden_cluster_last_backup_timestamp_seconds Completion of the cluster's newest successful backup "
+          "(Unix time); its creation time while it has none. Clusters with a backup repository, on the leader only.\n"
+          "# TYPE pgwarden_cluster_last_backup_timestamp_seconds gauge\n",
+          fp);
+    pthread_mutex_lock(&clusters.lock);
+    for (size_t i = 0; i != PGW_METRICS_MAX_CLUSTERS; ++i) {
+        const struct cluster_slot *c = &clusters.slots[i];
+        if (c->used)
+            fprintf(fp, "pgwarden_cluster_last_backup_timestamp_seconds{namespace=\"%s\",cluster=\"%s\"} %lld\n", c->ns, c->name,
+                    c->last_backup);
+    }
+    unsigned long long dropped = clusters.dropped;
+    pthread_mutex_unlock(&clusters.lock);
+    fprintf(fp,
+            "# HELP pgwarden_metrics_clusters_dropped_total Per-cluster updates dropped because the table was full.\n"
+            "# TYPE pgwarden_metrics_clusters_dropped_total counter\n"
+            "pgwarden_metrics_clusters_dropped_total %llu\n",
+            dropped);
 }
 
 static void histogram_render(FILE *fp, const char *name, const char *labels, struct histogram *h)
@@ -189,6 +286,7 @@ char *pgw_metrics_render(size_t *len)
             "# TYPE pgwarden_build_info gauge\n"
             "pgwarden_build_info{version=\"%s\"} 1\n",
             atomic_load(&m.workqueue_depth), atomic_load(&m.leader), PGW_VERSION);
+    clusters_render(fp);
     fclose(fp);
     *len = out_len;
     return out;

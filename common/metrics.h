@@ -27,6 +27,18 @@ void pgw_metrics_observe_reconcile(const char *kind, const char *result, double 
 void pgw_metrics_set_workqueue_depth(long depth);
 void pgw_metrics_set_leader(int is_leader);
 
+/*
+ * Per-cluster backup freshness, pgwarden_cluster_last_backup_timestamp_seconds{namespace,cluster}:
+ * the completion time of the cluster's newest successful backup, or its creation time while it has
+ * none, so "no backup for N hours" also catches a cluster that never had one. Only the leader
+ * reconciles, so losing the lease (pgw_metrics_set_leader(0)) clears the table: a former leader
+ * must not keep a deleted cluster's series alive. At most PGW_METRICS_MAX_CLUSTERS clusters; past
+ * that a new cluster is not exported (pgwarden_metrics_clusters_dropped_total counts the updates lost).
+ */
+#define PGW_METRICS_MAX_CLUSTERS 512
+void pgw_metrics_set_last_backup(const char *ns, const char *cluster, time_t when);
+void pgw_metrics_forget_cluster(const char *ns, const char *cluster);
+
 /* Renders all series. malloc'd; the caller frees. */
 char *pgw_metrics_render(size_t *len);
 

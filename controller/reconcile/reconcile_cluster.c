@@ -304,6 +304,7 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
 {
     int fetch_rc;
     json_t *cluster = pgw_reconcile_begin(r, r->clusters, "PostgresCluster", "cluster", ns, name, out, &fetch_rc);
+    pgw_cluster_backups_export_metric(ns, name, cluster);
     if (cluster == NULL)
         return fetch_rc; /* gone: the owner GC removes the children */
     int failed = 0;

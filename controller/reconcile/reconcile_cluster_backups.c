@@ -25,7 +25,9 @@
 
 #include "common/json_pack.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/object.h"
+#include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "controller/decide/backup_decide.h"
 #include "controller/decide/cluster_status.h"
@@ -102,6 +104,23 @@ out:
     free(set);
     json_decref(desired);
     return rc;
+}
+
+void pgw_cluster_backups_export_metric(const char *ns, const char *name, const json_t *cluster)
+{
+    const json_t *repository = json_object_get(json_object_get(json_object_get(cluster, "spec"), "backup"), "repository");
+    if (cluster == NULL || repository == NULL || json_object_get(pgw_obj_meta(cluster), "deletionTimestamp") != NULL) {
+        pgw_metrics_forget_cluster(ns, name);
+        return;
+    }
+    const char *last = json_string_value(json_object_get(json_object_get(cluster, "status"), "lastBackup"));
+    time_t when;
+    if (last == NULL || pgw_rfc3339_parse(last, &when, NULL) != 0) {
+        const char *created = pgw_obj_meta_str(cluster, "creationTimestamp");
+        if (created == NULL || pgw_rfc3339_parse(created, &when, NULL) != 0)
+            return;
+    }
+    pgw_metrics_set_last_backup(ns, name, when);
 }
 
 /* Moves status.lastBackup forward to the newest succeeded scheduled Job (a merge patch of that one

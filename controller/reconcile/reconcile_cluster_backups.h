@@ -16,4 +16,11 @@
 int pgw_reconcile_cluster_backups(struct pgw_reconciler *r, const json_t *cluster, const json_t *defaulted, json_t *status,
                                   const char *now, int *writes, char **err);
 
+/*
+ * Exports the cluster's backup freshness (common/metrics.h): status.lastBackup, or the creation
+ * time while there is none, for a cluster with a backup repository; `cluster` NULL (gone), being
+ * deleted, or without a repository drops its series.
+ */
+void pgw_cluster_backups_export_metric(const char *ns, const char *name, const json_t *cluster);
+
 #endif
