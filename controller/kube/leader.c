@@ -91,8 +91,15 @@ char *pgw_leader_format_microtime(double unix_seconds, char *buf, unsigned long 
         micros = 999999;
     struct tm tm;
     gmtime_r(&secs, &tm);
-    snprintf(buf, bufsize, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, micros);
+    /* Checked: the compiler cannot know gmtime's fields stay small (an int year
+     * may take 11 digits), and a cut-off stamp must not reach the API as a time. */
+    int n = snprintf(buf, bufsize, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, micros);
+    if (n < 0 || (unsigned long)n >= bufsize) {
+        if (bufsize > 0)
+            buf[0] = '\0';
+        return NULL;
+    }
     return buf;
 }
 

@@ -87,7 +87,8 @@ int pgw_leader_is_leading(void);
 /* pgw_leader_write_budget() of the global elector; a negative number when there is none (no limit). */
 double pgw_leader_global_write_budget(void);
 
-/* Formats Unix seconds as a Kubernetes MicroTime ("2006-01-02T15:04:05.000000Z"). buf: at least 32 bytes. */
+/* Formats Unix seconds as a Kubernetes MicroTime ("2006-01-02T15:04:05.000000Z"). buf: at least 32 bytes;
+ * returns buf, or NULL (buf emptied) when the stamp does not fit. */
 char *pgw_leader_format_microtime(double unix_seconds, char *buf, unsigned long bufsize);
 
 #endif
