@@ -1,7 +1,7 @@
 /*
  * ConfigMaps: patroni.yml and its post-bootstrap script, pgbouncer.ini,
  * pgbackrest.conf (instance and job sides) when a repository is configured,
- * exporter settings. No credential ever lands here: scripts read passwords from
+ * the exporter's custom queries. No credential ever lands here: scripts read passwords from
  * environment variables that come from Secrets.
  */
 #include <stdlib.h>
@@ -93,6 +93,13 @@ void pgw_render_configmaps(const json_t *cluster, const struct pgw_render_ctx *c
         json_array_append_new(
             out, configmap(cluster, PGW_SUFFIX_PGBOUNCER, "pooler", pgw_json_pack("{s:s}", PGW_KEY_PGBOUNCER_INI, ini)));
         free(ini);
+    }
+
+    if (pgw_cluster_spec_bool(cluster, "metrics.enabled", 1)) { /* mounted only when no customQueriesConfigMap is named */
+        char *queries = pgw_render_exporter_queries(cluster);
+        json_array_append_new(
+            out, configmap(cluster, PGW_SUFFIX_EXPORTER, "metrics", pgw_json_pack("{s:s}", PGW_KEY_EXPORTER_QUERIES, queries)));
+        free(queries);
     }
 
     char *instance = pgw_render_pgbackrest_conf(cluster, NULL), *job = pgw_render_pgbackrest_job_conf(cluster, NULL);

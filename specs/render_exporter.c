@@ -15,6 +15,8 @@
 #include "common/json_pack.h"
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
+#include "specs/render_meta.h"
+#include "specs/render_pgbouncer.h"
 #include "specs/render_sql.h"
 
 void pgw_exporter_render_opts_default(struct pgw_exporter_render_opts *opts)
@@ -80,6 +82,43 @@ const char *pgw_exporter_queries_configmap(const json_t *cluster)
         return NULL;
     const char *name = json_string_value(json_object_get(metrics, "customQueriesConfigMap"));
     return name != NULL && name[0] != '\0' ? name : NULL;
+}
+
+/* A postgres_exporter column: LABEL or GAUGE, with its description. */
+static void query_column(FILE *fp, const char *name, const char *usage, const char *description)
+{
+    fprintf(fp, "    - %s:\n        usage: \"%s\"\n        description: \"%s\"\n", name, usage, description);
+}
+
+char *pgw_render_exporter_queries(const json_t *cluster)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    fputs("# postgres_exporter custom queries, rendered by pgwarden (docs/monitoring.md).\n", fp);
+    if (pgw_cluster_spec_bool(cluster, "pooler.enabled", 1)) {
+        fprintf(fp,
+                "pg_pooler:\n"
+                "  query: \"SELECT a.datname, a.usename, count(*) AS server_connections, %lld AS pool_size"
+                " FROM pg_catalog.pg_stat_activity a JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid"
+                " WHERE a.backend_type = 'client backend' AND a.client_port = -1 AND NOT r.rolsuper"
+                " AND a.usename NOT IN ('%s', '%s') GROUP BY a.datname, a.usename\"\n"
+                "  metrics:\n",
+                pgw_pgbouncer_pool_size(cluster), PGW_ROLE_EXPORTER, PGW_ROLE_PGBOUNCER);
+        query_column(fp, "datname", "LABEL", "Database of the pool");
+        query_column(fp, "usename", "LABEL", "Role of the pool");
+        query_column(fp, "server_connections", "GAUGE", "PgBouncer server connections of the pool (unix-socket sessions)");
+        query_column(fp, "pool_size", "GAUGE", "PgBouncer default_pool_size as pgwarden rendered it");
+    }
+    fputs("pg_replica_lag:\n"
+          "  query: \"SELECT application_name, COALESCE(EXTRACT(EPOCH FROM replay_lag), 0) AS replay_lag_seconds"
+          " FROM pg_catalog.pg_stat_replication\"\n"
+          "  metrics:\n",
+          fp);
+    query_column(fp, "application_name", "LABEL", "The replica (its pod name)");
+    query_column(fp, "replay_lag_seconds", "GAUGE", "pg_stat_replication.replay_lag on the primary, in seconds");
+    fclose(fp);
+    return text;
 }
 
 char *pgw_render_exporter_sql(const json_t *cluster, const char *password)

@@ -35,10 +35,28 @@ json_t *pgw_render_exporter_env(const struct pgw_exporter_render_opts *opts);
 json_t *pgw_render_exporter_args(const char *listen_address);
 
 /* The ConfigMap of spec.metrics.customQueriesConfigMap when metrics are enabled,
- * else NULL (borrowed from `cluster`). The StatefulSet template names it in
+ * else NULL (borrowed from `cluster`). The StatefulSet template names it (or, when
+ * NULL with metrics on, pgwarden's <cluster>-exporter) in
  * PGW_POD_ANNOTATION_METRICS_QUERIES so the pod mutator, which never reads the
  * cluster, can mount it into the exporter. */
 const char *pgw_exporter_queries_configmap(const json_t *cluster);
+
+/*
+ * pgwarden's own custom queries (postgres_exporter's queries.yaml format), rendered into the
+ * ConfigMap <cluster>-exporter (key PGW_KEY_EXPORTER_QUERIES) and mounted when the user names no
+ * customQueriesConfigMap of their own (a user's file replaces this one: the exporter reads one
+ * file; docs/monitoring.md shows what to copy into it). They add what the built-in collectors lack:
+ *  - pg_pooler_server_connections / pg_pooler_pool_size {datname,usename}: PgBouncer's server
+ *    connections per pool, counted in pg_stat_activity (postgres_exporter cannot run PgBouncer's
+ *    SHOW commands). In the pod, PgBouncer reaches PostgreSQL over the unix socket as the client's
+ *    own role, so its server connections are the socket sessions of ordinary roles (not superusers,
+ *    not the exporter's, not the pooler's auth role); pool_size is the rendered default_pool_size,
+ *    so a pool at its size makes clients wait in PgBouncer. With the pooler off: no pooler query.
+ *  - pg_replica_lag_replay_lag_seconds {application_name}: pg_stat_replication.replay_lag on the
+ *    primary (the built-in collector has the byte lag only). 0 while a replica is idle and caught up.
+ * Returns malloc'd text.
+ */
+char *pgw_render_exporter_queries(const json_t *cluster);
 
 /* The flag that makes postgres_exporter load the custom queries: the key
  * PGW_KEY_EXPORTER_QUERIES of that ConfigMap, mounted at PGW_POD_EXPORTER_QUERIES_DIR.

@@ -68,6 +68,12 @@ static long long int_or(const json_t *v, long long dflt)
     return json_is_integer(v) && json_integer_value(v) > 0 ? json_integer_value(v) : dflt;
 }
 
+long long pgw_pgbouncer_pool_size(const json_t *cluster)
+{
+    const json_t *pooler = json_object_get(json_object_get(cluster, "spec"), "pooler");
+    return int_or(json_object_get(pooler, "defaultPoolSize"), PGW_POOLER_DEFAULT_POOL_SIZE);
+}
+
 static int safe_value(const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; ++p)
@@ -137,7 +143,7 @@ char *pgw_render_pgbouncer_ini(const json_t *cluster, const struct pgw_pgbouncer
     fprintf(fp, "pool_mode = %s\n", mode);
     fprintf(fp, "max_client_conn = %lld\n",
             int_or(json_object_get(pooler, "maxClientConnections"), PGW_POOLER_DEFAULT_MAX_CLIENT_CONN));
-    fprintf(fp, "default_pool_size = %lld\n", int_or(json_object_get(pooler, "defaultPoolSize"), PGW_POOLER_DEFAULT_POOL_SIZE));
+    fprintf(fp, "default_pool_size = %lld\n", pgw_pgbouncer_pool_size(cluster));
     /* JDBC and some drivers send these; PgBouncer would refuse the connection otherwise. */
     fprintf(fp, "ignore_startup_parameters = extra_float_digits,options\n");
     if (opts->tls) {

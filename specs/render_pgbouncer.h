@@ -32,6 +32,9 @@ struct pgw_pgbouncer_render_opts {
 #define PGW_POOLER_DEFAULT_MAX_CLIENT_CONN 1000
 #define PGW_POOLER_DEFAULT_POOL_SIZE 20
 
+/* spec.pooler.defaultPoolSize, or PGW_POOLER_DEFAULT_POOL_SIZE: the server connections per (database, user) pool. */
+long long pgw_pgbouncer_pool_size(const json_t *cluster);
+
 /* Fills opts with the in-pod defaults (TLS on). */
 void pgw_pgbouncer_render_opts_default(struct pgw_pgbouncer_render_opts *opts);
 

@@ -246,10 +246,15 @@ json_t *pgw_render_statefulset(const json_t *cluster, const struct pgw_render_ct
     json_t *template_meta = pgw_json_pack("{s:o,s:{s:s}}", "labels", pgw_child_labels(cluster, "database"), "annotations",
                                           PGW_POD_ANNOTATION_SIDECARS, sidecars);
     free(sidecars);
-    const char *queries = pgw_exporter_queries_configmap(cluster); /* mounted by the pod mutator (sidecar_exporter.c) */
+    /* Mounted by the pod mutator (sidecar_exporter.c): the user's queries, else pgwarden's (render_configmaps.c). */
+    const char *queries = pgw_exporter_queries_configmap(cluster);
+    char *own = NULL;
+    if (queries == NULL && pgw_cluster_spec_bool(cluster, "metrics.enabled", 1))
+        queries = own = pgw_child_name(cluster, PGW_SUFFIX_EXPORTER);
     if (queries != NULL)
         json_object_set_new(json_object_get(template_meta, "annotations"), PGW_POD_ANNOTATION_METRICS_QUERIES,
                             json_string(queries));
+    free(own);
     const char *restarted = json_string_value(
         json_object_get(json_object_get(json_object_get(cluster, "metadata"), "annotations"), PGW_ANNOTATION_RESTARTED_AT));
     if (restarted != NULL) /* a requested restart of every instance (specs/operations.h) */

@@ -161,7 +161,7 @@ class ControllerEndToEnd(unittest.TestCase):
         uid = c["metadata"]["uid"]
         children = [("statefulset", "minimal"), ("service", "minimal"), ("service", "minimal-ro"), ("service", "minimal-r"),
                     ("service", "minimal-pods"), ("service", "minimal-config"), ("poddisruptionbudget", "minimal"),
-                    ("configmap", "minimal-patroni"), ("configmap", "minimal-pgbouncer"), ("secret", "minimal-superuser"),
+                    ("configmap", "minimal-patroni"), ("configmap", "minimal-pgbouncer"), ("configmap", "minimal-exporter"), ("secret", "minimal-superuser"),
                     ("secret", "minimal-replication"), ("secret", "minimal-app"), ("secret", "minimal-pgbouncer"),
                     ("secret", "minimal-exporter"), ("secret", "minimal-server-tls"), ("serviceaccount", "minimal-instance"), ("role", "minimal-instance"),
                     ("rolebinding", "minimal-instance")]

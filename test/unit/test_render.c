@@ -129,6 +129,7 @@ START_TEST(every_child_is_owned_and_labelled)
         {"Secret", "demo-exporter"},
         {"ConfigMap", "demo-patroni"},
         {"ConfigMap", "demo-pgbouncer"},
+        {"ConfigMap", "demo-exporter"},
         {"Service", "demo"},
         {"Service", "demo-ro"},
         {"Service", "demo-r"},
@@ -138,9 +139,9 @@ START_TEST(every_child_is_owned_and_labelled)
         {"StatefulSet", "demo"},
     };
     ck_assert_uint_eq(pgw_json_pack_failures(), 0); /* no builder dropped a part */
-    /* exactly these 19: a new child must be named here */
-    ck_assert_uint_eq(json_array_size(children), 19);
-    ck_assert_uint_eq(sizeof(expected) / sizeof(expected[0]), 19);
+    /* exactly these 20: a new child must be named here */
+    ck_assert_uint_eq(json_array_size(children), 20);
+    ck_assert_uint_eq(sizeof(expected) / sizeof(expected[0]), 20);
     for (size_t k = 0; k != sizeof(expected) / sizeof(expected[0]); ++k)
         ck_assert_msg(find(children, expected[k][0], expected[k][1]) != NULL, "missing %s %s", expected[k][0], expected[k][1]);
     json_decref(children);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/yaml.h"
 #include "common/xalloc.h"
 #include "specs/pod_layout.h"
 #include "specs/render.h"
@@ -206,17 +207,20 @@ START_TEST(test_exporter_env)
 }
 END_TEST
 
-/* spec.metrics.customQueriesConfigMap reaches the pod template only while metrics are on. */
+/* spec.metrics.customQueriesConfigMap reaches the pod template only while metrics are on; without
+ * one, the template names pgwarden's own queries ConfigMap <cluster>-exporter. */
 static const struct {
     const char *spec;
-    const char *configmap; /* expected, NULL for none */
+    const char *configmap; /* expected from pgw_exporter_queries_configmap, NULL for none */
+    const char *annotated; /* expected on the template, NULL for none */
 } queries_rows[] = {
-    {"{}", NULL},
-    {"{'metrics':{}}", NULL},
-    {"{'metrics':{'customQueriesConfigMap':'my-queries'}}", "my-queries"},
-    {"{'metrics':{'enabled':true,'customQueriesConfigMap':'q.v2'}}", "q.v2"},
-    {"{'metrics':{'enabled':false,'customQueriesConfigMap':'my-queries'}}", NULL},
-    {"{'metrics':{'customQueriesConfigMap':''}}", NULL},
+    {"{}", NULL, "demo-exporter"},
+    {"{'metrics':{}}", NULL, "demo-exporter"},
+    {"{'metrics':{'customQueriesConfigMap':'my-queries'}}", "my-queries", "my-queries"},
+    {"{'metrics':{'enabled':true,'customQueriesConfigMap':'q.v2'}}", "q.v2", "q.v2"},
+    {"{'metrics':{'enabled':false,'customQueriesConfigMap':'my-queries'}}", NULL, NULL},
+    {"{'metrics':{'enabled':false}}", NULL, NULL},
+    {"{'metrics':{'customQueriesConfigMap':''}}", NULL, "demo-exporter"},
 };
 
 START_TEST(test_exporter_queries_configmap)
@@ -238,16 +242,93 @@ START_TEST(test_exporter_queries_configmap)
     const json_t *ann =
         json_object_get(json_object_get(json_object_get(json_object_get(sts, "spec"), "template"), "metadata"), "annotations");
     const char *annotated = json_string_value(json_object_get(ann, PGW_POD_ANNOTATION_METRICS_QUERIES));
-    if (queries_rows[_i].configmap == NULL) {
+    if (queries_rows[_i].configmap == NULL)
         ck_assert_ptr_null(got);
-        ck_assert_ptr_null(annotated);
-    } else {
+    else
         ck_assert_str_eq(got, queries_rows[_i].configmap);
-        ck_assert_str_eq(annotated, queries_rows[_i].configmap);
-    }
+    if (queries_rows[_i].annotated == NULL)
+        ck_assert_ptr_null(annotated);
+    else
+        ck_assert_str_eq(annotated, queries_rows[_i].annotated);
     ck_assert_str_eq(PGW_EXPORTER_QUERIES_FLAG, "--extend.query-path=/etc/postgres_exporter_queries/queries.yaml");
     json_decref(sts);
     pgw_config_dispose(&cfg);
+    json_decref(cluster);
+    free(text);
+    free(spec);
+}
+END_TEST
+
+/* pgwarden's custom queries: valid YAML in the exporter's shape, the pool size from the spec, the
+ * pooler query only with the pooler on; and the ConfigMap that carries them only with metrics on. */
+static const struct {
+    const char *spec;
+    const char *pool_size; /* the literal in the pooler query, NULL: no pooler query */
+    int configmap;         /* <cluster>-exporter rendered */
+} own_queries_rows[] = {
+    {"{}", "20 AS pool_size", 1},
+    {"{'pooler':{'defaultPoolSize':35}}", "35 AS pool_size", 1},
+    {"{'pooler':{'defaultPoolSize':0}}", "20 AS pool_size", 1},
+    {"{'pooler':{'enabled':false}}", NULL, 1},
+    {"{'metrics':{'enabled':false}}", "20 AS pool_size", 0},
+};
+
+START_TEST(test_exporter_own_queries)
+{
+    char *spec = pgw_strdup(own_queries_rows[_i].spec);
+    for (char *p = spec; *p; ++p)
+        if (*p == '\'')
+            *p = '"';
+    char *text = pgw_asprintf("{\"apiVersion\":\"pgwarden.io/v1\",\"kind\":\"PostgresCluster\","
+                              "\"metadata\":{\"name\":\"demo\",\"namespace\":\"db\",\"uid\":\"u\"},\"spec\":%s}",
+                              spec);
+    json_t *cluster = parse(text);
+    char *yaml = pgw_render_exporter_queries(cluster);
+    char *err = NULL;
+    json_t *docs = pgw_yaml_load_all(yaml, strlen(yaml), &err);
+    ck_assert_msg(docs != NULL, "queries are not YAML: %s", err ? err : "");
+    const json_t *q = json_array_get(docs, 0);
+    const json_t *pooler = json_object_get(q, "pg_pooler"), *lag = json_object_get(q, "pg_replica_lag");
+    ck_assert_ptr_nonnull(lag);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(lag, "query")), "FROM pg_catalog.pg_stat_replication"));
+    ck_assert_int_eq(json_array_size(json_object_get(lag, "metrics")), 2);
+    if (own_queries_rows[_i].pool_size == NULL) {
+        ck_assert_ptr_null(pooler);
+    } else {
+        const char *sql = json_string_value(json_object_get(pooler, "query"));
+        ck_assert_ptr_nonnull(sql);
+        ck_assert_msg(strstr(sql, own_queries_rows[_i].pool_size) != NULL, "%s", sql);
+        ck_assert_ptr_nonnull(strstr(sql, "NOT IN ('pgwarden_exporter', 'pgwarden_pgbouncer')"));
+        const json_t *cols = json_object_get(pooler, "metrics");
+        ck_assert_int_eq(json_array_size(cols), 4);
+        ck_assert_str_eq(
+            json_string_value(json_object_get(json_object_get(json_array_get(cols, 2), "server_connections"), "usage")), "GAUGE");
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(cols, 0), "datname"), "usage")), "LABEL");
+    }
+
+    struct pgw_config cfg;
+    pgw_config_init_defaults(&cfg);
+    struct pgw_render_ctx ctx = {.config = &cfg};
+    json_t *cms = json_array();
+    pgw_render_configmaps(cluster, &ctx, cms);
+    const json_t *found = NULL;
+    size_t i;
+    json_t *cm;
+    json_array_foreach(cms, i, cm)
+    {
+        if (strcmp(json_string_value(json_object_get(json_object_get(cm, "metadata"), "name")), "demo-exporter") == 0)
+            found = cm;
+    }
+    if (own_queries_rows[_i].configmap) {
+        ck_assert_ptr_nonnull(found);
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(found, "data"), "queries.yaml")), yaml);
+    } else {
+        ck_assert_ptr_null(found);
+    }
+    json_decref(cms);
+    pgw_config_dispose(&cfg);
+    json_decref(docs);
+    free(yaml);
     json_decref(cluster);
     free(text);
     free(spec);
@@ -264,6 +345,7 @@ static Suite *render_sidecars_suite(void)
     tcase_add_test(tc, test_sql_content);
     tcase_add_loop_test(tc, test_exporter_env, 0, sizeof(env_rows) / sizeof(env_rows[0]));
     tcase_add_loop_test(tc, test_exporter_queries_configmap, 0, sizeof(queries_rows) / sizeof(queries_rows[0]));
+    tcase_add_loop_test(tc, test_exporter_own_queries, 0, sizeof(own_queries_rows) / sizeof(own_queries_rows[0]));
     suite_add_tcase(s, tc);
     return s;
 }
