@@ -158,23 +158,31 @@ static int data_field(json_t *obj, const char *key, const char *where, char **ou
     return 0;
 }
 
-int pgw_kubeconfig_parse(struct pgw_kubeconfig *kc, const char *text, size_t len, const char *base_dir, const char *context,
-                         char **err)
+/* The kubeconfig's first YAML document (a mapping), new reference, or NULL with *err. */
+static json_t *load_root(const char *text, size_t len, char **err)
 {
-    memset(kc, 0, sizeof(*kc));
-    *err = NULL;
     char *yerr = NULL;
     json_t *docs = pgw_yaml_load_all(text, len, &yerr);
     if (docs == NULL) {
         *err = pgw_asprintf("kubeconfig: %s", yerr != NULL ? yerr : "invalid YAML");
         free(yerr);
-        return -1;
+        return NULL;
     }
-    json_t *root = json_array_get(docs, 0);
+    json_t *root = json_incref(json_array_get(docs, 0));
+    json_decref(docs);
     if (!json_is_object(root)) {
+        json_decref(root);
         *err = pgw_strdup("kubeconfig: not a mapping");
-        goto fail;
+        return NULL;
     }
+    return root;
+}
+
+/* The configuration of `context` (NULL: current-context) in a parsed kubeconfig; root is borrowed. */
+static int from_root(struct pgw_kubeconfig *kc, json_t *root, const char *base_dir, const char *context, char **err)
+{
+    memset(kc, 0, sizeof(*kc));
+    *err = NULL;
     if (context == NULL)
         context = str_field(root, "current-context");
     if (context == NULL) {
@@ -244,12 +252,38 @@ int pgw_kubeconfig_parse(struct pgw_kubeconfig *kc, const char *text, size_t len
         }
     }
     kc->namespace_ = pgw_strdup((s = str_field(ctx, "namespace")) != NULL ? s : "default");
-    json_decref(docs);
     return 0;
 fail:
-    json_decref(docs);
     pgw_kubeconfig_dispose(kc);
     return -1;
+}
+
+int pgw_kubeconfig_parse(struct pgw_kubeconfig *kc, const char *text, size_t len, const char *base_dir, const char *context,
+                         char **err)
+{
+    memset(kc, 0, sizeof(*kc));
+    *err = NULL;
+    json_t *root = load_root(text, len, err);
+    if (root == NULL)
+        return -1;
+    int rc = from_root(kc, root, base_dir, context, err);
+    json_decref(root);
+    return rc;
+}
+
+/* The directory of `path`, against which its relative paths resolve. Caller frees. */
+static char *dir_of(const char *path)
+{
+    char *dir = pgw_strdup(path), *slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        free(dir);
+        dir = pgw_strdup(".");
+    } else if (slash == dir) {
+        slash[1] = '\0';
+    } else {
+        *slash = '\0';
+    }
+    return dir;
 }
 
 int pgw_kubeconfig_load_file(struct pgw_kubeconfig *kc, const char *path, const char *context, char **err)
@@ -263,15 +297,7 @@ int pgw_kubeconfig_load_file(struct pgw_kubeconfig *kc, const char *path, const 
         free(rerr);
         return -1;
     }
-    char *dir = pgw_strdup(path), *slash = strrchr(dir, '/');
-    if (slash == NULL) {
-        free(dir);
-        dir = pgw_strdup(".");
-    } else if (slash == dir) {
-        slash[1] = '\0';
-    } else {
-        *slash = '\0';
-    }
+    char *dir = dir_of(path);
     int rc = pgw_kubeconfig_parse(kc, text, len, dir, context, err);
     free(dir);
     free(text);
@@ -296,4 +322,124 @@ int pgw_kubeconfig_load(struct pgw_kubeconfig *kc, const char *path, char **err)
     int rc = pgw_kubeconfig_load_file(kc, first, NULL, err);
     free(first);
     return rc;
+}
+
+/* ---- kubectl's rules: --kubeconfig, else $KUBECONFIG merged, else ~/.kube/config ---- */
+
+/* Rewrites the relative file paths under list[].field (keys) of one file to absolute ones: once merged,
+ * the file an entry came from is no longer known. */
+static void absolutize(json_t *root, const char *list, const char *field, const char *const *keys, const char *dir)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(root, list), i, item)
+    {
+        json_t *inner = json_object_get(item, field);
+        for (size_t k = 0; json_is_object(inner) && keys[k] != NULL; ++k) {
+            const char *v = str_field(inner, keys[k]);
+            if (v != NULL && v[0] != '/') {
+                char *abs = resolve(dir, v);
+                json_object_set_new(inner, keys[k], json_string(abs));
+                free(abs);
+            }
+        }
+    }
+}
+
+/* Appends to merged[list] the entries of root[list] whose name it does not hold yet: the first file wins. */
+static void merge_named(json_t *merged, json_t *root, const char *list)
+{
+    json_t *into = json_object_get(merged, list);
+    if (!json_is_array(into)) {
+        into = json_array();
+        json_object_set_new(merged, list, into);
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(root, list), i, item)
+    {
+        const char *name = json_string_value(json_object_get(item, "name"));
+        size_t j;
+        json_t *have;
+        int seen = 0;
+        json_array_foreach(into, j, have) seen |=
+            name != NULL && json_equal(json_object_get(have, "name"), json_object_get(item, "name"));
+        if (name != NULL && !seen)
+            json_array_append(into, item);
+    }
+}
+
+static const char *const cluster_paths[] = {"certificate-authority", NULL};
+static const char *const user_paths[] = {"client-certificate", "client-key", "tokenFile", NULL};
+
+int pgw_kubeconfig_load_merged(struct pgw_kubeconfig *kc, const char *paths, const char *context, char **err)
+{
+    memset(kc, 0, sizeof(*kc));
+    *err = NULL;
+    json_t *merged = json_object();
+    char *list = pgw_strdup(paths), *save = NULL;
+    int files = 0, rc = -1;
+    for (char *path = strtok_r(list, ":", &save); path != NULL; path = strtok_r(NULL, ":", &save)) {
+        struct stat st;
+        if (stat(path, &st) != 0)
+            continue; /* as kubectl: a listed file that does not exist is skipped */
+        size_t len = 0;
+        char *rerr = NULL, *text = read_file(path, MAX_KUBECONFIG_BYTES, &len, &rerr);
+        if (text == NULL) {
+            *err = pgw_asprintf("kubeconfig %s", rerr);
+            free(rerr);
+            goto done;
+        }
+        char *perr = NULL;
+        json_t *root = load_root(text, len, &perr);
+        free(text);
+        if (root == NULL) {
+            *err = pgw_asprintf("%s: %s", path, perr);
+            free(perr);
+            goto done;
+        }
+        char *dir = dir_of(path);
+        absolutize(root, "clusters", "cluster", cluster_paths, dir);
+        absolutize(root, "users", "user", user_paths, dir);
+        free(dir);
+        if (str_field(merged, "current-context") == NULL && str_field(root, "current-context") != NULL)
+            json_object_set(merged, "current-context", json_object_get(root, "current-context"));
+        merge_named(merged, root, "clusters");
+        merge_named(merged, root, "users");
+        merge_named(merged, root, "contexts");
+        json_decref(root);
+        ++files;
+    }
+    if (files == 0)
+        *err = pgw_asprintf("kubeconfig: none of %s exists", paths);
+    else
+        rc = from_root(kc, merged, NULL, context, err);
+done:
+    free(list);
+    json_decref(merged);
+    return rc;
+}
+
+int pgw_kubeconfig_load_kubectl(struct pgw_kubeconfig *kc, const char *path, const char *context, char **err)
+{
+    memset(kc, 0, sizeof(*kc));
+    *err = NULL;
+    if (path != NULL && path[0] != '\0')
+        return pgw_kubeconfig_load_file(kc, path, context, err);
+    const char *env = getenv("KUBECONFIG");
+    if (env != NULL && env[0] != '\0')
+        return pgw_kubeconfig_load_merged(kc, env, context, err);
+    const char *home = getenv("HOME");
+    if (home != NULL && home[0] != '\0') {
+        char *def = pgw_asprintf("%s/.kube/config", home);
+        struct stat st;
+        int rc = stat(def, &st) == 0 ? pgw_kubeconfig_load_file(kc, def, context, err) : 1;
+        free(def);
+        if (rc != 1)
+            return rc;
+    }
+    const char *host = getenv("KUBERNETES_SERVICE_HOST");
+    if (host != NULL && host[0] != '\0' && context == NULL)
+        return pgw_kubeconfig_in_cluster(kc, NULL, err);
+    return 1;
 }

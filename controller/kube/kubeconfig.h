@@ -55,4 +55,15 @@ int pgw_kubeconfig_parse(struct pgw_kubeconfig *kc, const char *text, size_t len
  */
 int pgw_kubeconfig_load(struct pgw_kubeconfig *kc, const char *path, char **err);
 
+/*
+ * kubectl's lookup, for the kubectl plugin: `path` (--kubeconfig) if given; else every file of
+ * $KUBECONFIG (colon-separated; missing ones skipped) merged as kubectl merges them (the first file to
+ * set current-context, or to define a cluster, user or context of a name, wins; relative paths resolve
+ * against the file that holds them); else ~/.kube/config; else in-cluster. context NULL: current-context.
+ * Returns 0, 1 when there is no configuration at all, or -1 with *err.
+ */
+int pgw_kubeconfig_load_kubectl(struct pgw_kubeconfig *kc, const char *path, const char *context, char **err);
+/* The merge of the files in `paths` (colon-separated), as above. 0, or -1 with *err. */
+int pgw_kubeconfig_load_merged(struct pgw_kubeconfig *kc, const char *paths, const char *context, char **err);
+
 #endif
