@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/plugin.h"
 #include "common/json_arena.h"
 
 static const struct {
@@ -19,6 +20,7 @@ static const struct {
     {"render", pgw_cmd_render, "print the child objects the controller would apply for a cluster"},
     {"certs", pgw_cmd_certs, "generate the webhook CA and serving certificate"},
     {"controller", pgw_cmd_controller, "run the controller only"},
+    {"plugin", pgw_cmd_plugin, "the kubectl plugin's commands (the binary run as kubectl-pgwarden)"},
 };
 
 static void usage(FILE *fp)
@@ -42,6 +44,10 @@ int main(int argc, char **argv)
 {
     mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     pgw_json_arena_install();
+    /* Installed as kubectl-pgwarden (a symlink), kubectl runs it as the plugin `kubectl pgwarden`. */
+    const char *base = strrchr(argv[0], '/');
+    if (strcmp(base != NULL ? base + 1 : argv[0], PGW_PLUGIN_NAME) == 0)
+        return pgw_cmd_plugin(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
