@@ -1,0 +1,338 @@
+"""The Helm chart charts/pgwarden: the kustomize install (manifests/) as a chart.
+
+Offline, with the Helm that scripts/install-helm builds: `helm lint --strict`;
+`helm template` with the default values renders exactly the objects of `kubectl
+kustomize manifests/`, field for field, except Helm's own labels (listed below);
+each value changes what it should and nothing else; values.schema.json rejects
+wrong types with a message; the chart's CRDs are symlinks to manifests/crds/ and
+`helm package` puts their content in the archive.
+
+Live, on the real test bed: the kustomize install is swapped for `helm install`
+of the chart (the test bed's own settings: the default image, the existing
+pgwarden-system namespace), the operator becomes Available, a new
+PostgresCluster reaches Running through the webhooks and the controller of the
+Helm release, and an invalid one is denied; then `helm uninstall` and the
+kustomize install is put back as the test bed had it, in a finally block, while
+a writer checks that the swap back loses no acknowledged write. Other users share
+the test bed: the swap is kept short, and the webhook configurations are never
+absent (they are adopted by the release and kept on uninstall), so admission
+fails closed during the swap instead of letting objects through unchecked.
+"""
+import json
+import os
+import subprocess
+import tarfile
+import tempfile
+import time
+import unittest
+
+import yaml
+
+from standin import wait_for
+from testbed import SOURCE, Testbed, kubectl_path, wait_cluster
+
+CHART = os.path.join(SOURCE, "charts", "pgwarden")
+MANIFESTS = os.path.join(SOURCE, "manifests")
+OPERATOR_NS = "pgwarden-system"
+RELEASE = "pgwarden"
+NS = "helm-chart"
+
+with open(os.path.join(CHART, "Chart.yaml")) as _f:
+    _CHART_META = yaml.safe_load(_f)
+
+# The only difference `helm template` (defaults) may have from `kubectl kustomize manifests/`:
+# these labels, on every object the chart templates (the CRDs in crds/ are not templated).
+HELM_LABELS = {
+    "helm.sh/chart": f"pgwarden-{_CHART_META['version']}",
+    "app.kubernetes.io/managed-by": "Helm",
+    "app.kubernetes.io/instance": RELEASE,
+    "app.kubernetes.io/version": str(_CHART_META["appVersion"]),
+}
+# ... and this annotation on the Namespace: `helm uninstall` keeps the namespace (it holds the
+# shared webhook CA and the leader Lease, and deleting the release's own namespace would also
+# delete the release record mid-uninstall).
+HELM_ANNOTATIONS = {("Namespace", OPERATOR_NS): {"helm.sh/resource-policy": "keep"}}
+
+_helm = None
+_home = None
+
+
+def helm(*args, check=True, kubeconfig=None, timeout=300):
+    """Runs the pinned Helm (built by scripts/install-helm when missing) with a private HELM_* home."""
+    global _helm, _home
+    if _helm is None:
+        env = dict(os.environ, PATH="/usr/local/go/bin:" + os.environ.get("PATH", ""))
+        p = subprocess.run([os.path.join(SOURCE, "scripts", "install-helm")], capture_output=True, text=True,
+                           timeout=3600, env=env)
+        if p.returncode != 0:
+            raise AssertionError(f"scripts/install-helm failed ({p.returncode}):\n{p.stderr[-4000:]}")
+        _helm = p.stdout.strip().splitlines()[-1]
+        _home = tempfile.mkdtemp(prefix="helm-home-")
+    env = dict(os.environ, HELM_CACHE_HOME=os.path.join(_home, "cache"), HELM_CONFIG_HOME=os.path.join(_home, "config"),
+               HELM_DATA_HOME=os.path.join(_home, "data"))
+    if kubeconfig:
+        env["KUBECONFIG"] = kubeconfig
+    p = subprocess.run([_helm] + list(args), capture_output=True, text=True, timeout=timeout, env=env)
+    if check and p.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed ({p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-4000:]}")
+    return p
+
+
+def key(obj):
+    m = obj["metadata"]
+    return (obj["apiVersion"], obj["kind"], m.get("namespace", ""), m["name"])
+
+
+def render(*sets, values=None, crds=True):
+    """{key: object} of `helm template` into pgwarden-system with `--set` pairs (and a values file)."""
+    args = ["template", RELEASE, CHART, "--namespace", OPERATOR_NS] + (["--include-crds"] if crds else [])
+    for s in sets:
+        args += ["--set", s]
+    if values is not None:
+        path = os.path.join(tempfile.mkdtemp(prefix="helm-values-"), "values.yaml")
+        with open(path, "w") as f:
+            yaml.safe_dump(values, f)
+        args += ["--values", path]
+    out = helm(*args).stdout
+    objs = [o for o in yaml.safe_load_all(out) if o]
+    by_key = {key(o): o for o in objs}
+    assert len(by_key) == len(objs), "two rendered objects share apiVersion/kind/namespace/name"
+    return by_key
+
+
+def kustomize():
+    p = subprocess.run([kubectl_path(), "kustomize", MANIFESTS], capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        raise AssertionError(f"kubectl kustomize failed: {p.stderr}")
+    return {key(o): o for o in yaml.safe_load_all(p.stdout) if o}
+
+
+def diff(a, b, path=""):
+    """Paths where a and b differ (dicts by key, lists by position)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            p = f"{path}.{k}"
+            if k not in a or k not in b:
+                out.append(p)
+            else:
+                out += diff(a[k], b[k], p)
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        out = []
+        for i, (x, y) in enumerate(zip(a, b)):
+            out += diff(x, y, f"{path}[{i}]")
+        return out
+    return [] if a == b else [path]
+
+
+def changes(before, after):
+    """{(kind, name): [paths]} of what differs between two renders; added/removed objects as '+'/'-'."""
+    out = {}
+    for k in set(before) | set(after):
+        kn = (k[1], k[3])
+        if k not in before:
+            out[kn] = ["+"]
+        elif k not in after:
+            out[kn] = ["-"]
+        else:
+            d = diff(before[k], after[k])
+            if d:
+                out[kn] = d
+    return out
+
+
+def deployment(objs):
+    return objs[("apps/v1", "Deployment", OPERATOR_NS, "pgwarden")]
+
+
+def container(objs):
+    return deployment(objs)["spec"]["template"]["spec"]["containers"][0]
+
+
+def env_of(objs):
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container(objs).get("env", [])}
+
+
+class HelmChart(unittest.TestCase):
+    """The chart itself: no cluster needed."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.default = render()
+
+    def test_lint_strict(self):
+        p = helm("lint", "--strict", CHART)
+        self.assertIn("1 chart(s) linted, 0 chart(s) failed", p.stdout)
+        helm("lint", "--strict", CHART, "--set", "certificates.mode=cert-manager")
+
+    def test_defaults_render_the_kustomize_install(self):
+        want = kustomize()
+        have = self.default
+        self.assertEqual(sorted(have), sorted(want), "the same objects, by apiVersion/kind/namespace/name")
+        for k, w in want.items():
+            h = json.loads(json.dumps(have[k]))
+            labels = h["metadata"].get("labels", {})
+            if k[1] != "CustomResourceDefinition":
+                for name, value in HELM_LABELS.items():
+                    self.assertEqual(labels.pop(name, None), value, f"{k}: label {name}")
+            allowed = HELM_ANNOTATIONS.get((k[1], k[3]), {})
+            annotations = h["metadata"].get("annotations", {})
+            for name, value in allowed.items():
+                self.assertEqual(annotations.pop(name, None), value, f"{k}: annotation {name}")
+            if not annotations:
+                h["metadata"].pop("annotations", None)
+            self.assertEqual(diff(w, h), [], f"{k} differs from manifests/")
+            self.assertEqual(h, w)
+
+    def test_crds_are_symlinks_to_the_manifests_and_packaged_as_files(self):
+        crds = os.path.join(CHART, "crds")
+        names = sorted(os.listdir(crds))
+        self.assertEqual(names, sorted(os.listdir(os.path.join(MANIFESTS, "crds"))))
+        for n in names:
+            self.assertTrue(os.path.islink(os.path.join(crds, n)), n)
+            self.assertEqual(os.readlink(os.path.join(crds, n)), f"../../../manifests/crds/{n}")
+        out = tempfile.mkdtemp(prefix="helm-package-")
+        helm("package", CHART, "--destination", out)
+        with tarfile.open(os.path.join(out, f"pgwarden-{_CHART_META['version']}.tgz")) as tar:
+            for n in names:
+                member = tar.getmember(f"pgwarden/crds/{n}")
+                self.assertTrue(member.isfile(), f"{n} is packaged as a regular file")
+                with open(os.path.join(MANIFESTS, "crds", n), "rb") as f:
+                    self.assertEqual(tar.extractfile(member).read(), f.read(), n)
+
+    def test_image_values(self):
+        objs = render("image.repository=registry.example.com/pgw/pgwarden", "image.tag=0.2.0-rc1",
+                      "image.pullPolicy=Always")
+        self.assertEqual(changes(self.default, objs), {
+            ("Deployment", "pgwarden"): [".spec.template.spec.containers[0].image",
+                                         ".spec.template.spec.containers[0].imagePullPolicy"]})
+        self.assertEqual(container(objs)["image"], "registry.example.com/pgw/pgwarden:0.2.0-rc1")
+        self.assertEqual(container(objs)["imagePullPolicy"], "Always")
+        digest = "sha256:" + "ab" * 32
+        objs = render("image.tag=0.2.0", f"image.digest={digest}")
+        self.assertEqual(container(objs)["image"], f"ghcr.io/pgwarden/pgwarden@{digest}")
+
+    def test_replicas_and_resources(self):
+        objs = render(values={"replicas": 3, "resources": {"requests": {"cpu": "200m", "memory": "64Mi"},
+                                                           "limits": {"cpu": "1", "memory": "256Mi"}}})
+        self.assertEqual(changes(self.default, objs), {("Deployment", "pgwarden"): [
+            ".spec.replicas",
+            ".spec.template.spec.containers[0].resources.limits.cpu",
+            ".spec.template.spec.containers[0].resources.limits.memory",
+            ".spec.template.spec.containers[0].resources.requests.cpu",
+            ".spec.template.spec.containers[0].resources.requests.memory"]})
+        self.assertEqual(deployment(objs)["spec"]["replicas"], 3)
+        self.assertEqual(container(objs)["resources"], {"requests": {"cpu": "200m", "memory": "64Mi"},
+                                                        "limits": {"cpu": "1", "memory": "256Mi"}})
+
+    def test_watch_namespaces_and_log_level(self):
+        self.assertNotIn("PGWARDEN_WATCH_NAMESPACES", env_of(self.default))
+        self.assertNotIn("PGWARDEN_LOG_LEVEL", env_of(self.default))
+        objs = render(values={"watchNamespaces": ["team-a", "team-b"], "logLevel": "debug"})
+        self.assertEqual(changes(self.default, objs), {("Deployment", "pgwarden"): [".spec.template.spec.containers[0].env"]})
+        env = env_of(objs)
+        self.assertEqual(env["PGWARDEN_WATCH_NAMESPACES"], "team-a,team-b")
+        self.assertEqual(env["PGWARDEN_LOG_LEVEL"], "debug")
+        self.assertEqual(env["PGWARDEN_THREADS"], "2")
+        self.assertEqual(env["PGWARDEN_OPERATOR_NAMESPACE"], {"fieldRef": {"fieldPath": "metadata.namespace"}})
+        # The names are the ones common/config.c reads.
+        with open(os.path.join(SOURCE, "common", "config.c")) as f:
+            config_c = f.read()
+        for name in ("PGWARDEN_WATCH_NAMESPACES", "PGWARDEN_LOG_LEVEL", "PGWARDEN_THREADS"):
+            self.assertIn(f'"{name}"', config_c)
+        extra = render(values={"extraEnv": [{"name": "PGWARDEN_IMAGE_POSTGRES_17", "value": "r.example.com/pg:17"}]})
+        self.assertEqual(env_of(extra)["PGWARDEN_IMAGE_POSTGRES_17"], "r.example.com/pg:17")
+
+    def test_scheduling_values(self):
+        pod = {"podAnnotations": {"example.com/scrape": "true"}, "podLabels": {"team": "db"},
+               "nodeSelector": {"kubernetes.io/os": "linux"},
+               "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"}],
+               "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                   {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["ops"]}]}]}}},
+               "priorityClassName": "ops-critical"}
+        objs = render(values=pod)
+        spec = deployment(objs)["spec"]["template"]
+        self.assertEqual(spec["metadata"]["annotations"], pod["podAnnotations"])
+        self.assertEqual(spec["metadata"]["labels"]["team"], "db")
+        self.assertEqual(deployment(objs)["spec"]["selector"], deployment(self.default)["spec"]["selector"])
+        for k in ("nodeSelector", "tolerations", "priorityClassName"):
+            self.assertEqual(spec["spec"][k], pod[k], k)
+        # Helm merges maps with the defaults: the node affinity joins the default anti-affinity,
+        # and null removes a default.
+        default_affinity = deployment(self.default)["spec"]["template"]["spec"]["affinity"]
+        self.assertEqual(spec["spec"]["affinity"], dict(default_affinity, **pod["affinity"]))
+        replaced = render(values={"affinity": dict(pod["affinity"], podAntiAffinity=None)})
+        self.assertEqual(deployment(replaced)["spec"]["template"]["spec"]["affinity"], pod["affinity"])
+        self.assertEqual(sorted(changes(self.default, objs)), [("Deployment", "pgwarden")])
+        self.assertNotIn(("PodDisruptionBudget", "pgwarden"), [(k[1], k[3]) for k in render("podDisruptionBudget.enabled=false")])
+        self.assertEqual(changes(self.default, render("namespace.create=false")), {("Namespace", OPERATOR_NS): ["-"]})
+
+    def test_cert_manager_mode(self):
+        objs = render("certificates.mode=cert-manager")
+        ch = changes(self.default, objs)
+        self.assertEqual(sorted(kn for kn, d in ch.items() if d == ["+"]), [
+            ("Certificate", "pgwarden-ca"), ("Certificate", "pgwarden-webhook"),
+            ("Issuer", "pgwarden-ca"), ("Issuer", "pgwarden-selfsigned")])
+        self.assertEqual(sorted(kn for kn, d in ch.items() if d != ["+"]), [
+            ("ClusterRole", "pgwarden"), ("Deployment", "pgwarden"),
+            ("MutatingWebhookConfiguration", "pgwarden-mutating"),
+            ("ValidatingWebhookConfiguration", "pgwarden-validating")])
+        # The webhook configurations: cert-manager's CA injector fills their caBundle.
+        for kind, name in (("MutatingWebhookConfiguration", "pgwarden-mutating"),
+                           ("ValidatingWebhookConfiguration", "pgwarden-validating")):
+            obj = objs[("admissionregistration.k8s.io/v1", kind, "", name)]
+            self.assertEqual(obj["metadata"]["annotations"],
+                             {"cert-manager.io/inject-ca-from": f"{OPERATOR_NS}/pgwarden-webhook"})
+            self.assertEqual(ch[(kind, name)], [".metadata.annotations"])
+        cert = objs[("cert-manager.io/v1", "Certificate", OPERATOR_NS, "pgwarden-webhook")]["spec"]
+        self.assertEqual(cert["secretName"], "pgwarden-webhook-tls")
+        self.assertIn(f"pgwarden-webhook.{OPERATOR_NS}.svc", cert["dnsNames"])
+        self.assertEqual(cert["issuerRef"], {"name": "pgwarden-ca", "kind": "Issuer", "group": "cert-manager.io"})
+        ca = objs[("cert-manager.io/v1", "Certificate", OPERATOR_NS, "pgwarden-ca")]["spec"]
+        self.assertTrue(ca["isCA"])
+        self.assertEqual(objs[("cert-manager.io/v1", "Issuer", OPERATOR_NS, "pgwarden-ca")]["spec"],
+                         {"ca": {"secretName": ca["secretName"]}})
+        self.assertNotEqual(ca["secretName"], "pgwarden-webhook-ca", "that is the self-managed shared CA's Secret")
+        # The self-managed setup is gone: the certificates come from cert-manager's Secret, only the
+        # serving pair (tls.crt without ca.key: pgwarden generates and renews nothing; no ca.crt: it
+        # leaves the caBundle alone), and the operator may no longer patch the webhook configurations.
+        vols = deployment(objs)["spec"]["template"]["spec"]["volumes"]
+        self.assertEqual(vols, [{"name": "certs", "secret": {
+            "secretName": "pgwarden-webhook-tls", "defaultMode": 0o440,
+            "items": [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}]}}])
+        self.assertIn("emptyDir", deployment(self.default)["spec"]["template"]["spec"]["volumes"][0])
+        role = objs[("rbac.authorization.k8s.io/v1", "ClusterRole", "", "pgwarden")]
+        self.assertFalse([r for r in role["rules"] if "admissionregistration.k8s.io" in r["apiGroups"]])
+        default_role = self.default[("rbac.authorization.k8s.io/v1", "ClusterRole", "", "pgwarden")]
+        self.assertEqual(len(default_role["rules"]) - len(role["rules"]), 2)
+        # An Issuer of one's own: no chart CA, the serving Certificate names it.
+        objs = render("certificates.mode=cert-manager", "certificates.certManager.issuerRef.name=corp-ca",
+                      "certificates.certManager.issuerRef.kind=ClusterIssuer")
+        self.assertEqual(sorted(k[3] for k in objs if k[0] == "cert-manager.io/v1"), ["pgwarden-webhook"])
+        cert = objs[("cert-manager.io/v1", "Certificate", OPERATOR_NS, "pgwarden-webhook")]["spec"]
+        self.assertEqual(cert["issuerRef"], {"name": "corp-ca", "kind": "ClusterIssuer"})
+
+    def test_schema_rejects_wrong_types(self):
+        cases = [
+            (["--set", "replicas=two"], "replicas"),
+            (["--set-string", "replicas=2"], "replicas"),
+            (["--set", "certificates.mode=vault"], "certificates/mode"),
+            (["--set", "watchNamespaces=team-a"], "watchNamespaces"),
+            (["--set", "logLevel=verbose"], "logLevel"),
+            (["--set", "image.pullPolicy=Sometimes"], "image/pullPolicy"),
+            (["--set", "resources.requests.memory=lots"], "resources/requests/memory"),
+            (["--set", "replica=3"], "replica"),
+        ]
+        for args, where in cases:
+            for cmd in (["lint", "--strict", CHART], ["template", RELEASE, CHART]):
+                with self.subTest(cmd=cmd[0], args=args):
+                    p = helm(*(cmd + args), check=False)
+                    self.assertNotEqual(p.returncode, 0)
+                    out = p.stdout + p.stderr
+                    self.assertIn("schema", out)
+                    self.assertIn(where, out)
+
+
+if __name__ == "__main__":
+    unittest.main()
