@@ -15,21 +15,24 @@
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: kubectl pgwarden restore CLUSTER --into NEW [--to TIME | --lsn LSN | --immediate]\n"
-                "                                [--backup BACKUP] [--wait [--timeout SECONDS]]\n\n"
+                "                                [--backup BACKUP] [--instances N] [--wait [--timeout SECONDS]]\n\n"
                 "Creates the PostgresRestore NEW: a new cluster NEW from CLUSTER's backups, replayed up to TIME\n"
                 "(RFC 3339, e.g. 2026-12-05T00:10:00Z) or LSN, or only to the end of the backup (--immediate);\n"
                 "with no target, to the end of the archived WAL. --backup picks the PostgresBackup to start\n"
-                "from (default: the latest that fits). --wait waits until the restore Succeeded or Failed.\n");
+                "from (default: the latest that fits). --instances sets the new cluster's instances (default:\n"
+                "CLUSTER's). --wait waits until the restore Succeeded or Failed.\n");
 }
 
 int pgw_plugin_restore(struct pgw_plugin *p, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"into", required_argument, NULL, 'i'},    {"to", required_argument, NULL, 't'},     {"lsn", required_argument, NULL, 'l'},
-        {"immediate", no_argument, NULL, 'I'},     {"backup", required_argument, NULL, 'b'}, {"wait", no_argument, NULL, 'w'},
-        {"timeout", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"into", required_argument, NULL, 'i'},    {"to", required_argument, NULL, 't'},
+        {"lsn", required_argument, NULL, 'l'},     {"immediate", no_argument, NULL, 'I'},
+        {"backup", required_argument, NULL, 'b'},  {"wait", no_argument, NULL, 'w'},
+        {"timeout", required_argument, NULL, 'T'}, {"instances", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
-    const char *into = NULL, *time = NULL, *lsn = NULL, *backup = NULL;
+    const char *into = NULL, *time = NULL, *lsn = NULL, *backup = NULL, *instances = NULL;
     int immediate = 0, wait = 0, c;
     double timeout = 0;
     optind = 0;
@@ -85,6 +88,17 @@ int pgw_plugin_restore(struct pgw_plugin *p, int argc, char **argv)
         json_object_set_new(spec, "target", pgw_json_pack("{s:s}", "lsn", lsn));
     else if (immediate)
         json_object_set_new(spec, "target", pgw_json_pack("{s:b}", "immediate", 1));
+    if (instances != NULL) {
+        char *end = NULL;
+        long n = strtol(instances, &end, 10);
+        if (end == instances || *end != '\0') {
+            fprintf(stderr, "error: --instances takes a number\n");
+            json_decref(spec);
+            return 2;
+        }
+        json_object_set_new(spec, "newCluster",
+                            pgw_json_pack("{s:I}", "instances", (json_int_t)n)); /* admission checks the range */
+    }
     json_t *restore = pgw_json_pack("{s:s,s:s,s:{s:s,s:s},s:o}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresRestore",
                                     "metadata", "name", into, "namespace", p->ns, "spec", spec);
     int rc = pgw_plugin_create(p, "PostgresRestore", restore);

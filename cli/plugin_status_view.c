@@ -326,13 +326,13 @@ static void table_print(FILE *fp, struct st_table_t *t)
             width[c] = w > width[c] ? w : width[c];
         }
     for (size_t r = 0; r != t->rows; ++r) {
-        for (size_t c = 0; c != t->columns; ++c) {
-            const char *cell = t->cells[r * t->columns + c];
-            if (c + 1 == t->columns)
-                fprintf(fp, "%s\n", cell);
-            else
-                fprintf(fp, "%-*s   ", (int)width[c], cell);
-        }
+        char **row = &t->cells[r * t->columns];
+        size_t last = t->columns - 1; /* no trailing blanks: the line ends after its last non-empty cell */
+        while (last > 0 && row[last][0] == '\0')
+            --last;
+        for (size_t c = 0; c < last; ++c)
+            fprintf(fp, "%-*s   ", (int)width[c], row[c]);
+        fprintf(fp, "%s\n", row[last]);
     }
     for (size_t i = 0; i != t->rows * t->columns; ++i)
         free(t->cells[i]);
