@@ -20,6 +20,8 @@ fails closed during the swap instead of letting objects through unchecked.
 """
 import json
 import os
+import socket
+import ssl
 import subprocess
 import tarfile
 import tempfile
@@ -333,6 +335,39 @@ class HelmChart(unittest.TestCase):
                     out = p.stdout + p.stderr
                     self.assertIn("schema", out)
                     self.assertIn(where, out)
+
+
+class CertManagerVolume(unittest.TestCase):
+    """What cert-manager mode relies on in `pgwarden serve`: given the chart's volume (only tls.crt
+    and tls.key of the Secret, read-only), pgwarden generates and renews nothing, writes nothing
+    there, and serves the certificate it was given."""
+
+    def test_serving_pair_only_turns_certificate_management_off(self):
+        import pgw
+        tmp = tempfile.mkdtemp(prefix="helm-cm-")
+        issued, certs = os.path.join(tmp, "issued"), os.path.join(tmp, "certs")
+        subprocess.run([pgw.BIN, "certs", "generate", "--service", "pgwarden-webhook", "--namespace", OPERATOR_NS,
+                        "--out", issued], check=True, capture_output=True, timeout=60)
+        os.makedirs(certs)
+        for f in ("tls.crt", "tls.key"):
+            with open(os.path.join(issued, f), "rb") as src, open(os.path.join(certs, f), "wb") as dst:
+                dst.write(src.read())
+            os.chmod(os.path.join(certs, f), 0o440)
+        os.chmod(certs, 0o500)
+        server = pgw.Server(cert_dir=certs, extra_args=["--controller", "off"])
+        try:
+            serving = [x for x in server.log_lines() if x.get("msg") == "serving"]
+            self.assertEqual(serving[0]["caFile"], "(managed outside pgwarden)")
+            self.assertFalse([x for x in server.log_lines() if x.get("msg") == "generated certificates"])
+            self.assertEqual(sorted(os.listdir(certs)), ["tls.crt", "tls.key"])
+            ctx = ssl.create_default_context(cafile=os.path.join(issued, "ca.crt"))
+            with ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=10),
+                                 server_hostname=f"pgwarden-webhook.{OPERATOR_NS}.svc") as tls:
+                self.assertIsNotNone(tls.getpeercert())
+            self.assertEqual(server.health("/readyz")[0], 200)
+        finally:
+            server.close()
+            os.chmod(certs, 0o700)
 
 
 CLUSTER = f"""apiVersion: pgwarden.io/v1
