@@ -18,8 +18,10 @@ the test bed: the swap is kept short, and the webhook configurations are never
 absent (they are adopted by the release and kept on uninstall), so admission
 fails closed during the swap instead of letting objects through unchecked.
 """
+import atexit
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -57,12 +59,14 @@ HELM_LABELS = {
 HELM_ANNOTATIONS = {("Namespace", OPERATOR_NS): {"helm.sh/resource-policy": "keep"}}
 
 _helm = None
-_home = None
+# Helm's home, values files and packages: one scratch directory, removed at exit.
+TMP = tempfile.mkdtemp(prefix="helm-chart-test-")
+atexit.register(shutil.rmtree, TMP, True)
 
 
 def helm(*args, check=True, kubeconfig=None, timeout=300):
     """Runs the pinned Helm (built by scripts/install-helm when missing) with a private HELM_* home."""
-    global _helm, _home
+    global _helm
     if _helm is None:
         env = dict(os.environ, PATH="/usr/local/go/bin:" + os.environ.get("PATH", ""))
         p = subprocess.run([os.path.join(SOURCE, "scripts", "install-helm")], capture_output=True, text=True,
@@ -70,9 +74,8 @@ def helm(*args, check=True, kubeconfig=None, timeout=300):
         if p.returncode != 0:
             raise AssertionError(f"scripts/install-helm failed ({p.returncode}):\n{p.stderr[-4000:]}")
         _helm = p.stdout.strip().splitlines()[-1]
-        _home = tempfile.mkdtemp(prefix="helm-home-")
-    env = dict(os.environ, HELM_CACHE_HOME=os.path.join(_home, "cache"), HELM_CONFIG_HOME=os.path.join(_home, "config"),
-               HELM_DATA_HOME=os.path.join(_home, "data"))
+    env = dict(os.environ, HELM_CACHE_HOME=os.path.join(TMP, "cache"), HELM_CONFIG_HOME=os.path.join(TMP, "config"),
+               HELM_DATA_HOME=os.path.join(TMP, "data"))
     if kubeconfig:
         env["KUBECONFIG"] = kubeconfig
     p = subprocess.run([_helm] + list(args), capture_output=True, text=True, timeout=timeout, env=env)
@@ -92,7 +95,7 @@ def render(*sets, values=None, crds=True):
     for s in sets:
         args += ["--set", s]
     if values is not None:
-        path = os.path.join(tempfile.mkdtemp(prefix="helm-values-"), "values.yaml")
+        path = os.path.join(tempfile.mkdtemp(dir=TMP), "values.yaml")
         with open(path, "w") as f:
             yaml.safe_dump(values, f)
         args += ["--values", path]
@@ -195,7 +198,7 @@ class HelmChart(unittest.TestCase):
         for n in names:
             self.assertTrue(os.path.islink(os.path.join(crds, n)), n)
             self.assertEqual(os.readlink(os.path.join(crds, n)), f"../../../manifests/crds/{n}")
-        out = tempfile.mkdtemp(prefix="helm-package-")
+        out = tempfile.mkdtemp(dir=TMP)
         helm("package", CHART, "--destination", out)
         with tarfile.open(os.path.join(out, f"pgwarden-{_CHART_META['version']}.tgz")) as tar:
             for n in names:
@@ -344,7 +347,7 @@ class CertManagerVolume(unittest.TestCase):
 
     def test_serving_pair_only_turns_certificate_management_off(self):
         import pgw
-        tmp = tempfile.mkdtemp(prefix="helm-cm-")
+        tmp = tempfile.mkdtemp(dir=TMP)
         issued, certs = os.path.join(tmp, "issued"), os.path.join(tmp, "certs")
         subprocess.run([pgw.BIN, "certs", "generate", "--service", "pgwarden-webhook", "--namespace", OPERATOR_NS,
                         "--out", issued], check=True, capture_output=True, timeout=60)
