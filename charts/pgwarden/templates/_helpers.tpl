@@ -43,8 +43,8 @@ namespaceSelector:
 
 {{/* cert-manager fills the caBundle from the serving Certificate's Secret. */}}
 {{- define "pgwarden.webhookAnnotations" -}}
-{{- if include "pgwarden.certManager" . }}
+{{- if include "pgwarden.certManager" . -}}
 annotations:
   cert-manager.io/inject-ca-from: {{ printf "%s/pgwarden-webhook" .Release.Namespace }}
-{{- end }}
+{{- end -}}
 {{- end }}
