@@ -1,6 +1,7 @@
 /*
  * The per-cluster backup series of common/metrics.c: what a scrape shows after
- * set, forget and a lost lease, which names are refused, and a full table.
+ * set, forget and a lost lease, which names are refused, and a full table; and
+ * what the cluster reconcile exports from a PostgresCluster (reconcile_cluster_backups.c).
  */
 #include "helpers.h"
 #include <check.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "common/metrics.h"
+#include "controller/reconcile/reconcile_cluster_backups.h"
 
 static char *scrape(void)
 {
@@ -107,6 +109,55 @@ START_TEST(test_full_table_drops)
 }
 END_TEST
 
+/* status.lastBackup wins, the creation time stands in until the first backup; no repository, a
+ * deletion or a gone cluster removes the series. Times are fixed literals (UTC epochs). */
+static const struct {
+    const char *cluster; /* JSON with ' for ", NULL: the cluster is gone */
+    const char *value;   /* the exported value, NULL: no series */
+} export_rows[] = {
+    {"{'metadata':{'creationTimestamp':'2026-01-01T00:00:00Z'},'spec':{'backup':{'repository':{'volume':{}}}},"
+     "'status':{'lastBackup':'2026-12-04T01:02:03Z'}}",
+     "1796346123"},
+    {"{'metadata':{'creationTimestamp':'2026-01-01T00:00:00Z'},'spec':{'backup':{'repository':{'volume':{}}}}}", "1767225600"},
+    {"{'metadata':{'creationTimestamp':'2026-01-01T00:00:00Z'},'spec':{'backup':{'repository':{'volume':{}}}},"
+     "'status':{'lastBackup':'yesterday'}}",
+     "1767225600"},
+    {"{'metadata':{'creationTimestamp':'2026-01-01T00:00:00Z'},'spec':{},'status':{'lastBackup':'2026-12-04T01:02:03Z'}}", NULL},
+    {"{'metadata':{'creationTimestamp':'2026-01-01T00:00:00Z','deletionTimestamp':'2026-12-04T00:00:00Z'},"
+     "'spec':{'backup':{'repository':{'volume':{}}}},'status':{'lastBackup':'2026-12-04T01:02:03Z'}}",
+     NULL},
+    {NULL, NULL},
+};
+
+START_TEST(test_cluster_export)
+{
+    reset();
+    pgw_metrics_set_last_backup("db", "shop", 1); /* an earlier value the row replaces or removes */
+    json_t *cluster = NULL;
+    if (export_rows[_i].cluster != NULL) {
+        char *text = strdup(export_rows[_i].cluster);
+        for (char *p = text; *p; ++p)
+            if (*p == '\'')
+                *p = '"';
+        cluster = json_loads(text, 0, NULL);
+        free(text);
+        ck_assert_ptr_nonnull(cluster);
+    }
+    pgw_cluster_backups_export_metric("db", "shop", cluster);
+    char *scraped = scrape();
+    char want[128];
+    if (export_rows[_i].value != NULL) {
+        snprintf(want, sizeof(want), "\npgwarden_cluster_last_backup_timestamp_seconds{namespace=\"db\",cluster=\"shop\"} %s\n",
+                 export_rows[_i].value);
+        ck_assert_msg(strstr(scraped, want) != NULL, "row %d: no line %s", _i, want);
+    } else {
+        ck_assert_int_eq(count_lines(scraped, "pgwarden_cluster_last_backup_timestamp_seconds{"), 0);
+    }
+    free(scraped);
+    json_decref(cluster);
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
@@ -115,6 +166,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, test_lost_lease_clears);
     tcase_add_loop_test(tc, test_bad_names_refused, 0, sizeof(bad_names) / sizeof(bad_names[0]));
     tcase_add_test(tc, test_full_table_drops);
+    tcase_add_loop_test(tc, test_cluster_export, 0, sizeof(export_rows) / sizeof(export_rows[0]));
     suite_add_tcase(s, tc);
     return s;
 }
