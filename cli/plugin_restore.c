@@ -59,6 +59,9 @@ int pgw_plugin_restore(struct pgw_plugin *p, int argc, char **argv)
         case 'T':
             timeout = atof(optarg);
             break;
+        case 'n':
+            instances = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;

@@ -201,6 +201,8 @@ class KubectlPlugin(NamespaceTestCase):
         finally:
             w.stop()
         self.assertGreater(w.verify(), 0)
+        # A measured figure, not an assertion: the longest gap between acknowledged writes.
+        print(f"\n  writer: {len(w.acks())} rows acknowledged, longest gap {w.longest_outage():.3f} s", flush=True)
         roles = {i["name"]: i["role"] for i in self.status()["instances"]}
         self.assertEqual(roles, {replica: "primary", before: "replica"})
 
@@ -222,7 +224,7 @@ class KubectlPlugin(NamespaceTestCase):
         self.assertEqual(p.stdout.strip(), "pg-pitr")
         r = self.tb.get("pgrestore", "pg-pitr", NS)
         self.assertEqual(r["spec"], {"source": {"cluster": "pg"}, "target": {"time": target},
-                                     "newCluster": {"instances": 1}})
+                                     "newCluster": {"instances": 1, "name": "pg-pitr"}})  # the name: admission's default
         self.assertEqual(r["status"]["phase"], "Succeeded")
         wait_cluster(self.tb, NS, "pg-pitr", 1, timeout=180)
         rows = retry(lambda: self.plugin("psql", "pg-pitr", "-n", NS, "--", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c",
