@@ -15,7 +15,7 @@ static void usage(FILE *fp)
     fprintf(fp, "usage: kubectl pgwarden restart CLUSTER [INSTANCE|all]\n\n"
                 "Restarts one instance (a pod name, e.g. main-1) or all of them (the default), one at a time\n"
                 "and never more than one down: sets the annotation " PGW_ANNOTATION_RESTART "=INSTANCE|all on the\n"
-                "cluster. Follow it with `kubectl pgwarden status CLUSTER` (phase Upgrading, then Running).\n");
+                "cluster. Follow it with `kubectl pgwarden status CLUSTER` (then phase Running again).\n");
 }
 
 int pgw_plugin_restart(struct pgw_plugin *p, int argc, char **argv)
