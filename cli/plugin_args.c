@@ -12,7 +12,7 @@
 
 #include "cli/plugin.h"
 
-/* The value of flag `name` (short `s`, may be NULL) at argv[*i]: "--name V", "--name=V", "-s V" or "-sV".
+/* The value of flag `name` (short `s`, may be NULL) at argv[*i]: "--name V", "--name=V", "-s V", "-sV" or "-s=V".
  * Returns 1 and advances *i past it, 0 when argv[*i] is another word, -1 when the value is missing. */
 static int take(int argc, char **argv, int *i, const char *name, const char *s, const char **value)
 {
@@ -27,7 +27,7 @@ static int take(int argc, char **argv, int *i, const char *name, const char *s, 
             return 0;
     } else if (s != NULL && a[0] == '-' && a[1] == s[0] && a[1] != '-') {
         if (a[2] != '\0') {
-            *value = a + 2;
+            *value = a + (a[2] == '=' ? 3 : 2); /* -ojson, or -o=json as pflag allows */
             return 1;
         }
     } else {

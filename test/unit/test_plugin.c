@@ -30,6 +30,7 @@ static const struct {
     {"kubectl-pgwarden status --namespace=shop main -o json", "kubectl-pgwarden status main", NULL, NULL, "shop", "json", 0},
     {"kubectl-pgwarden --context prod --kubeconfig /k status main --output json", "kubectl-pgwarden status main", "/k", "prod",
      NULL, "json", 0},
+    {"kubectl-pgwarden status main -o=json -n=shop", "kubectl-pgwarden status main", NULL, NULL, "shop", "json", 0},
     {"kubectl-pgwarden --context=prod status main", "kubectl-pgwarden status main", NULL, "prod", NULL, NULL, 0},
     /* after "--" the words are psql's, even ones that look like ours */
     {"kubectl-pgwarden psql main -n shop -- -n x -o y --context z", "kubectl-pgwarden psql main -- -n x -o y --context z", NULL,
