@@ -6,14 +6,10 @@
  * update, its pods and Services (trimmed), with one replica made to lag 1.5 MiB and not be ready, a backup
  * Job's pod, and PostgresBackups of this cluster and of another; the expected
  * screen below was checked by hand against those objects.
- *
- * cli/ is linked into the binary only, so the two files are compiled in here.
  */
 #include "helpers.h"
 
 #include "cli/plugin.h"
-#include "cli/plugin_args.c"
-#include "cli/plugin_status_view.c"
 
 /* ---- global flags ----------------------------------------------------------------- */
 
