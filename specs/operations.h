@@ -13,6 +13,9 @@
 /* "all" for a rolling restart of every instance, or one instance's pod name. */
 #define PGW_ANNOTATION_RESTART "pgwarden.io/restart"
 #define PGW_RESTART_ALL "all"
+/* "<role>[,<role>...]": give each role a new generated password (its Secret rewritten, then applied);
+ * a declared present role without passwordSecret, or the bootstrap owner (Secret <cluster>-app). */
+#define PGW_ANNOTATION_ROTATE_PASSWORD "pgwarden.io/rotate-password"
 /* Set by the controller for a restart of all: copied into the pod template, it makes every pod stale,
  * and the rolling update restarts them in the careful order (as kubectl rollout restart does). */
 #define PGW_ANNOTATION_RESTARTED_AT "pgwarden.io/restarted-at"
