@@ -2,7 +2,7 @@ package main
 
 // The kubelet proper: watches the pods bound to its nodes and keeps one runner
 // per pod; serves the control endpoint tests use for node and pod loss and
-// for finding a container's processes.
+// for finding a container's processes (the kubelet API is kubeletapi.go).
 
 import (
 	"context"
@@ -136,6 +136,7 @@ func (k *kubelet) run(ctx context.Context) {
 		},
 	})
 	factory.Start(ctx.Done())
+	go k.serveKubeletAPI(ctx)
 	log.Printf("pgw-kubelet: nodes %s ready", strings.Join(k.nodeNames, ", "))
 	<-ctx.Done()
 	k.shutdown()

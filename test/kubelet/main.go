@@ -41,6 +41,7 @@ func main() {
 	fs.StringVar(&cfg.hostCIDR, "host-cidr", "10.88.0.1/16", "the host's address on the bridge; pods get the rest")
 	fs.IntVar(&cfg.apiPort, "api-port", 6443, "kube-apiserver port, reached by pods on the host's bridge address")
 	fs.StringVar(&cfg.control, "control", "127.0.0.1:10250", "control endpoint (node loss, pod lookup)")
+	fs.StringVar(&cfg.clientCAFile, "client-ca-file", "", "kubelet API: callers must present a certificate this CA signed (default: anyone may call)")
 	fs.StringVar(&cfg.storageDir, "storage-dir", "", "PersistentVolumes are directories here (default STATE/pv)")
 	_ = fs.Parse(os.Args[2:])
 	if cfg.kubeconfig == "" || cfg.stateDir == "" || cfg.imagesFile == "" {
@@ -73,8 +74,8 @@ func main() {
 }
 
 type config struct {
-	kubeconfig, stateDir, imagesFile, nodePrefix, bridge, hostCIDR, control, storageDir string
-	nodes, apiPort                                                                      int
+	kubeconfig, stateDir, imagesFile, nodePrefix, bridge, hostCIDR, control, storageDir, clientCAFile string
+	nodes, apiPort                                                                                    int
 }
 
 func fatal(format string, args ...any) {

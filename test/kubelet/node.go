@@ -68,7 +68,7 @@ func (k *kubelet) reportNodeStatus(ctx context.Context, name string) error {
 			KubeletVersion: k.version, OperatingSystem: "linux", Architecture: "amd64",
 			ContainerRuntimeVersion: "pgw-testbed://1", MachineID: name, SystemUUID: name, BootID: k.bootID[name],
 		}
-		node.Status.DaemonEndpoints.KubeletEndpoint.Port = 10250
+		node.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(kubeletAPIPort)
 		conds := []corev1.NodeCondition{
 			{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "pgw-kubelet is posting ready status"},
 			{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientMemory"},
