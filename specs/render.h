@@ -41,8 +41,15 @@ json_t *pgw_render_pg_hba(const json_t *cluster);
 void pgw_render_services(const json_t *cluster, json_t *out);
 /* Appends ServiceAccount, Role and RoleBinding `<cluster>-instance` to `out`. */
 void pgw_render_rbac(const json_t *cluster, json_t *out);
-/* Appends the generated password Secrets to `out`. */
+/* Appends the generated password Secrets to `out` (with one per declared role whose password pgwarden generates). */
 void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx, json_t *out);
+/* The stringData of a credentials Secret (-app's, a declared role's): username, a new password, dbname, host,
+ * port, uri and jdbc-uri (through PgBouncer when the pooler is enabled). Caller decrefs. */
+json_t *pgw_render_credentials(const json_t *cluster, const char *user, const char *db, const struct pgw_render_ctx *ctx);
+/* Secret <cluster>-<role> (specs/roles.h) with a generated password for a present declared role with login
+ * and no passwordSecret, else NULL. Its uri names the first declared database the role owns, else the
+ * bootstrap database. Caller decrefs. */
+json_t *pgw_render_role_secret(const json_t *cluster, const json_t *role, const struct pgw_render_ctx *ctx);
 /* Secret <cluster>-pgbackrest-tls (new object), or NULL without spec.backup.repository: a CA of its
  * own, the server pair of the pods' `pgbackrest server` (tls.crt/tls.key, SANs *.<cluster>-pods...)
  * and the backup Jobs' client pair (client.crt/client.key, CN PGW_PGBACKREST_CLIENT_CN). Issued

@@ -22,6 +22,7 @@
 #include "specs/render_meta.h"
 #include "specs/render_pgbackrest.h"
 #include "specs/render_pgbouncer.h"
+#include "specs/roles.h"
 
 #define PASSWORD_BYTES 24
 
@@ -85,6 +86,55 @@ json_t *pgw_render_pgbackrest_tls_secret(const json_t *cluster)
     return pgbackrest_tls_secret(cluster, 0, NULL);
 }
 
+json_t *pgw_render_credentials(const json_t *cluster, const char *user, const char *db, const struct pgw_render_ctx *ctx)
+{
+    int pooled = pgw_cluster_spec_bool(cluster, "pooler.enabled", 1);
+    char *host = pgw_asprintf("%s.%s.svc", pgw_cluster_name(cluster), pgw_cluster_namespace(cluster));
+    int port = pooled ? PGW_POD_PORT_PGBOUNCER : PGW_POD_PORT_POSTGRES;
+    char port_text[16];
+    snprintf(port_text, sizeof(port_text), "%d", port);
+    char *pw = new_password(ctx);
+    char *uri = pgw_asprintf("postgresql://%s:%s@%s:%d/%s?sslmode=require", user, pw, host, port, db);
+    char *jdbc = pgw_asprintf("jdbc:postgresql://%s:%d/%s?user=%s&password=%s&sslmode=require", host, port, db, user, pw);
+    json_t *data = pgw_json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "username", user, "password", pw, "dbname", db, "host", host,
+                                 "port", port_text, "uri", uri, "jdbc-uri", jdbc);
+    free(pw);
+    free(uri);
+    free(jdbc);
+    free(host);
+    return data;
+}
+
+/* The database a declared role's connection strings name: the first declared database it owns, else the bootstrap one. */
+static const char *role_database(const json_t *spec, const char *role)
+{
+    size_t i;
+    json_t *db;
+    json_array_foreach(json_object_get(spec, "databases"), i, db)
+    {
+        const char *owner = json_string_value(json_object_get(db, "owner"));
+        if (pgw_ensure_present(db) && owner != NULL && strcmp(owner, role) == 0)
+            return json_string_value(json_object_get(db, "name"));
+    }
+    return pgw_bootstrap_database(spec);
+}
+
+json_t *pgw_render_role_secret(const json_t *cluster, const json_t *role, const struct pgw_render_ctx *ctx)
+{
+    const json_t *spec = json_object_get(cluster, "spec");
+    const char *name = json_string_value(json_object_get(role, "name"));
+    const json_t *login = json_object_get(role, "login");
+    if (name == NULL || !pgw_ensure_present(role) || json_object_get(role, "passwordSecret") != NULL ||
+        (json_is_boolean(login) && !json_is_true(login)))
+        return NULL;
+    char *sname = pgw_role_secret_name(pgw_cluster_name(cluster), name);
+    json_t *s = pgw_child_object(cluster, "v1", "Secret", sname, "database");
+    free(sname);
+    json_object_set_new(s, "type", json_string("kubernetes.io/basic-auth"));
+    json_object_set_new(s, "stringData", pgw_render_credentials(cluster, name, role_database(spec, name), ctx));
+    return s;
+}
+
 void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx, json_t *out)
 {
     char *pw;
@@ -120,26 +170,10 @@ void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx,
     free(pw);
 
     /* The application credentials, with ready-made connection strings through the pooler or direct. */
-    json_t *initdb = pgw_cluster_spec(cluster, "bootstrap.initdb");
-    const char *db = json_string_value(json_object_get(initdb, "database"));
-    const char *owner = json_string_value(json_object_get(initdb, "owner"));
-    db = db ? db : "app";
-    owner = owner ? owner : "app";
-    int pooled = pgw_cluster_spec_bool(cluster, "pooler.enabled", 1);
-    char *host = pgw_asprintf("%s.%s.svc", pgw_cluster_name(cluster), pgw_cluster_namespace(cluster));
-    int port = pooled ? PGW_POD_PORT_PGBOUNCER : PGW_POD_PORT_POSTGRES;
-    char port_text[16];
-    snprintf(port_text, sizeof(port_text), "%d", port);
-    pw = new_password(ctx);
-    char *uri = pgw_asprintf("postgresql://%s:%s@%s:%d/%s?sslmode=require", owner, pw, host, port, db);
-    char *jdbc = pgw_asprintf("jdbc:postgresql://%s:%d/%s?user=%s&password=%s&sslmode=require", host, port, db, owner, pw);
-    json_array_append_new(out, secret(cluster, PGW_SUFFIX_APP, "database",
-                                      pgw_json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "username", owner, "password", pw, "dbname",
-                                                    db, "host", host, "port", port_text, "uri", uri, "jdbc-uri", jdbc)));
-    free(pw);
-    free(uri);
-    free(jdbc);
-    free(host);
+    const json_t *spec = json_object_get(cluster, "spec");
+    json_array_append_new(out,
+                          secret(cluster, PGW_SUFFIX_APP, "database",
+                                 pgw_render_credentials(cluster, pgw_bootstrap_owner(spec), pgw_bootstrap_database(spec), ctx)));
 
     pw = new_password(ctx);
     char *userlist = pgw_render_pgbouncer_userlist(pw);
@@ -170,4 +204,14 @@ void pgw_render_secrets(const json_t *cluster, const struct pgw_render_ctx *ctx,
     json_t *backrest_tls = pgbackrest_tls_secret(cluster, defer, ca);
     if (backrest_tls != NULL)
         json_array_append_new(out, backrest_tls);
+
+    /* The generated passwords of declared roles (spec.roles[] with login and no passwordSecret). */
+    size_t i;
+    json_t *role;
+    json_array_foreach(json_object_get(spec, "roles"), i, role)
+    {
+        json_t *rs = pgw_render_role_secret(cluster, role, ctx);
+        if (rs != NULL)
+            json_array_append_new(out, rs);
+    }
 }
