@@ -38,6 +38,7 @@
 #include "controller/reconcile/reconcile.h"
 #include "controller/reconcile/reconcile_cluster_backups.h"
 #include "controller/reconcile/reconcile_primary.h"
+#include "controller/reconcile/reconcile_roles.h"
 #include "controller/reconcile/reconcile_volumes.h"
 #include "controller/reconcile/reconcile_rollout.h"
 #include "controller/reconcile/reconcile_upgrade.h"
@@ -403,6 +404,7 @@ int pgw_reconcile_cluster(struct pgw_reconciler *r, const char *ns, const char *
         upgrade_err = NULL;
     }
     free(upgrade_err);
+    pgw_reconcile_roles(r, cluster, defaulted, pods, status, ts, out); /* on the primary, once Running */
     phase_event(r, cluster, status, &out->writes);
     char *status_err = NULL;
     if (write_status(r, cluster, status, &out->writes, &status_err) != 0)
