@@ -30,4 +30,11 @@ json_t *pgw_existing_object(json_t *obj, const char *key);
  */
 void pgw_default_replication(json_t *spec);
 
+/*
+ * spec.allowSuperuserRoles [false], and each present item of spec.roles[] and
+ * spec.databases[] (mutators/roles.c). Runs after the bootstrap defaults: a
+ * database's owner defaults to the bootstrap owner.
+ */
+void pgw_default_roles(json_t *spec);
+
 #endif

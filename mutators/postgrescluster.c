@@ -92,6 +92,7 @@ void pgw_mutate_postgrescluster(json_t *object, const struct pgw_request_ctx *ct
 
     default_backup(object, spec, ctx);
     default_bootstrap(spec);
+    pgw_default_roles(spec);
 
     json_t *affinity = pgw_default_object(spec, "affinity");
     pgw_default_set(affinity, "antiAffinity", json_string("preferred"));

@@ -37,6 +37,13 @@ void pgw_cluster_validate_replication(const struct pgw_cluster_view *c, struct p
 void pgw_cluster_validate_update(const struct pgw_cluster_view *c, struct pgw_errors *errs);      /* UPDATE transitions */
 void pgw_cluster_validate_rollout(const struct pgw_cluster_view *c, struct pgw_errors *errs);     /* spec.rollout */
 void pgw_cluster_warn_scale_down(const struct pgw_cluster_view *c, struct pgw_errors *errs); /* UPDATE: what a scale-down removes */
+void pgw_cluster_validate_roles(const struct pgw_cluster_view *c, struct pgw_errors *errs);  /* roles, databases, extensions */
+/* Admission only (a request, not state): the pgwarden.io/rotate-password annotation when a request adds or changes it. */
+void pgw_cluster_check_rotate_password(const json_t *object, const json_t *old_object, const char *cluster,
+                                       struct pgw_errors *errs);
+
+/* The canonical name of a PostgreSQL server encoding ("utf-8" → "UTF8"), or NULL (cluster_bootstrap.c). */
+const char *pgw_cluster_find_encoding(const char *name);
 
 /* Reused by PostgresRestore's newCluster overrides: `path` names the field. */
 int pgw_cluster_check_instances(struct pgw_errors *errs, const char *path, const json_t *v);

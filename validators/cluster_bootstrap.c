@@ -35,7 +35,7 @@ static void squash(const char *s, char *out, size_t size)
 }
 
 /* Returns the canonical encoding name, or NULL. */
-static const char *find_encoding(const char *name)
+const char *pgw_cluster_find_encoding(const char *name)
 {
     char want[64], have[64];
     squash(name, want, sizeof(want));
@@ -88,7 +88,7 @@ static void check_initdb(const json_t *initdb, struct pgw_errors *errs)
     json_t *enc = pgw_member(initdb, "encoding");
     const char *encoding = NULL;
     if (enc != NULL && pgw_require_string(errs, "spec.bootstrap.initdb.encoding", enc)) {
-        encoding = find_encoding(json_string_value(enc));
+        encoding = pgw_cluster_find_encoding(json_string_value(enc));
         if (encoding == NULL)
             pgw_errors_add(errs, PGW_ERR_NOT_SUPPORTED, "spec.bootstrap.initdb.encoding", enc,
                            "must be a PostgreSQL server encoding such as UTF8, LATIN1 or SQL_ASCII");
@@ -101,7 +101,7 @@ static void check_initdb(const json_t *initdb, struct pgw_errors *errs)
                            "must be a locale name such as C, C.UTF-8 or en_US.UTF-8");
         } else if (encoding != NULL) {
             const char *dot = strchr(s, '.');
-            const char *loc_enc = dot ? find_encoding(dot + 1) : NULL;
+            const char *loc_enc = dot ? pgw_cluster_find_encoding(dot + 1) : NULL;
             if (loc_enc != NULL && strcmp(loc_enc, encoding) != 0)
                 pgw_errors_add(errs, PGW_ERR_INVALID, "spec.bootstrap.initdb.locale", loc,
                                "uses encoding %s, which does not match spec.bootstrap.initdb.encoding (%s)", loc_enc, encoding);

@@ -159,4 +159,5 @@ void pgw_validate_postgrescluster_request(const json_t *object, const json_t *ol
         return; /* the object's own validator reports these */
     check_switchover(object, old_object, cluster, instances, errs);
     check_restart(object, old_object, cluster, instances, errs);
+    pgw_cluster_check_rotate_password(object, old_object, cluster, errs); /* validators/cluster_roles.c */
 }

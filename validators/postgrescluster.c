@@ -14,9 +14,26 @@
 #include "validators/fields.h"
 
 static const char *const spec_fields[] = {
-    "postgresVersion", "image",   "instances", "storage",  "resources", "postgres",           "pooler",
-    "metrics",         "backup",  "bootstrap", "affinity", "tls",       "deletionProtection", "metadata",
-    "replication",     "rollout", NULL,
+    "postgresVersion",
+    "image",
+    "instances",
+    "storage",
+    "resources",
+    "postgres",
+    "pooler",
+    "metrics",
+    "backup",
+    "bootstrap",
+    "affinity",
+    "tls",
+    "deletionProtection",
+    "metadata",
+    "replication",
+    "rollout",
+    "roles",
+    "databases",
+    "allowSuperuserRoles",
+    NULL,
 };
 
 static void validate_delete(const json_t *old_object, struct pgw_errors *errs)
@@ -83,6 +100,7 @@ void pgw_validate_postgrescluster(const json_t *object, const json_t *old_object
     pgw_cluster_validate_metadata(&c, errs);
     pgw_cluster_validate_replication(&c, errs);
     pgw_cluster_validate_rollout(&c, errs);
+    pgw_cluster_validate_roles(&c, errs);
     if (old_object != NULL) {
         pgw_cluster_validate_update(&c, errs);
         pgw_cluster_warn_scale_down(&c, errs);
