@@ -14,13 +14,15 @@ repository is shared by the tests of this file (setUpClass), which run in name o
   4. under a writer: a bad instance name is refused with the webhook's message, switchover moves
      the primary, restart replaces an instance; no acknowledged write is lost;
   5. restore to a time into a new cluster holds exactly the rows committed before that time;
-  6. logs asks for the right pod's postgres container (the test bed's process kubelet serves no
-     container logs: the apiserver's error for that request is what comes back there).
+  6. logs brings back Patroni's and PostgreSQL's lines of one instance (all, --tail) and of every
+     instance with its pod's prefix, another container with -c, and with -f a line PostgreSQL
+     logs after the stream started (the process kubelet serves container logs).
 """
 import json
 import os
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -233,17 +235,35 @@ class KubectlPlugin(NamespaceTestCase):
         self.assertEqual(rows, "1")
 
     def test_6_logs(self):
-        p = self.plugin("logs", "pg", "pg-0", "--tail", "5", "-n", NS, check=False)
-        if p.returncode == 0:
-            self.assertIn("INFO:", p.stdout)  # Patroni's lines, on a kubelet that serves container logs
-        else:
-            self.assertIn(f"/containerLogs/{NS}/pg-0/postgres?tailLines=5", p.stderr)
-        p = self.plugin("logs", "pg", "-n", NS, check=False)
-        if p.returncode == 0:
-            self.assertRegex(p.stdout, r"\[pod/pg-[01]/postgres\] ")
-        else:
-            self.assertIn(f"/containerLogs/{NS}/pg-", p.stderr)
-            self.assertIn("/postgres", p.stderr)
+        # The process kubelet serves container logs: Patroni's and PostgreSQL's own lines come back.
+        primary = self.status()["primary"]
+        p = self.plugin("logs", "pg", primary, "-n", NS)
+        self.assertRegex(p.stdout, r"UTC \[\d+\] LOG:  starting PostgreSQL 15\.")
+        self.assertIn(f"INFO: no action. I am ({primary}), the leader with the lock", p.stdout)
+        tail = self.plugin("logs", "pg", primary, "--tail", "5", "-n", NS).stdout
+        self.assertEqual(len(tail.splitlines()), 5, tail)
+        # Every instance, each line prefixed with its pod (kubectl's 10 last lines per pod for a selector).
+        lines = self.plugin("logs", "pg", "-n", NS).stdout.splitlines()
+        self.assertEqual({ln.split(" ", 1)[0] for ln in lines}, {"[pod/pg-0/postgres]", "[pod/pg-1/postgres]"})
+        self.assertIn("[pod/pg-0/exporter]", self.plugin("logs", "pg", "-c", "exporter", "-n", NS).stdout)
+
+        # -f: a line PostgreSQL logs after the stream started arrives.
+        marker = f"pgw-follow-{time.time_ns()}"
+        f = subprocess.Popen(["kubectl", "pgwarden", "logs", "pg", primary, "-f", "--tail", "1", "-n", NS],
+                             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stop = threading.Timer(60, f.kill)  # a stream that never brings the line ends the test, not hangs it
+        stop.start()
+        try:
+            self.assertTrue(f.stdout.readline())  # the stream is open
+            self.sql(f"DO $$BEGIN RAISE LOG '{marker}'; END$$")
+            while marker not in (line := f.stdout.readline()):
+                self.assertTrue(line, "the stream ended before the logged line came")
+            self.assertRegex(line, rf"UTC \[\d+\] LOG:  {marker}$")
+        finally:
+            stop.cancel()
+            f.kill()
+            f.communicate()
+
         p = self.plugin("logs", "nope", "-n", NS, check=False)
         self.assertIn('error: cluster "nope" not found', p.stderr)
         self.assertIn("usage: kubectl pgwarden logs", self.plugin("logs", "-h").stdout)
