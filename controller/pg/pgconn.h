@@ -33,11 +33,11 @@ typedef struct pgw_pg_conn pgw_pg_conn;
 typedef struct pgw_pg_conn_opts {
     const char *host; /* an IP or name */
     int port;
-    const char *user, *password, *dbname;
-    const char *application_name; /* "pgwarden" */
-    int require_tls;              /* 1: SSLRequest, fail when the server refuses */
-    const char *ca_pem;           /* optional: verify the server certificate against it (no host name check) */
-    int timeout_ms;               /* bound on connect and on each query; <= 0 means PGW_PG_DEFAULT_TIMEOUT_MS */
+    const char *user, *password, *dbname; /* dbname NULL: the user's name, as PostgreSQL defaults */
+    const char *application_name;         /* "pgwarden" (also when NULL) */
+    int require_tls;                      /* 1: SSLRequest, fail when the server refuses; 0: TLS when offered */
+    const char *ca_pem;                   /* optional: verify the server certificate against it (no host name check) */
+    int timeout_ms;                       /* bound on connect and on each query; <= 0 means PGW_PG_DEFAULT_TIMEOUT_MS */
 } pgw_pg_conn_opts;
 
 /* Connects, TLS, SCRAM-SHA-256 (also md5/password when the server asks, over TLS only).
