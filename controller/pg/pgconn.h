@@ -58,7 +58,11 @@ typedef struct pgw_pg_result {
  * holds the rows of the last statement that returned rows; free it with pgw_pg_result_free), -1 on
  * error with *err a malloc'd "ERROR 42710: role \"x\" already exists" (severity, SQLSTATE, message)
  * and `out` empty. The connection stays usable after an SQL error (it waits for ReadyForQuery); after
- * a timeout or an I/O error it is broken (pgw_pg_broken) and only pgw_pg_close is left to do. */
+ * a timeout or an I/O error it is broken (pgw_pg_broken) and only pgw_pg_close is left to do. A timed-out
+ * query is cancelled on the server (CancelRequest, up to 2 s more). A FATAL error that ends the session
+ * ("FATAL 57P01: terminating connection due to administrator command") is the message, and breaks it.
+ * Several statements in one `sql` run as one implicit transaction: an error undoes the earlier ones,
+ * and CREATE/DROP DATABASE refuse to run there (25001); send those alone. */
 int pgw_pg_query(pgw_pg_conn *conn, const char *sql, pgw_pg_result *out, char **err);
 void pgw_pg_result_free(pgw_pg_result *res);
 const char *pgw_pg_cell(const pgw_pg_result *res, size_t row, size_t col); /* NULL when out of range or SQL NULL */

@@ -133,6 +133,10 @@ int pgw_pg_query(pgw_pg_conn *conn, const char *sql, pgw_pg_result *out, char **
         *err = pgw_strdup("the connection is broken");
         return -1;
     }
+    if (sql == NULL) {
+        *err = pgw_strdup("no SQL given");
+        return -1;
+    }
     conn->sqlstate[0] = '\0';
     int64_t deadline = pgw_pgio_now_ms() + conn->timeout_ms;
     struct pgw_pgmsg m = {0};
@@ -155,6 +159,11 @@ int pgw_pg_query(pgw_pg_conn *conn, const char *sql, pgw_pg_result *out, char **
                 pgw_pgio_cancel(conn);
                 free(*err);
                 *err = pgw_asprintf("the query timed out after %d ms (cancel requested)", conn->timeout_ms);
+            } else if (q.sql_error != NULL) {
+                /* A FATAL error (the server shutting down, a switchover) says more than the closed socket after it. */
+                free(*err);
+                *err = q.sql_error;
+                q.sql_error = NULL;
             }
             rc = -1;
             break;

@@ -10,7 +10,8 @@ application_name and UTF8); a wrong password fails with SQLSTATE 28P01; a CA
 that did not sign the server's certificate is refused; a server without TLS
 is refused when TLS is required, and md5/cleartext are refused without TLS
 but work inside it; several statements in one query, rows of the last one,
-NULL apart from ''; an SQL error leaves the connection usable; a query over
+NULL apart from ''; an SQL error leaves the connection usable, a FATAL one
+ends it with its message; a query over
 its timeout fails, breaks the connection and is cancelled on the server; a
 verifier from pgw_scram_verifier set with ALTER ROLE ... PASSWORD logs in,
 with our client and with libpq (psql) alike.
@@ -213,6 +214,12 @@ class PgConnReal(unittest.TestCase):
         self.assertEqual(out[2]["error"], "ERROR 2BP01: role \"owner_r\" cannot be dropped because some objects depend "
                                           "on it; DETAIL: owner of database owned")
         self.assertTrue(out[4]["ok"], out)
+
+    def test_fatal_error_breaks(self):
+        rc, out = self.query("SELECT pg_terminate_backend(pg_backend_pid())", "SELECT 1")
+        self.assertEqual(out[0]["error"], "FATAL 57P01: terminating connection due to administrator command")
+        self.assertEqual((out[0]["sqlstate"], out[0]["broken"]), ("57P01", True))
+        self.assertEqual(out[1]["error"], "the connection is broken")
 
     def test_timeout_breaks_and_cancels(self):
         rc, out = self.query("SELECT 1", "SELECT pg_sleep(30) /* pgconn-timeout */", "SELECT 2", timeout=1000)

@@ -297,6 +297,10 @@ static const struct query_case query_cases[] = {
      1},
     {"an unknown message", {SEND_BYTES("?\0\0\0\x04")}, "protocol error: a malformed or unexpected message '?'", 1},
     {"closed mid-answer", {SEND_BYTES("C\0\0\0\x0dSELECT"), HANG_UP}, "the server closed the connection", 1},
+    {"a FATAL error, then the end",
+     {SEND_BYTES("E\0\0\0\x4fSFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0"), HANG_UP},
+     "FATAL 57P01: terminating connection due to administrator command",
+     1},
     {"an SQL error, then ready",
      {SEND_BYTES("E\0\0\0\x33SERROR\0VERROR\0C42710\0Mrole \"x\" already "
                  "exists\0\0" READY)},
