@@ -312,6 +312,61 @@ static void rotate(struct pgw_reconciler *r, const json_t *cluster, const json_t
     json_decref(data);
 }
 
+/* Apply-cache entry: the password version this controller last applied to a role. A reconcile right
+ * after a status write may read a store the watch has not updated yet, and would set the password
+ * (and raise PasswordRotated) twice. */
+#define PASSWORD_SEEN "PasswordApplied"
+
+static char *cache_key_name(const json_t *cluster, const char *role)
+{
+    return pgw_asprintf("%s/%s", pgw_obj_meta_str(cluster, "name"), role);
+}
+
+/* The version the cache remembers as applied to `role`, or NULL. malloc'd. */
+static char *applied_seen(struct pgw_reconciler *r, const json_t *cluster, const char *role)
+{
+    const char *uid = pgw_obj_meta_str(cluster, "uid");
+    if (r->cache == NULL || uid == NULL)
+        return NULL;
+    char *key = cache_key_name(cluster, role);
+    char *seen = pgw_apply_cache_lookup(r->cache, uid, PASSWORD_SEEN, pgw_obj_meta_str(cluster, "namespace"), key);
+    free(key);
+    return seen;
+}
+
+/* Sets passwords[role].applied from the cache where it remembers a version. */
+static void applied_from_cache(struct pgw_reconciler *r, const json_t *cluster, json_t *passwords)
+{
+    const char *role;
+    json_t *pw;
+    json_object_foreach(passwords, role, pw)
+    {
+        char *seen = applied_seen(r, cluster, role);
+        if (seen != NULL)
+            json_object_set_new(pw, "applied", json_string(seen));
+        free(seen);
+    }
+}
+
+static void remember_applied(struct pgw_reconciler *r, const json_t *cluster, const json_t *roles)
+{
+    const char *uid = pgw_obj_meta_str(cluster, "uid");
+    size_t i;
+    json_t *e;
+    if (r->cache == NULL || uid == NULL)
+        return;
+    json_array_foreach(roles, i, e)
+    {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const char *version = json_string_value(json_object_get(e, "passwordVersion"));
+        if (name == NULL || version == NULL)
+            continue;
+        char *key = cache_key_name(cluster, name);
+        pgw_apply_cache_remember(r->cache, uid, PASSWORD_SEEN, pgw_obj_meta_str(cluster, "namespace"), key, version);
+        free(key);
+    }
+}
+
 /* The password entries of every role the plan may set, and the rotations asked for. */
 static json_t *read_passwords(struct pgw_reconciler *r, const json_t *cluster, const json_t *defaulted, const json_t *rotations,
                               int *writes)
@@ -332,6 +387,9 @@ static json_t *read_passwords(struct pgw_reconciler *r, const json_t *cluster, c
     /* The bootstrap owner: once asked to rotate, its -app Secret is tracked like a declared role's. */
     const char *owner = pgw_bootstrap_owner(spec);
     int owner_tracked = find_named(json_object_get(json_object_get(cluster, "status"), "roles"), owner) != NULL;
+    char *seen = applied_seen(r, cluster, owner); /* the store may show a status from before we tracked it */
+    owner_tracked |= seen != NULL;
+    free(seen);
     json_t *v;
     json_array_foreach(rotations, i, v)
     {
@@ -343,6 +401,7 @@ static json_t *read_passwords(struct pgw_reconciler *r, const json_t *cluster, c
         json_object_set_new(out, owner, password_entry(r, ns, app, PGW_ROLE_PASSWORD_KEY_DEFAULT));
         free(app);
     }
+    applied_from_cache(r, cluster, out);
     json_array_foreach(rotations, i, v) rotate(r, cluster, defaulted, json_string_value(v), out, writes);
     return out;
 }
@@ -478,6 +537,16 @@ void pgw_reconcile_roles(struct pgw_reconciler *r, const json_t *cluster, const 
 {
     const json_t *spec = json_object_get(defaulted, "spec"), *old = json_object_get(cluster, "status");
     json_t *rotations = rotation_request(cluster);
+    if (json_array_size(rotations) > 0) {
+        /* Read again from the API: a store a step behind still shows a request this controller just
+         * carried out and removed, and would rotate the password a second time. */
+        int failed = 0;
+        json_t *fresh = pgw_reconcile_fetch(r, NULL, "PostgresCluster", pgw_obj_meta_str(cluster, "namespace"),
+                                            pgw_obj_meta_str(cluster, "name"), &failed);
+        json_decref(rotations);
+        rotations = fresh != NULL ? rotation_request(fresh) : json_array();
+        json_decref(fresh);
+    }
     long long generation = json_integer_value(json_object_get(pgw_obj_meta(cluster), "generation"));
     if (json_array_size(json_object_get(spec, "roles")) == 0 && json_array_size(json_object_get(spec, "databases")) == 0 &&
         json_array_size(rotations) == 0 && json_array_size(json_object_get(old, "roles")) == 0 &&
@@ -568,6 +637,7 @@ void pgw_reconcile_roles(struct pgw_reconciler *r, const json_t *cluster, const 
         pgw_cluster_status_set_condition(status, old, PGW_CONDITION_ROLES_READY, "True", "Applied",
                                          "every declared role, database and extension is in place", generation, now);
     }
+    remember_applied(r, cluster, plan.roles);
     finish_rotations(r, cluster, rotations, passwords, plan.roles, &out->writes);
     pgw_roles_plan_dispose(&plan);
     json_decref(view);
