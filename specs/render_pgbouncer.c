@@ -173,27 +173,12 @@ char *pgw_render_pgbouncer_userlist(const char *auth_password)
     return text;
 }
 
-char *pgw_render_pgbouncer_sql(const json_t *cluster, const char *auth_password)
+char *pgw_render_pgbouncer_auth_function_sql(void)
 {
-    (void)cluster; /* the same in every cluster today; kept so callers need no change when it is not */
     char *text = NULL;
     size_t len = 0;
     FILE *fp = open_memstream(&text, &len);
     const char *role = PGW_ROLE_PGBOUNCER;
-    fprintf(fp,
-            "-- PgBouncer auth_query support, rendered by pgwarden. Idempotent; run as a superuser\n"
-            "-- in template1 and in every database.\n"
-            "DO $pgw$\nBEGIN\n"
-            "  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '%s') THEN\n"
-            "    CREATE ROLE %s;\n"
-            "  END IF;\nEND\n$pgw$;\n",
-            role, role);
-    fprintf(fp,
-            "ALTER ROLE %s WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
-            "CONNECTION LIMIT 10 PASSWORD ",
-            role);
-    int bad = pgw_sql_write_password(fp, auth_password, "pgbouncer_password");
-    fprintf(fp, ";\n");
     fprintf(fp,
             "CREATE SCHEMA IF NOT EXISTS pgwarden;\n"
             "REVOKE ALL ON SCHEMA pgwarden FROM PUBLIC;\n"
@@ -217,6 +202,34 @@ char *pgw_render_pgbouncer_sql(const json_t *cluster, const char *auth_password)
             "REVOKE ALL ON FUNCTION pgwarden.get_auth(text) FROM PUBLIC;\n"
             "GRANT EXECUTE ON FUNCTION pgwarden.get_auth(text) TO %s;\n",
             role);
+    fclose(fp);
+    return text;
+}
+
+char *pgw_render_pgbouncer_sql(const json_t *cluster, const char *auth_password)
+{
+    (void)cluster; /* the same in every cluster today; kept so callers need no change when it is not */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    const char *role = PGW_ROLE_PGBOUNCER;
+    fprintf(fp,
+            "-- PgBouncer auth_query support, rendered by pgwarden. Idempotent; run as a superuser\n"
+            "-- in template1 and in every database.\n"
+            "DO $pgw$\nBEGIN\n"
+            "  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '%s') THEN\n"
+            "    CREATE ROLE %s;\n"
+            "  END IF;\nEND\n$pgw$;\n",
+            role, role);
+    fprintf(fp,
+            "ALTER ROLE %s WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
+            "CONNECTION LIMIT 10 PASSWORD ",
+            role);
+    int bad = pgw_sql_write_password(fp, auth_password, "pgbouncer_password");
+    fprintf(fp, ";\n");
+    char *function = pgw_render_pgbouncer_auth_function_sql();
+    fputs(function, fp);
+    free(function);
     fclose(fp);
     if (bad) {
         free(text);

@@ -56,6 +56,11 @@ char *pgw_render_pgbouncer_userlist(const char *auth_password);
  * The result holds a secret: never log it. */
 char *pgw_render_pgbouncer_sql(const json_t *cluster, const char *auth_password);
 
+/* The schema `pgwarden` and pgwarden.get_auth(text) alone (the end of pgw_render_pgbouncer_sql), for a
+ * database created after bootstrap: one made from template0 lacks them, and PgBouncer could not log
+ * anyone into it. Holds no secret. malloc'd. */
+char *pgw_render_pgbouncer_auth_function_sql(void);
+
 /* The auth_query PgBouncer runs (also used by tests). */
 #define PGW_PGBOUNCER_AUTH_QUERY "SELECT username, password FROM pgwarden.get_auth($1)"
 

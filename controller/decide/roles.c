@@ -19,6 +19,7 @@
 #include "common/xalloc.h"
 #include "controller/decide/roles.h"
 #include "controller/pg/pgquote.h"
+#include "specs/render_pgbouncer.h"
 #include "specs/roles.h"
 
 /* A role attribute: spec field, pg_roles column, keywords, default. */
@@ -363,6 +364,8 @@ static void create_database(struct builder *b, const json_t *db, const char *own
     }
     add_step(b, PGW_ROLES_OBJ_DATABASE, name, NULL, sql, "DatabaseCreated",
              pgw_asprintf("created database %s owned by %s", name, owner != NULL ? owner : "postgres"));
+    /* PgBouncer's auth_query function, which a database made from template0 lacks (no Event: part of the creation). */
+    add_step(b, PGW_ROLES_OBJ_DATABASE, name, name, pgw_render_pgbouncer_auth_function_sql(), NULL, NULL);
     free(qname);
 }
 

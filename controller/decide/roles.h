@@ -23,7 +23,8 @@
  *    forced: "role owns objects" or "database is being accessed" is reported);
  *  - an item removed from the lists is never touched.
  * Order: roles created, then altered, then passwords, then memberships;
- * databases; extensions; then the drops: extensions, databases, roles.
+ * databases (a new one gets PgBouncer's auth_query function, which template0
+ * lacks); extensions; then the drops: extensions, databases, roles.
  */
 #ifndef PGW_CONTROLLER_DECIDE_ROLES_H
 #define PGW_CONTROLLER_DECIDE_ROLES_H
@@ -44,8 +45,8 @@ struct pgw_roles_step {
     char *name;         /* the role, database or extension */
     char *database;     /* the database to run in ("postgres" but for extensions) */
     char *sql;          /* one statement (CREATE DATABASE cannot run in a transaction block) */
-    const char *reason; /* the Event's reason on success (RoleCreated, PasswordRotated, ...) */
-    char *message;      /* the Event's message */
+    const char *reason; /* the Event's reason on success (RoleCreated, PasswordRotated, ...); NULL: no Event */
+    char *message;      /* the Event's message, or NULL */
     int password;       /* 1: the statement sets the role's password */
     char *old_version;  /* password steps: the version applied before (NULL: none) */
 };

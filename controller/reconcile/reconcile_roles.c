@@ -600,6 +600,8 @@ void pgw_reconcile_roles(struct pgw_reconciler *r, const json_t *cluster, const 
         char *serr = NULL;
         pgw_pg_conn *pg = conn_for(&conns, s->database, &serr);
         if (pg != NULL && pgw_pg_query(pg, s->sql, NULL, &serr) == 0) {
+            if (s->reason == NULL)
+                continue;
             pgw_reconcile_event(r, cluster, "Normal", s->reason, s->message, &out->writes);
             pgw_log(PGW_LOG_INFO, "role reconcile step",
                     pgw_json_pack("{s:s,s:s,s:s}", "namespace", pgw_obj_meta_str(cluster, "namespace"), "cluster",
