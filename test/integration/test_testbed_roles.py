@@ -41,6 +41,8 @@ spec:
   databases:
   - name: reports
     owner: analyst
+    template: template0
+    locale: C
     extensions:
     - {name: pg_trgm, version: "%(trgm)s"}
     - {name: hstore}
@@ -159,8 +161,10 @@ class DeclarativeRoles(NamespaceTestCase):
         self.assertEqual(self.su("SELECT string_agg(r.rolname, ',') FROM pg_auth_members a JOIN pg_roles r "
                                  "ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member WHERE m.rolname = 'analyst'"),
                          "pg_read_all_data")
-        self.assertEqual(self.su("SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding) FROM pg_database "
-                                 "WHERE datname = 'reports'"), "analyst|UTF8")
+        self.assertEqual(self.su("SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding), datcollate FROM pg_database "
+                                 "WHERE datname = 'reports'"), "analyst|UTF8|C")
+        # made from template0, it got PgBouncer's auth_query function from the controller
+        self.assertEqual(self.login("analyst", analyst_pw, port=6432, db="reports"), "analyst")
         self.assertEqual(self.su("SELECT string_agg(extname || ' ' || extversion, ',' ORDER BY extname) FROM pg_extension "
                                  "WHERE extname <> 'plpgsql'", db="reports"), "hstore 1.8,pg_trgm 1.5")
         # pg_read_all_data: analyst reads the writer's table in the postgres database
