@@ -97,15 +97,12 @@ START_TEST(fresh_cluster_creates_everything_in_order)
     struct run r;
     plan(&r, cluster_json, "{'roles':{},'members':{},'databases':{},'extensions':{}}", passwords_json);
     const char *want[] = {
-        "CREATE ROLE \"analyst\" WITH NOSUPERUSER INHERIT NOCREATEROLE "
-        "NOCREATEDB LOGIN NOREPLICATION NOBYPASSRLS CONNECTION "
-        "LIMIT 5 VALID UNTIL '2027-06-30T00:00:00Z' PASSWORD '" VERIFIER "'",
-        "CREATE ROLE \"writer\" WITH NOSUPERUSER INHERIT NOCREATEROLE CREATEDB "
-        "LOGIN NOREPLICATION NOBYPASSRLS CONNECTION LIMIT -1 "
-        "PASSWORD '" VERIFIER "'",
+        ("CREATE ROLE \"analyst\" WITH NOSUPERUSER INHERIT NOCREATEROLE NOCREATEDB LOGIN NOREPLICATION NOBYPASSRLS "
+         "CONNECTION LIMIT 5 VALID UNTIL '2027-06-30T00:00:00Z' PASSWORD '" VERIFIER "'"),
+        ("CREATE ROLE \"writer\" WITH NOSUPERUSER INHERIT NOCREATEROLE CREATEDB LOGIN NOREPLICATION NOBYPASSRLS "
+         "CONNECTION LIMIT -1 PASSWORD '" VERIFIER "'"),
         "GRANT \"pg_read_all_data\" TO \"analyst\"",
-        "CREATE DATABASE \"reports\" OWNER \"analyst\" TEMPLATE \"template1\" "
-        "ENCODING 'UTF8'",
+        "CREATE DATABASE \"reports\" OWNER \"analyst\" TEMPLATE \"template1\" ENCODING 'UTF8'",
         AUTH_FUNCTION,
         "CREATE EXTENSION IF NOT EXISTS \"pg_trgm\" VERSION '1.6'",
         "CREATE EXTENSION IF NOT EXISTS \"hstore\"",
