@@ -215,6 +215,9 @@ class DeclarativeRoles(NamespaceTestCase):
         self.roles_ready()
         old_analyst = self.tb.secret_value(NS, "rl-analyst", "password")
         old_app = self.tb.secret_value(NS, "rl-app", "password")
+        # a server connection of PgBouncer's pool, opened with the old password, is left idle there
+        self.assertEqual(self.login("analyst", old_analyst, port=6432, db="reports"), "analyst")
+        before = self.su("SELECT now()")
         self.tb.kubectl("annotate", "pgc", "rl", "-n", NS, "pgwarden.io/rotate-password=analyst,app")
         wait_for(lambda: "pgwarden.io/rotate-password" not in self.cluster()["metadata"].get("annotations", {}), 120, 1.0,
                  what="the rotate-password annotation removed")
@@ -224,6 +227,10 @@ class DeclarativeRoles(NamespaceTestCase):
         self.assertNotEqual(new_app, old_app)
         self.assertIn(f"postgresql://app:{new_app}@", self.tb.secret_value(NS, "rl-app", "uri"))
         self.assertIn(f"password={new_app}&", self.tb.secret_value(NS, "rl-app", "jdbc-uri"))
+        # PgBouncer serves the new login on that server connection: it was authenticated once, before
+        self.assertEqual(self.tb.psql(self.primary_ip(), "SELECT backend_start < '%s' FROM pg_stat_activity WHERE pid = "
+                                      "pg_backend_pid()" % before, user="analyst", password=new_analyst, db="reports",
+                                      port=6432), "t")
         for user, old, new, db in (("analyst", old_analyst, new_analyst, "reports"), ("app", old_app, new_app, "app")):
             for port in (5432, 6432):
                 self.assertIsNone(self.login(user, old, port=port, db=db), f"{user}: old password on {port}")
