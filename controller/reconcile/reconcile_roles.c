@@ -51,8 +51,8 @@
 /* The connections of one pass, one per database, opened when first needed. */
 struct conns {
     pgw_pg_conn_opts opts;
-    char *dbnames[16];
-    pgw_pg_conn *conn[16];
+    char **dbnames;
+    pgw_pg_conn **conn;
     size_t n;
 };
 
@@ -66,10 +66,8 @@ static pgw_pg_conn *conn_for(struct conns *c, const char *db, char **err)
             }
             return c->conn[i];
         }
-    if (c->n == sizeof(c->conn) / sizeof(c->conn[0])) {
-        *err = pgw_strdup("too many databases in one pass");
-        return NULL;
-    }
+    c->dbnames = pgw_realloc(c->dbnames, (c->n + 1) * sizeof(*c->dbnames));
+    c->conn = pgw_realloc(c->conn, (c->n + 1) * sizeof(*c->conn));
     pgw_pg_conn_opts o = c->opts;
     o.dbname = db;
     c->dbnames[c->n] = pgw_strdup(db);
@@ -83,7 +81,9 @@ static void conns_close(struct conns *c)
         pgw_pg_close(c->conn[i]);
         free(c->dbnames[i]);
     }
-    c->n = 0;
+    free(c->dbnames);
+    free(c->conn);
+    *c = (struct conns){0};
 }
 
 /* Rows as {first column: {column: text or null}}. */
