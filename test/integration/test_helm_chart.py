@@ -207,6 +207,36 @@ class HelmChart(unittest.TestCase):
                 with open(os.path.join(MANIFESTS, "crds", n), "rb") as f:
                     self.assertEqual(tar.extractfile(member).read(), f.read(), n)
 
+    def test_monitoring_values(self):
+        """monitoring.* adds the objects of monitoring/ (one source: files/ are symlinks to them), in the
+        release namespace with the chart's labels, and changes nothing else."""
+        kinds = {k[1] for k in self.default}
+        self.assertNotIn("PodMonitor", kinds)
+        self.assertNotIn("PrometheusRule", kinds)
+        for n, target in (("podmonitors.yaml", "monitoring/podmonitors.yaml"),
+                          ("pgwarden-rules.yaml", "monitoring/prometheus/pgwarden-rules.yaml")):
+            self.assertEqual(os.readlink(os.path.join(CHART, "files", n)), "../../../" + target)
+        source = {}
+        for path in ("podmonitors.yaml", os.path.join("prometheus", "pgwarden-rules.yaml")):
+            with open(os.path.join(SOURCE, "monitoring", path)) as f:
+                source.update({(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(f) if o})
+        # Into another namespace than the default, so the operator PodMonitor's selector is seen to follow.
+        out = helm("template", RELEASE, CHART, "--namespace", "ops", "--set", "monitoring.podMonitors=true",
+                   "--set", "monitoring.prometheusRule=true").stdout
+        added = {(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(out)
+                 if o and o["kind"] in ("PodMonitor", "PrometheusRule")}
+        self.assertEqual(set(added), set(source))
+        for kn, o in added.items():
+            self.assertEqual(o["metadata"]["namespace"], "ops")
+            self.assertEqual({k: o["metadata"]["labels"][k] for k in HELM_LABELS}, HELM_LABELS)
+            want = source[kn]["spec"]
+            if kn == ("PodMonitor", "pgwarden-operator"):
+                self.assertEqual(o["spec"]["namespaceSelector"], {"matchNames": ["ops"]})
+                want = dict(want, namespaceSelector={"matchNames": ["ops"]})
+            self.assertEqual(o["spec"], want, kn)
+        only_rule = render("monitoring.prometheusRule=true")
+        self.assertEqual(changes(self.default, only_rule), {("PrometheusRule", "pgwarden"): ["+"]})
+
     def test_image_values(self):
         objs = render("image.repository=registry.example.com/pgw/pgwarden", "image.tag=0.2.0-rc1",
                       "image.pullPolicy=Always")
