@@ -99,9 +99,14 @@ class ControlPlaneFaults(NamespaceTestCase):
         finally:
             script("start", "etcd")  # the other tests need it, whatever happened here
         wait_for(self.api_ready, 60, 0.5, what="kube-apiserver ready with etcd back")
-        # A spec change after the outage reaches Patroni's configuration.
-        tb.kubectl("patch", "pgc", "through-etcd", "-n", NS, "--type=merge", "-p",
-                   json.dumps({"spec": {"postgres": {"parameters": {"work_mem": "12MB"}}}}))
+        # A spec change after the outage reaches Patroni's configuration. The operator's readiness
+        # follows its caBundle check, which fails while the API is away, so the webhook Service may
+        # have no endpoints for a probe period or two after etcd is back: admission fails closed
+        # until then, and the change is retried rather than lost.
+        patch = json.dumps({"spec": {"postgres": {"parameters": {"work_mem": "12MB"}}}})
+        wait_for(lambda: tb.kubectl("patch", "pgc", "through-etcd", "-n", NS, "--type=merge", "-p", patch,
+                                    check=False).returncode == 0,
+                 60, 1.0, what="the spec change admitted once the webhook has endpoints again")
 
         def pushed():
             ep = tb.get("endpoints", "through-etcd-config", NS) or {}
