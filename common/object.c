@@ -44,6 +44,21 @@ char *pgw_obj_child_name(const char *cluster, const char *suffix)
     return pgw_asprintf("%s%s", cluster, suffix);
 }
 
+const json_t *pgw_obj_find_named(const json_t *array, const char *name)
+{
+    size_t i;
+    json_t *item;
+    if (name == NULL)
+        return NULL;
+    json_array_foreach(array, i, item)
+    {
+        const char *n = json_string_value(json_object_get(item, "name"));
+        if (n != NULL && strcmp(n, name) == 0)
+            return item;
+    }
+    return NULL;
+}
+
 char *pgw_obj_join_strings(const json_t *strings, const char *sep)
 {
     size_t len = 1, i;

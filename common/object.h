@@ -23,6 +23,10 @@ const char *pgw_obj_str_at(const json_t *obj, const char *path);
 /* "<cluster><suffix>", the name of a child (suffix: a PGW_SUFFIX_* constant). malloc'd. */
 char *pgw_obj_child_name(const char *cluster, const char *suffix);
 
+/* The first object of `array` whose "name" is `name` (containers, volumes, list entries keyed by
+ * name), or NULL; NULL too when `name` is NULL. Borrowed. */
+const json_t *pgw_obj_find_named(const json_t *array, const char *name);
+
 /* The strings of a JSON array joined with `sep` ("a, b"); other members are skipped. malloc'd. */
 char *pgw_obj_join_strings(const json_t *strings, const char *sep);
 

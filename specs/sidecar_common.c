@@ -11,30 +11,18 @@
 #include <string.h>
 
 #include "common/json_pack.h"
+#include "common/object.h"
 #include "specs/pod_layout.h"
 #include "specs/security_context.h"
 
-static int array_has_name(const json_t *array, const char *name)
-{
-    size_t i;
-    json_t *item;
-    json_array_foreach(array, i, item)
-    {
-        const char *n = json_string_value(json_object_get(item, "name"));
-        if (n != NULL && strcmp(n, name) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 int pgw_pod_edit_has_container(const struct pgw_pod_edit *edit, const char *name)
 {
-    return array_has_name(edit->containers, name) || array_has_name(edit->init_containers, name);
+    return pgw_obj_find_named(edit->containers, name) != NULL || pgw_obj_find_named(edit->init_containers, name) != NULL;
 }
 
 int pgw_pod_edit_has_volume(const struct pgw_pod_edit *edit, const char *name)
 {
-    return array_has_name(json_object_get(edit->spec, "volumes"), name);
+    return pgw_obj_find_named(json_object_get(edit->spec, "volumes"), name) != NULL;
 }
 
 void pgw_pod_edit_add_volume(struct pgw_pod_edit *edit, json_t *volume)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/object.h"
 #include "common/regex_match.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
@@ -69,20 +70,6 @@ static const char *item_name(const json_t *item)
     return json_string_value(pgw_member(item, "name"));
 }
 
-/* The first item of `list` named `name`, or NULL. */
-static const json_t *find_item(const json_t *list, const char *name)
-{
-    size_t i;
-    json_t *item;
-    json_array_foreach(list, i, item)
-    {
-        const char *n = item_name(item);
-        if (n != NULL && name != NULL && strcmp(n, name) == 0)
-            return item;
-    }
-    return NULL;
-}
-
 static int is_identifier(const char *s)
 {
     return s != NULL && pgw_regex_match(s, IDENTIFIER_PATTERN);
@@ -121,7 +108,7 @@ static void check_ensure(struct pgw_errors *errs, const char *base, const json_t
 /* Reports a repeated name in `list` at `path` (item i). */
 static void check_unique(struct pgw_errors *errs, const char *path, const json_t *list, size_t i, const char *name)
 {
-    if (find_item(list, name) != json_array_get(list, i)) {
+    if (pgw_obj_find_named(list, name) != json_array_get(list, i)) {
         json_t *v = json_string(name);
         pgw_errors_add(errs, PGW_ERR_DUPLICATE, path, v, "each name may appear once");
         json_decref(v);
@@ -162,7 +149,7 @@ static int predefined_in(const char *name, int major)
 /* Whether `name` is a declared role with ensure present. */
 static int present_role(const struct roles_view *rv, const char *name)
 {
-    const json_t *role = find_item(rv->roles, name);
+    const json_t *role = pgw_obj_find_named(rv->roles, name);
     return role != NULL && pgw_ensure_present(role);
 }
 
@@ -173,7 +160,7 @@ static void check_role_reference(const struct roles_view *rv, struct pgw_errors 
     const char *name = json_string_value(v);
     if (strcmp(name, rv->owner) == 0 || present_role(rv, name))
         return;
-    if (find_item(rv->roles, name) != NULL)
+    if (pgw_obj_find_named(rv->roles, name) != NULL)
         pgw_errors_add(errs, PGW_ERR_INVALID, path, v, "%s is declared with ensure: absent, so it cannot %s", name, what);
     else
         pgw_errors_add(errs, PGW_ERR_INVALID, path, v, "must be a role of spec.roles (ensure: present) or the bootstrap owner %s",
@@ -227,7 +214,7 @@ static int member_of(const struct roles_view *rv, const char *from, const char *
 {
     if (depth > 64)
         return 0;
-    json_t *in = pgw_member(find_item(rv->roles, from), "inRoles");
+    json_t *in = pgw_member(pgw_obj_find_named(rv->roles, from), "inRoles");
     size_t i;
     json_t *v;
     json_array_foreach(in, i, v)
@@ -242,7 +229,7 @@ static int member_of(const struct roles_view *rv, const char *from, const char *
 /* Whether `name` is its own member through other declared roles (naming itself directly is reported apart). */
 static int in_cycle(const struct roles_view *rv, const char *name)
 {
-    json_t *in = pgw_member(find_item(rv->roles, name), "inRoles");
+    json_t *in = pgw_member(pgw_obj_find_named(rv->roles, name), "inRoles");
     size_t i;
     json_t *v;
     json_array_foreach(in, i, v)
@@ -589,7 +576,7 @@ static void check_template(const struct roles_view *rv, struct pgw_errors *errs,
         } else if (self != NULL && strcmp(t, self) == 0) {
             pgw_errors_add(errs, PGW_ERR_INVALID, path, tpl, "a database cannot be its own template");
         } else {
-            const json_t *other = find_item(rv->dbs, t);
+            const json_t *other = pgw_obj_find_named(rv->dbs, t);
             if (other == NULL || !pgw_ensure_present(other))
                 pgw_errors_add(errs, PGW_ERR_INVALID, path, tpl,
                                "must be template0, template1 or a database of spec.databases (ensure: present)");
@@ -663,7 +650,7 @@ static void check_database_update(const struct roles_view *rv, struct pgw_errors
     json_t *db;
     json_array_foreach(rv->dbs, i, db)
     {
-        const json_t *before = find_item(old, item_name(db));
+        const json_t *before = pgw_obj_find_named(old, item_name(db));
         if (before == NULL || !pgw_ensure_present(before) || !pgw_ensure_present(db))
             continue; /* new, or created again after a drop */
         char *base = pgw_path_index(DATABASES_PATH, i);
@@ -711,7 +698,7 @@ void pgw_cluster_validate_roles(const struct pgw_cluster_view *c, struct pgw_err
 static void check_rotate_target(const struct roles_view *rv, struct pgw_errors *errs, const char *path, const json_t *value,
                                 const char *name)
 {
-    const json_t *role = find_item(rv->roles, name);
+    const json_t *role = pgw_obj_find_named(rv->roles, name);
     json_t *ps = pgw_member(role, "passwordSecret");
     if (strcmp(name, rv->owner) == 0)
         return; /* Secret <cluster>-app */

@@ -66,18 +66,6 @@ static int absent(const json_t *item)
     return !pgw_ensure_present(item);
 }
 
-const json_t *pgw_roles_status_entry(const json_t *entries, const char *name)
-{
-    size_t i;
-    json_t *e;
-    json_array_foreach(entries, i, e)
-    {
-        if (eq(str(e, "name"), name))
-            return e;
-    }
-    return NULL;
-}
-
 static struct pgw_roles_step *add_step(struct builder *b, enum pgw_roles_object object, const char *name, const char *database,
                                        char *sql, const char *reason, char *message)
 {
@@ -150,7 +138,7 @@ static const char *applied_version(const struct builder *b, const json_t *pw, co
 {
     if (json_object_get(pw, "applied") != NULL)
         return str(pw, "applied");
-    return str(pgw_roles_status_entry(b->old_roles, role), "passwordVersion");
+    return str(pgw_obj_find_named(b->old_roles, role), "passwordVersion");
 }
 
 /* " PASSWORD '<verifier>'" for the role's password, or "" when there is none to set. */
@@ -310,8 +298,7 @@ static void plan_roles(struct builder *b)
     }
     /* The bootstrap owner (Patroni creates it): tracked only for its password, never created nor altered here. */
     const char *owner = pgw_bootstrap_owner(json_object_get(b->in->cluster, "spec"));
-    if (owner != NULL && json_object_get(b->in->passwords, owner) != NULL &&
-        pgw_roles_status_entry(b->plan->roles, owner) == NULL) {
+    if (owner != NULL && json_object_get(b->in->passwords, owner) != NULL && pgw_obj_find_named(b->plan->roles, owner) == NULL) {
         int exists = json_object_get(seen, owner) != NULL;
         json_t *entry = new_entry(owner, exists ? PGW_ROLES_PRESENT : PGW_ROLES_PENDING);
         password_status(b, entry, owner, 1);
@@ -447,7 +434,7 @@ static void plan_databases(struct builder *b, int drops)
         const char *owner = database_owner(b, db);
         char *qname = pgw_pg_quote_ident(name);
         if (drops) { /* extensions first, in every database, then the databases */
-            json_t *entry = (json_t *)pgw_roles_status_entry(b->plan->databases, name);
+            json_t *entry = (json_t *)pgw_obj_find_named(b->plan->databases, name);
             if (drops == 1 && !absent(db))
                 plan_extensions(b, db, entry, 1);
             else if (drops == 2 && absent(db) && seen != NULL)
@@ -485,7 +472,7 @@ static void plan_databases(struct builder *b, int drops)
     json_array_foreach(pgw_obj_at(b->in->cluster, "spec.databases"), i, db)
     {
         if (str(db, "name") != NULL && !absent(db))
-            plan_extensions(b, db, (json_t *)pgw_roles_status_entry(b->plan->databases, str(db, "name")), 0);
+            plan_extensions(b, db, (json_t *)pgw_obj_find_named(b->plan->databases, str(db, "name")), 0);
     }
 }
 
@@ -549,7 +536,7 @@ static void mark_failed(json_t *entry, const char *error)
 void pgw_roles_plan_fail(struct pgw_roles_plan *p, const struct pgw_roles_step *step, const char *error)
 {
     if (step->object == PGW_ROLES_OBJ_ROLE) {
-        json_t *entry = (json_t *)pgw_roles_status_entry(p->roles, step->name);
+        json_t *entry = (json_t *)pgw_obj_find_named(p->roles, step->name);
         mark_failed(entry, error);
         if (step->password && entry != NULL) {
             if (step->old_version != NULL)
@@ -558,10 +545,10 @@ void pgw_roles_plan_fail(struct pgw_roles_plan *p, const struct pgw_roles_step *
                 json_object_del(entry, "passwordVersion");
         }
     } else if (step->object == PGW_ROLES_OBJ_DATABASE) {
-        mark_failed((json_t *)pgw_roles_status_entry(p->databases, step->name), error);
+        mark_failed((json_t *)pgw_obj_find_named(p->databases, step->name), error);
     } else {
-        json_t *db = (json_t *)pgw_roles_status_entry(p->databases, step->database);
-        json_t *ext = (json_t *)pgw_roles_status_entry(json_object_get(db, "extensions"), step->name);
+        json_t *db = (json_t *)pgw_obj_find_named(p->databases, step->database);
+        json_t *ext = (json_t *)pgw_obj_find_named(json_object_get(db, "extensions"), step->name);
         if (ext != NULL) {
             json_object_set_new(ext, "state", json_string(PGW_ROLES_FAILED));
             json_object_del(ext, "version");
@@ -580,7 +567,7 @@ void pgw_roles_status_times(json_t *entries, const json_t *old, const char *now)
     json_t *e;
     json_array_foreach(entries, i, e)
     {
-        const json_t *was = pgw_roles_status_entry(old, str(e, "name"));
+        const json_t *was = pgw_obj_find_named(old, str(e, "name"));
         const char *t = str(was, "lastTransitionTime");
         json_object_set_new(e, "lastTransitionTime",
                             json_string(was != NULL && t != NULL && eq(str(was, "state"), str(e, "state")) ? t : now));

@@ -90,7 +90,4 @@ void pgw_roles_plan_fail(struct pgw_roles_plan *p, const struct pgw_roles_step *
  * the entry of the same name in `old` while its state is unchanged, else `now`. */
 void pgw_roles_status_times(json_t *entries, const json_t *old, const char *now);
 
-/* The entry named `name` in a status list (borrowed), or NULL. */
-const json_t *pgw_roles_status_entry(const json_t *entries, const char *name);
-
 #endif

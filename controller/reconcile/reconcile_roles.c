@@ -104,12 +104,6 @@ static json_t *rows_by_name(const pgw_pg_result *res)
     return out;
 }
 
-static int query_rows(pgw_pg_conn *conn, const char *sql, pgw_pg_result *res, char **err)
-{
-    *res = (pgw_pg_result){0};
-    return pgw_pg_query(conn, sql, res, err);
-}
-
 /* The catalog the plan compares with (roles.h, pgw_roles_input.observed), or NULL with *err. */
 static json_t *read_catalog(struct conns *c, const json_t *spec, char **err)
 {
@@ -118,11 +112,11 @@ static json_t *read_catalog(struct conns *c, const json_t *spec, char **err)
         return NULL;
     json_t *obs = json_object();
     pgw_pg_result res;
-    if (query_rows(pg, ROLES_SQL, &res, err) != 0)
+    if (pgw_pg_query(pg, ROLES_SQL, &res, err) != 0)
         goto fail;
     json_object_set_new(obs, "roles", rows_by_name(&res));
     pgw_pg_result_free(&res);
-    if (query_rows(pg, MEMBERS_SQL, &res, err) != 0)
+    if (pgw_pg_query(pg, MEMBERS_SQL, &res, err) != 0)
         goto fail;
     json_t *members = json_object();
     for (size_t i = 0; i < res.nrows; ++i) {
@@ -136,7 +130,7 @@ static json_t *read_catalog(struct conns *c, const json_t *spec, char **err)
     }
     json_object_set_new(obs, "members", members);
     pgw_pg_result_free(&res);
-    if (query_rows(pg, DATABASES_SQL, &res, err) != 0)
+    if (pgw_pg_query(pg, DATABASES_SQL, &res, err) != 0)
         goto fail;
     json_t *dbs = rows_by_name(&res);
     json_object_set_new(obs, "databases", dbs);
@@ -154,7 +148,7 @@ static json_t *read_catalog(struct conns *c, const json_t *spec, char **err)
             continue;
         char *why = NULL;
         pgw_pg_conn *dc = conn_for(c, name, &why);
-        if (dc == NULL || query_rows(dc, EXTENSIONS_SQL, &res, &why) != 0) {
+        if (dc == NULL || pgw_pg_query(dc, EXTENSIONS_SQL, &res, &why) != 0) {
             /* planned as none: CREATE EXTENSION IF NOT EXISTS is harmless, and the step fails with the reason */
             free(why);
             continue;
@@ -246,19 +240,6 @@ static json_t *rotation_request(const json_t *cluster)
     return out;
 }
 
-static const json_t *find_named(const json_t *list, const char *name)
-{
-    size_t i;
-    json_t *e;
-    json_array_foreach(list, i, e)
-    {
-        const char *n = json_string_value(json_object_get(e, "name"));
-        if (n != NULL && strcmp(n, name) == 0)
-            return e;
-    }
-    return NULL;
-}
-
 /*
  * Writes a new generated password into the Secret of `role` (named in the rotate annotation), unless
  * the one there is not applied yet (a rotation already written, waiting to be set). Updates the role's
@@ -274,10 +255,11 @@ static void rotate(struct pgw_reconciler *r, const json_t *cluster, const json_t
     if (pw == NULL || version == NULL)
         return;
     const json_t *applied = json_object_get(pw, "applied");
-    const char *was = applied != NULL
-                          ? json_string_value(applied)
-                          : json_string_value(json_object_get(
-                                find_named(json_object_get(json_object_get(cluster, "status"), "roles"), role), "passwordVersion"));
+    const char *was =
+        applied != NULL
+            ? json_string_value(applied)
+            : json_string_value(json_object_get(
+                  pgw_obj_find_named(json_object_get(json_object_get(cluster, "status"), "roles"), role), "passwordVersion"));
     if (was != NULL && strcmp(was, version) != 0)
         return; /* rotated already: the plan sets it */
     struct pgw_render_ctx ctx = {.config = r->config};
@@ -285,7 +267,7 @@ static void rotate(struct pgw_reconciler *r, const json_t *cluster, const json_t
     if (strcmp(role, pgw_bootstrap_owner(spec)) == 0) {
         data = pgw_render_credentials(defaulted, role, pgw_bootstrap_database(spec), &ctx);
     } else {
-        json_t *s = pgw_render_role_secret(defaulted, find_named(json_object_get(spec, "roles"), role), &ctx);
+        json_t *s = pgw_render_role_secret(defaulted, pgw_obj_find_named(json_object_get(spec, "roles"), role), &ctx);
         data = s != NULL ? json_incref(json_object_get(s, "stringData")) : NULL;
         json_decref(s);
     }
@@ -386,7 +368,7 @@ static json_t *read_passwords(struct pgw_reconciler *r, const json_t *cluster, c
     }
     /* The bootstrap owner: once asked to rotate, its -app Secret is tracked like a declared role's. */
     const char *owner = pgw_bootstrap_owner(spec);
-    int owner_tracked = find_named(json_object_get(json_object_get(cluster, "status"), "roles"), owner) != NULL;
+    int owner_tracked = pgw_obj_find_named(json_object_get(json_object_get(cluster, "status"), "roles"), owner) != NULL;
     char *seen = applied_seen(r, cluster, owner); /* the store may show a status from before we tracked it */
     owner_tracked |= seen != NULL;
     free(seen);
@@ -486,7 +468,7 @@ static void failure_events(struct pgw_reconciler *r, const json_t *cluster, cons
             continue;
         (*failed)++;
         const char *name = json_string_value(json_object_get(e, "name")), *msg = json_string_value(json_object_get(e, "message"));
-        const char *was = json_string_value(json_object_get(find_named(old, name), "message"));
+        const char *was = json_string_value(json_object_get(pgw_obj_find_named(old, name), "message"));
         if (was != NULL && msg != NULL && strcmp(was, msg) == 0)
             continue;
         char *text = pgw_asprintf("%s %s: %s", what, name, msg != NULL ? msg : "failed");
@@ -507,7 +489,7 @@ static void finish_rotations(struct pgw_reconciler *r, const json_t *cluster, co
     json_array_foreach(rotations, i, v)
     {
         const char *role = json_string_value(v);
-        const json_t *e = find_named(roles, role);
+        const json_t *e = pgw_obj_find_named(roles, role);
         const char *want = json_string_value(json_object_get(json_object_get(passwords, role), "version"));
         const char *have = json_string_value(json_object_get(e, "passwordVersion"));
         int done = e != NULL && want != NULL && have != NULL && strcmp(want, have) == 0;

@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/object: joining the strings of an array.
+ * Unit tests for common/object: joining the strings of an array, finding an item by name.
  */
 #include "helpers.h"
 
@@ -26,11 +26,27 @@ START_TEST(join_strings)
 }
 END_TEST
 
+START_TEST(find_named)
+{
+    json_t *a = q("[{'name':'a','v':1},'x',{'v':2},{'name':7},{'name':'b','v':3},{'name':'a','v':4}]");
+    ck_assert_ptr_eq(pgw_obj_find_named(a, "a"), json_array_get(a, 0)); /* the first of two */
+    ck_assert_ptr_eq(pgw_obj_find_named(a, "b"), json_array_get(a, 4));
+    ck_assert_ptr_null(pgw_obj_find_named(a, "c"));
+    ck_assert_ptr_null(pgw_obj_find_named(a, NULL));
+    ck_assert_ptr_null(pgw_obj_find_named(NULL, "a"));
+    json_t *notarray = q("{'name':'a'}");
+    ck_assert_ptr_null(pgw_obj_find_named(notarray, "a"));
+    json_decref(a);
+    json_decref(notarray);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("object");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, join_strings);
+    tcase_add_test(tc, find_named);
     suite_add_tcase(s, tc);
     return pgw_run_suite(s);
 }

@@ -5,6 +5,7 @@
  */
 #include "helpers.h"
 
+#include "common/object.h"
 #include "controller/decide/roles.h"
 
 #define VERIFIER "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy"
@@ -89,7 +90,7 @@ static void expect_sql(const struct run *r, const char *const *want, size_t n)
 
 static const char *entry_str(const json_t *entries, const char *name, const char *key)
 {
-    return json_string_value(json_object_get(pgw_roles_status_entry(entries, name), key));
+    return json_string_value(json_object_get(pgw_obj_find_named(entries, name), key));
 }
 
 START_TEST(fresh_cluster_creates_everything_in_order)
@@ -123,7 +124,7 @@ START_TEST(fresh_cluster_creates_everything_in_order)
     json_t *want_db = q("{'name':'reports','state':'Present','message':'','owner':'analyst',"
                         "'extensions':[{'name':'pg_trgm','state':'Present','version':'1.6'},{'"
                         "name':'hstore','state':'Present'}]}");
-    ck_assert(json_equal(want_db, pgw_roles_status_entry(r.plan.databases, "reports")));
+    ck_assert(json_equal(want_db, pgw_obj_find_named(r.plan.databases, "reports")));
     json_decref(want_db);
     done(&r);
 }
@@ -164,7 +165,7 @@ START_TEST(in_sync_plans_nothing)
     ck_assert_int_eq(verifier_calls, 0); /* no salt drawn when nothing is set */
     ck_assert_str_eq(entry_str(r.plan.roles, "analyst", "passwordVersion"), "100");
     ck_assert_str_eq(entry_str(r.plan.databases, "reports", "message"), "");
-    json_t *ext = json_array_get(json_object_get(pgw_roles_status_entry(r.plan.databases, "reports"), "extensions"), 1);
+    json_t *ext = json_array_get(json_object_get(pgw_obj_find_named(r.plan.databases, "reports"), "extensions"), 1);
     ck_assert_str_eq(json_string_value(json_object_get(ext, "version")), "1.8"); /* as installed when unpinned */
     done(&r);
     free(cluster);
@@ -210,7 +211,7 @@ START_TEST(expiry_removed_is_infinity)
          "{'roles':{'a':" ROW("f", "t", "f", "f", "t", "-1", UNTIL_EPOCH) "}}", "{}");
     const char *want[] = {"ALTER ROLE \"a\" WITH VALID UNTIL 'infinity'"};
     expect_sql(&r, want, 1);
-    ck_assert_ptr_null(json_object_get(pgw_roles_status_entry(r.plan.roles, "a"), "passwordSecret"));
+    ck_assert_ptr_null(json_object_get(pgw_obj_find_named(r.plan.roles, "a"), "passwordSecret"));
     done(&r);
 }
 END_TEST
@@ -297,7 +298,7 @@ START_TEST(absent_drops_databases_before_roles)
     ck_assert_str_eq(entry_str(r.plan.databases, "olddb", "state"), "Absent");
     json_t *want_ext = q("[{'name':'hstore','state':'Absent'},{'name':'pg_trgm','"
                          "state':'Absent'}]");
-    ck_assert(json_equal(want_ext, json_object_get(pgw_roles_status_entry(r.plan.databases, "keep"), "extensions")));
+    ck_assert(json_equal(want_ext, json_object_get(pgw_obj_find_named(r.plan.databases, "keep"), "extensions")));
     json_decref(want_ext);
     /* a drop that fails ("role owns objects") is reported, not forced */
     pgw_roles_plan_fail(&r.plan, &r.plan.steps[2],
@@ -348,7 +349,7 @@ START_TEST(database_owner_and_extension_version_drift)
                      "locale is C.UTF-8, not C (fixed at creation: not changed)");
     /* an extension that fails marks it and its database */
     pgw_roles_plan_fail(&r.plan, &r.plan.steps[1], "ERROR 22023: no update path");
-    json_t *db = (json_t *)pgw_roles_status_entry(r.plan.databases, "reports");
+    json_t *db = (json_t *)pgw_obj_find_named(r.plan.databases, "reports");
     ck_assert_str_eq(json_string_value(json_object_get(db, "state")), "Failed");
     ck_assert_str_eq(json_string_value(json_object_get(db, "message")), "extension pg_trgm: ERROR 22023: no update path");
     json_t *want_ext = q("[{'name':'pg_trgm','state':'Failed'}]");
@@ -389,7 +390,7 @@ START_TEST(bootstrap_owner_password_is_tracked)
     expect_sql(&r, want, 1);
     json_t *want_entry = q("{'name':'app','state':'Present','message':'','"
                            "passwordSecret':'c-app','passwordVersion':'8'}");
-    ck_assert(json_equal(want_entry, pgw_roles_status_entry(r.plan.roles, "app")));
+    ck_assert(json_equal(want_entry, pgw_obj_find_named(r.plan.roles, "app")));
     json_decref(want_entry);
     done(&r);
     /* applied: no statement, never created nor altered */
