@@ -394,15 +394,20 @@ static char *verifier(const char *password, void *arg)
     return pgw_scram_verifier(password, PGW_SCRAM_ITERATIONS);
 }
 
-/* The ready primary's pod IP, or NULL. Borrowed. */
-static const char *primary_ip(const json_t *pods)
+/* The pod IP of the primary status.primary names (set this pass from Patroni's leader key, before the
+ * role label: decide/primary.h), when that pod is ready; else NULL. Borrowed. */
+static const char *primary_ip(const json_t *pods, const json_t *status)
 {
+    const char *primary = json_string_value(json_object_get(status, "primary"));
     size_t i;
     json_t *pod;
+    if (primary == NULL)
+        return NULL;
     json_array_foreach(pods, i, pod)
     {
-        if (pgw_pod_is_primary(pod) && pgw_pod_is_ready(pod))
-            return pgw_obj_str_at(pod, "status.podIP");
+        const char *n = pgw_obj_meta_str(pod, "name");
+        if (n != NULL && strcmp(n, primary) == 0)
+            return pgw_pod_is_ready(pod) ? pgw_obj_str_at(pod, "status.podIP") : NULL;
     }
     return NULL;
 }
@@ -537,7 +542,7 @@ void pgw_reconcile_roles(struct pgw_reconciler *r, const json_t *cluster, const 
         return; /* nothing declared, nothing to remember: no connection */
     }
     const char *phase = json_string_value(json_object_get(status, "phase"));
-    const char *ip = primary_ip(pods);
+    const char *ip = primary_ip(pods, status);
     if (ip == NULL || phase == NULL || (strcmp(phase, "Running") != 0 && strcmp(phase, "Degraded") != 0)) {
         keep_status(cluster, status, "NotRunning", "waiting for a ready primary", now);
         json_decref(rotations);
