@@ -191,16 +191,7 @@ char *pgw_plugin_leader(struct pgw_plugin *p, const char *cluster)
 const json_t *pgw_plugin_primary_pod(const char *leader, const json_t *cluster, const json_t *pods)
 {
     const char *previous = pgw_obj_str_at(cluster, "status.primary");
-    const char *name = pgw_primary_pick(leader, pods, previous);
-    size_t i;
-    json_t *pod;
-    json_array_foreach(pods, i, pod)
-    {
-        const char *n = pgw_obj_meta_str(pod, "name");
-        if (name != NULL && n != NULL && strcmp(n, name) == 0)
-            return pod;
-    }
-    return NULL;
+    return pgw_obj_find_by_meta_name(pods, pgw_primary_pick(leader, pods, previous));
 }
 
 int pgw_plugin_annotate_cluster(struct pgw_plugin *p, const char *cluster, const char *annotation, const char *value)

@@ -66,12 +66,9 @@ static const json_t *pick(const char *cluster, const json_t *primary, const json
     size_t i;
     json_t *pod;
     if (instance != NULL) {
-        json_array_foreach(pods, i, pod)
-        {
-            const char *n = pgw_obj_meta_str(pod, "name");
-            if (n != NULL && strcmp(n, instance) == 0)
-                return pod;
-        }
+        const json_t *named = pgw_obj_find_by_meta_name(pods, instance);
+        if (named != NULL)
+            return named;
         fprintf(stderr, "error: cluster \"%s\" has no instance \"%s\"\n", cluster, instance);
         return NULL;
     }

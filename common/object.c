@@ -59,6 +59,21 @@ const json_t *pgw_obj_find_named(const json_t *array, const char *name)
     return NULL;
 }
 
+const json_t *pgw_obj_find_by_meta_name(const json_t *objects, const char *name)
+{
+    size_t i;
+    json_t *obj;
+    if (name == NULL)
+        return NULL;
+    json_array_foreach(objects, i, obj)
+    {
+        const char *n = pgw_obj_meta_str(obj, "name");
+        if (n != NULL && strcmp(n, name) == 0)
+            return obj;
+    }
+    return NULL;
+}
+
 char *pgw_obj_join_strings(const json_t *strings, const char *sep)
 {
     size_t len = 1, i;

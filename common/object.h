@@ -27,6 +27,10 @@ char *pgw_obj_child_name(const char *cluster, const char *suffix);
  * name), or NULL; NULL too when `name` is NULL. Borrowed. */
 const json_t *pgw_obj_find_named(const json_t *array, const char *name);
 
+/* The first object of `objects` (a list of Kubernetes objects, e.g. pods) whose metadata.name is
+ * `name`, or NULL; NULL too when `name` is NULL. Borrowed. */
+const json_t *pgw_obj_find_by_meta_name(const json_t *objects, const char *name);
+
 /* The strings of a JSON array joined with `sep` ("a, b"); other members are skipped. malloc'd. */
 char *pgw_obj_join_strings(const json_t *strings, const char *sep);
 

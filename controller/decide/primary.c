@@ -13,14 +13,9 @@ const char *pgw_primary_pick(const char *leader, const json_t *pods, const char 
 {
     size_t i;
     json_t *pod;
-    if (leader != NULL && leader[0] != '\0') {
-        json_array_foreach(pods, i, pod)
-        {
-            const char *name = pgw_obj_meta_str(pod, "name");
-            if (name != NULL && strcmp(name, leader) == 0)
-                return name;
-        }
-    }
+    const json_t *leading = leader != NULL && leader[0] != '\0' ? pgw_obj_find_by_meta_name(pods, leader) : NULL;
+    if (leading != NULL)
+        return pgw_obj_meta_str(leading, "name");
     json_array_foreach(pods, i, pod)
     {
         if (json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") == NULL && pgw_pod_is_primary(pod) &&

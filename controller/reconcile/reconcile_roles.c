@@ -398,18 +398,8 @@ static char *verifier(const char *password, void *arg)
  * role label: decide/primary.h), when that pod is ready; else NULL. Borrowed. */
 static const char *primary_ip(const json_t *pods, const json_t *status)
 {
-    const char *primary = json_string_value(json_object_get(status, "primary"));
-    size_t i;
-    json_t *pod;
-    if (primary == NULL)
-        return NULL;
-    json_array_foreach(pods, i, pod)
-    {
-        const char *n = pgw_obj_meta_str(pod, "name");
-        if (n != NULL && strcmp(n, primary) == 0)
-            return pgw_pod_is_ready(pod) ? pgw_obj_str_at(pod, "status.podIP") : NULL;
-    }
-    return NULL;
+    const json_t *pod = pgw_obj_find_by_meta_name(pods, json_string_value(json_object_get(status, "primary")));
+    return pod != NULL && pgw_pod_is_ready(pod) ? pgw_obj_str_at(pod, "status.podIP") : NULL;
 }
 
 /* The CA that signed the server certificate (ca.crt beside it), or NULL: TLS without verification. malloc'd. */

@@ -156,15 +156,7 @@ static void restart_all(struct pgw_reconciler *r, const json_t *cluster, const c
 /* The uid of the pod named `name` among `pods`, or NULL. */
 static const char *pod_uid(const json_t *pods, const char *name)
 {
-    size_t i;
-    json_t *pod;
-    json_array_foreach(pods, i, pod)
-    {
-        const char *pname = pgw_obj_meta_str(pod, "name");
-        if (pname != NULL && strcmp(pname, name) == 0)
-            return pgw_obj_meta_str(pod, "uid");
-    }
-    return NULL;
+    return pgw_obj_meta_str(pgw_obj_find_by_meta_name(pods, name), "uid");
 }
 
 /*

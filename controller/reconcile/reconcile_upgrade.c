@@ -242,15 +242,7 @@ static int create_job(struct pgw_reconciler *r, const json_t *cluster, const str
 
 static const char *pod_ip(const json_t *pods, const char *name)
 {
-    size_t i;
-    json_t *p;
-    json_array_foreach(pods, i, p)
-    {
-        const char *n = pgw_obj_meta_str(p, "name");
-        if (n != NULL && name != NULL && strcmp(n, name) == 0)
-            return pgw_obj_str_at(p, "status.podIP");
-    }
-    return NULL;
+    return pgw_obj_str_at(pgw_obj_find_by_meta_name(pods, name), "status.podIP");
 }
 
 /* Merge-patches the annotations of Patroni's Endpoints `name` (404: nothing to do). */

@@ -41,12 +41,26 @@ START_TEST(find_named)
 }
 END_TEST
 
+START_TEST(find_by_meta_name)
+{
+    json_t *pods = q("[{'metadata':{'name':'m-0'}},{'name':'m-1'},{'metadata':{}},{'metadata':{'name':'m-1'},'v':1},"
+                     "{'metadata':{'name':'m-1'},'v':2}]");
+    ck_assert_ptr_eq(pgw_obj_find_by_meta_name(pods, "m-0"), json_array_get(pods, 0));
+    ck_assert_ptr_eq(pgw_obj_find_by_meta_name(pods, "m-1"), json_array_get(pods, 3)); /* metadata.name, the first */
+    ck_assert_ptr_null(pgw_obj_find_by_meta_name(pods, "m-2"));
+    ck_assert_ptr_null(pgw_obj_find_by_meta_name(pods, NULL));
+    ck_assert_ptr_null(pgw_obj_find_by_meta_name(NULL, "m-0"));
+    json_decref(pods);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("object");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, join_strings);
     tcase_add_test(tc, find_named);
+    tcase_add_test(tc, find_by_meta_name);
     suite_add_tcase(s, tc);
     return pgw_run_suite(s);
 }
