@@ -86,14 +86,9 @@ int pgw_plugin_restart(struct pgw_plugin *p, int argc, char **argv);
 int pgw_plugin_logs(struct pgw_plugin *p, int argc, char **argv);
 
 /*
- * The status screen, pure (cli/plugin_status_view.c; unit-tested from JSON fixtures).
- * pgw_plugin_status_summary: the summary (new reference) from the cluster, Patroni's leader key (may be
- * NULL), its pods, its Services and
- * the namespace's PostgresBackups (all borrowed; backups of other clusters are skipped). Its shape is
- * what `status -o json` prints.
+ * The status screen, pure (cli/plugin_status_view.c; unit-tested from JSON fixtures). The summary itself is
+ * pgw_cluster_summary (controller/decide/summary.h), shared with the API; its shape is what `status -o json` prints.
  */
-json_t *pgw_plugin_status_summary(const json_t *cluster, const char *leader, const json_t *pods, const json_t *services,
-                                  const json_t *backups);
 /* Writes the summary as aligned text, kubectl-style. */
 void pgw_plugin_status_print(FILE *fp, const json_t *summary);
 /* "1.5 MiB", "0 B": a byte count for people, into buf. */

@@ -1,13 +1,14 @@
 /*
  * `kubectl pgwarden status CLUSTER [-o json]`: reads the cluster, Patroni's
- * leader key, the pods, Services and PostgresBackups, and prints the summary
- * plugin_status_view.c makes of them.
+ * leader key, the pods, Services and PostgresBackups, and prints their summary
+ * (controller/decide/summary.h) as text (plugin_status_view.c) or JSON.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/plugin.h"
 #include "common/xalloc.h"
+#include "controller/decide/summary.h"
 #include "controller/kube/kclient.h"
 #include "specs/pod_layout.h"
 
@@ -60,7 +61,7 @@ int pgw_plugin_status(struct pgw_plugin *p, int argc, char **argv)
     json_t *services = list(p, "Service", selector);
     json_t *backups = list(p, "PostgresBackup", NULL);
     char *leader = pgw_plugin_leader(p, name);
-    json_t *summary = pgw_plugin_status_summary(cluster, leader, pods, services, backups);
+    json_t *summary = pgw_cluster_summary(cluster, leader, pods, services, backups);
     if (p->output != NULL) {
         char *text = json_dumps(summary, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         printf("%s\n", text);

@@ -10,6 +10,7 @@
 #include "helpers.h"
 
 #include "cli/plugin.h"
+#include "controller/decide/summary.h"
 
 /* ---- global flags ----------------------------------------------------------------- */
 
@@ -119,8 +120,8 @@ static json_t *fixture(void)
 
 static json_t *summary_of(const json_t *f, const char *leader)
 {
-    return pgw_plugin_status_summary(json_object_get(f, "cluster"), leader, json_object_get(f, "pods"),
-                                     json_object_get(f, "services"), json_object_get(f, "backups"));
+    return pgw_cluster_summary(json_object_get(f, "cluster"), leader, json_object_get(f, "pods"), json_object_get(f, "services"),
+                               json_object_get(f, "backups"));
 }
 
 START_TEST(status_summary)
@@ -229,7 +230,7 @@ START_TEST(status_screen)
     /* A cluster just created: no status, no pods, no Services, no backups. */
     json_t *fresh = q("{'metadata':{'name':'new','namespace':'shop'},'spec':{'postgresVersion':18,'instances':3}}");
     json_t *none = json_array();
-    s = pgw_plugin_status_summary(fresh, NULL, none, none, none);
+    s = pgw_cluster_summary(fresh, NULL, none, none, none);
     fp = open_memstream(&text, &len);
     pgw_plugin_status_print(fp, s);
     fclose(fp);
