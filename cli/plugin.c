@@ -9,7 +9,6 @@
  * reads the same as after `kubectl apply`.
  */
 #include "cli/plugin.h"
-#include "common/json_pack.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "controller/decide/primary.h"
 #include "controller/kube/kclient.h"
 #include "controller/kube/kubeconfig.h"
+#include "specs/actions.h"
 #include "specs/pod_layout.h"
 
 static const struct {
@@ -196,7 +196,7 @@ const json_t *pgw_plugin_primary_pod(const char *leader, const json_t *cluster, 
 
 int pgw_plugin_annotate_cluster(struct pgw_plugin *p, const char *cluster, const char *annotation, const char *value)
 {
-    json_t *patch = pgw_json_pack("{s:{s:{s:s}}}", "metadata", "annotations", annotation, value);
+    json_t *patch = pgw_action_annotation_patch(annotation, value);
     struct pgw_kresult r;
     pgw_kclient_patch(p->client, pgw_resource_find("PostgresCluster"), p->ns, cluster, NULL, PGW_PATCH_MERGE, patch, &r);
     json_decref(patch);

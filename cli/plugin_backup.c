@@ -9,12 +9,9 @@
 #include <time.h>
 
 #include "cli/plugin.h"
-#include "common/json_pack.h"
 #include "common/object.h"
 #include "common/xalloc.h"
-
-/* A PostgresBackup's name is at most 63 characters (its Job's label). */
-#define MAX_BACKUP_NAME 63
+#include "specs/actions.h"
 
 static void usage(FILE *fp)
 {
@@ -61,7 +58,7 @@ int pgw_plugin_backup(struct pgw_plugin *p, int argc, char **argv)
         return 2;
     }
     const char *cluster = argv[optind];
-    if (strcmp(type, "full") != 0 && strcmp(type, "diff") != 0 && strcmp(type, "incr") != 0) {
+    if (!pgw_action_backup_type_ok(type)) {
         fprintf(stderr, "error: --type must be full, diff or incr\n");
         return 2;
     }
@@ -70,18 +67,9 @@ int pgw_plugin_backup(struct pgw_plugin *p, int argc, char **argv)
         return 1;
     json_decref(obj);
     char *generated = NULL;
-    if (name == NULL) {
-        char stamp[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
-        int room = MAX_BACKUP_NAME - (int)strlen(type) - (int)strlen(stamp) - 2;
-        generated = pgw_asprintf("%.*s-%s-%s", room, cluster, type, stamp);
-        name = generated;
-    }
-    json_t *backup = pgw_json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s}}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresBackup",
-                                   "metadata", "name", name, "namespace", p->ns, "spec", "cluster", cluster, "type", type);
+    if (name == NULL)
+        name = generated = pgw_action_backup_name(cluster, type, time(NULL));
+    json_t *backup = pgw_action_backup(p->ns, cluster, type, name, 0);
     int rc = pgw_plugin_create(p, "PostgresBackup", backup);
     json_decref(backup);
     if (rc == 0) {

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "cli/plugin.h"
-#include "common/json_pack.h"
 #include "common/object.h"
+#include "specs/actions.h"
 
 static void usage(FILE *fp)
 {
@@ -76,34 +76,23 @@ int pgw_plugin_restore(struct pgw_plugin *p, int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if ((time != NULL) + (lsn != NULL) + immediate > 1) {
+    struct pgw_restore_request req = {
+        .cluster = argv[optind], .into = into, .time = time, .lsn = lsn, .immediate = immediate, .backup = backup};
+    if (instances != NULL) {
+        char *end = NULL;
+        req.instances = strtoll(instances, &end, 10);
+        req.has_instances = 1;
+        if (end == instances || *end != '\0') {
+            fprintf(stderr, "error: --instances takes a number\n");
+            return 2;
+        }
+    }
+    const char *why;
+    json_t *restore = pgw_action_restore(p->ns, &req, &why);
+    if (restore == NULL) {
         fprintf(stderr, "error: at most one of --to, --lsn and --immediate\n");
         return 2;
     }
-    const char *cluster = argv[optind];
-    json_t *source = pgw_json_pack("{s:s}", "cluster", cluster);
-    if (backup != NULL)
-        json_object_set_new(source, "backup", json_string(backup));
-    json_t *spec = pgw_json_pack("{s:o}", "source", source);
-    if (time != NULL)
-        json_object_set_new(spec, "target", pgw_json_pack("{s:s}", "time", time));
-    else if (lsn != NULL)
-        json_object_set_new(spec, "target", pgw_json_pack("{s:s}", "lsn", lsn));
-    else if (immediate)
-        json_object_set_new(spec, "target", pgw_json_pack("{s:b}", "immediate", 1));
-    if (instances != NULL) {
-        char *end = NULL;
-        long n = strtol(instances, &end, 10);
-        if (end == instances || *end != '\0') {
-            fprintf(stderr, "error: --instances takes a number\n");
-            json_decref(spec);
-            return 2;
-        }
-        json_object_set_new(spec, "newCluster",
-                            pgw_json_pack("{s:I}", "instances", (json_int_t)n)); /* admission checks the range */
-    }
-    json_t *restore = pgw_json_pack("{s:s,s:s,s:{s:s,s:s},s:o}", "apiVersion", "pgwarden.io/v1", "kind", "PostgresRestore",
-                                    "metadata", "name", into, "namespace", p->ns, "spec", spec);
     int rc = pgw_plugin_create(p, "PostgresRestore", restore);
     json_decref(restore);
     if (rc != 0)
