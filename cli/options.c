@@ -40,9 +40,9 @@ int pgw_cli_parse_settings(const char *command, int argc, char **argv, const str
     if (pgw_cli_load_config(cfg, config_file) != 0)
         return -1;
     int c, index;
+    char *err = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, &index)) != -1) {
-        char *err = NULL;
         if (c != 0)
             goto fail;
         if (keys[index] != NULL && pgw_config_set(cfg, keys[index], optarg, &err) != 0) {
@@ -53,6 +53,11 @@ int pgw_cli_parse_settings(const char *command, int argc, char **argv, const str
     }
     if (optind != argc) {
         fprintf(stderr, "pgwarden %s: unexpected argument \"%s\" (see -h)\n", command, argv[optind]);
+        goto fail;
+    }
+    if (pgw_config_check(cfg, &err) != 0) {
+        fprintf(stderr, "pgwarden %s: %s\n", command, err);
+        free(err);
         goto fail;
     }
     pgw_log_set_level(cfg->log_level);

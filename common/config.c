@@ -72,7 +72,29 @@ static const struct setting settings[] = {
     {"shutdownGraceMs", "PGWARDEN_SHUTDOWN_GRACE_MS", SETTING_UINT, FIELD(shutdown_grace_ms)},
     {"certPollMs", "PGWARDEN_CERT_POLL_MS", SETTING_UINT, FIELD(cert_poll_ms)},
     {"benchEndpoint", "PGWARDEN_BENCH_ENDPOINT", SETTING_UINT, FIELD(bench_endpoint)},
+    {"apiListen", "PGWARDEN_API_LISTEN", SETTING_STRING, FIELD(api_listen)},
+    {"apiSessionSeconds", "PGWARDEN_API_SESSION_SECONDS", SETTING_UINT, FIELD(api_session_seconds)},
+    {"apiKeyRotationSeconds", "PGWARDEN_API_KEY_ROTATION_SECONDS", SETTING_UINT, FIELD(api_key_rotation_seconds)},
 };
+
+/* The numbers with a range of their own (the rest take 0..2^31-1). */
+static const struct {
+    const char *key;
+    unsigned min, max;
+} ranges[] = {
+    {"apiSessionSeconds", 60, 86400},
+    {"apiKeyRotationSeconds", 3600, 31536000},
+};
+
+static int out_of_range(const struct setting *s, unsigned long v, char **err)
+{
+    for (size_t i = 0; i != sizeof(ranges) / sizeof(ranges[0]); ++i)
+        if (strcmp(ranges[i].key, s->key) == 0 && (v < ranges[i].min || v > ranges[i].max)) {
+            *err = pgw_asprintf("%s: %lu is outside %u..%u", s->key, v, ranges[i].min, ranges[i].max);
+            return 1;
+        }
+    return 0;
+}
 
 static void set_string(char **slot, const char *value)
 {
@@ -118,6 +140,9 @@ void pgw_config_init_defaults(struct pgw_config *cfg)
     cfg->request_timeout_ms = 10000;
     cfg->shutdown_grace_ms = 25000;
     cfg->cert_poll_ms = 10000;
+    set_string(&cfg->api_listen, "0.0.0.0:9444");
+    cfg->api_session_seconds = 900;
+    cfg->api_key_rotation_seconds = 86400;
 }
 
 static int apply(struct pgw_config *cfg, const struct setting *s, const char *value, char **err)
@@ -135,6 +160,8 @@ static int apply(struct pgw_config *cfg, const struct setting *s, const char *va
             *err = pgw_asprintf("%s: \"%s\" is not a non-negative integer", s->key, value);
             return -1;
         }
+        if (out_of_range(s, v, err))
+            return -1;
         *(unsigned *)slot = (unsigned)v;
         return 0;
     }
@@ -238,6 +265,22 @@ int pgw_config_apply_file(struct pgw_config *cfg, const char *path, char **err)
     free(perr);
     json_decref(docs);
     return rc;
+}
+
+int pgw_config_check(const struct pgw_config *cfg, char **err)
+{
+    /* A session outlives at most one rotation: tokens signed with the previous key still verify, older ones not. */
+    if (cfg->api_key_rotation_seconds < cfg->api_session_seconds) {
+        *err = pgw_asprintf("apiKeyRotationSeconds (%u) must be at least apiSessionSeconds (%u)", cfg->api_key_rotation_seconds,
+                            cfg->api_session_seconds);
+        return -1;
+    }
+    return 0;
+}
+
+int pgw_config_api_enabled(const struct pgw_config *cfg)
+{
+    return cfg->api_listen != NULL && cfg->api_listen[0] != '\0' && strcmp(cfg->api_listen, "off") != 0;
 }
 
 const char *pgw_config_postgres_image(const struct pgw_config *cfg, int major)

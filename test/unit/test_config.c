@@ -58,6 +58,7 @@ static const struct {
     {"clientCAFile", "PGWARDEN_CLIENT_CA_FILE", STR_FIELD(client_ca_file), NULL},
     {"kubeconfig", "PGWARDEN_KUBECONFIG", STR_FIELD(kubeconfig), NULL},
     {"controller", "PGWARDEN_CONTROLLER", STR_FIELD(controller_mode), "auto"},
+    {"apiListen", "PGWARDEN_API_LISTEN", STR_FIELD(api_listen), "0.0.0.0:9444"},
 };
 
 static const struct {
@@ -162,6 +163,45 @@ static const struct {
     {"", -1},
     {"INFOX", -1},
 };
+
+/* The API's seconds: a default, a range, and one checked against the other. */
+START_TEST(test_api_seconds)
+{
+    struct pgw_config cfg;
+    pgw_config_init_defaults(&cfg);
+    ck_assert_uint_eq(cfg.api_session_seconds, 900);
+    ck_assert_uint_eq(cfg.api_key_rotation_seconds, 86400);
+    char *err = NULL;
+    ck_assert_int_eq(pgw_config_check(&cfg, &err), 0);
+    static const struct {
+        const char *key, *value;
+        int ok;
+    } rows[] = {
+        {"apiSessionSeconds", "60", 0},     {"apiSessionSeconds", "86400", 0},        {"apiSessionSeconds", "59", -1},
+        {"apiSessionSeconds", "86401", -1}, {"apiKeyRotationSeconds", "3600", 0},     {"apiKeyRotationSeconds", "3599", -1},
+        {"apiKeyRotationSeconds", "0", -1}, {"apiKeyRotationSeconds", "31536000", 0}, {"apiKeyRotationSeconds", "31536001", -1},
+    };
+    for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i) {
+        ck_assert_msg(pgw_config_set(&cfg, rows[i].key, rows[i].value, &err) == rows[i].ok, "%s=%s", rows[i].key, rows[i].value);
+        if (rows[i].ok != 0) {
+            ck_assert_msg(strstr(err, "outside") != NULL, "%s", err);
+            free(err);
+            err = NULL;
+        }
+    }
+    ck_assert_int_eq(pgw_config_set(&cfg, "apiSessionSeconds", "7200", &err), 0);
+    ck_assert_int_eq(pgw_config_set(&cfg, "apiKeyRotationSeconds", "3600", &err), 0);
+    ck_assert_int_eq(pgw_config_check(&cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "apiKeyRotationSeconds"));
+    free(err);
+    ck_assert_int_eq(pgw_config_api_enabled(&cfg), 1);
+    pgw_config_set(&cfg, "apiListen", "off", &err);
+    ck_assert_int_eq(pgw_config_api_enabled(&cfg), 0);
+    pgw_config_set(&cfg, "apiListen", "", &err);
+    ck_assert_int_eq(pgw_config_api_enabled(&cfg), 0);
+    pgw_config_dispose(&cfg);
+}
+END_TEST
 
 START_TEST(test_log_level)
 {
@@ -364,6 +404,7 @@ static Suite *config_suite(void)
     tcase_add_loop_test(tc, test_uint_default_env_and_key, 0, sizeof(uints) / sizeof(uints[0]));
     tcase_add_loop_test(tc, test_uint_rejects, 0, sizeof(bad_uints) / sizeof(bad_uints[0]));
     tcase_add_loop_test(tc, test_log_level, 0, sizeof(levels) / sizeof(levels[0]));
+    tcase_add_test(tc, test_api_seconds);
     tcase_add_test(tc, test_postgres_image_lookup);
     tcase_add_test(tc, test_unknown_key);
     tcase_add_test(tc, test_file_yaml);
