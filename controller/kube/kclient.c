@@ -278,6 +278,8 @@ struct st_transfer_t {
     int (*should_stop)(void *ctx);
     void *ctx;
     int stopped;
+    int wipe;                   /* the request and answer carry a credential: zero them before free */
+    char *const *extra_headers; /* NULL-terminated "Name: value" lines (impersonation) or NULL */
 };
 
 static void append(struct st_transfer_t *t, const char *data, size_t n)
@@ -369,6 +371,8 @@ static void perform(struct pgw_kclient *c, const char *method, const char *path,
         headers = curl_slist_append(headers, h);
         free(h);
     }
+    for (char *const *x = t->extra_headers; x != NULL && *x != NULL; ++x)
+        headers = curl_slist_append(headers, *x);
     if (c->token != NULL) {
         char *err = NULL, *token = pgw_token_source_get(c->token, &err);
         if (token == NULL) {
@@ -489,6 +493,8 @@ static int do_request(struct pgw_kclient *c, const char *method, const char *pat
     size_t payload_len = payload != NULL ? strlen(payload) : 0;
     double started = mono();
     for (int attempt = 0;; ++attempt) {
+        if (t->wipe && t->buf != NULL)
+            memset(t->buf, 0, t->cap);
         t->len = 0;
         t->truncated = 0;
         perform(c, method, path, content_type, payload, payload_len, t, timeout, out);
@@ -501,6 +507,8 @@ static int do_request(struct pgw_kclient *c, const char *method, const char *pat
         break;
     }
     log_request(method, path, out, mono() - started);
+    if (payload != NULL && t->wipe)
+        memset(payload, 0, payload_len);
     free(payload);
     return out->outcome;
 }
@@ -511,6 +519,94 @@ int pgw_kclient_request(struct pgw_kclient *c, const char *method, const char *p
     struct st_transfer_t t = {.max = MAX_BODY_BYTES};
     int rc = do_request(c, method, path, content_type, body, &t, c->opts.timeout, out);
     free(t.buf);
+    return rc;
+}
+
+int pgw_kclient_request_secret(struct pgw_kclient *c, const char *method, const char *path, const char *content_type,
+                               const json_t *body, struct pgw_kresult *out)
+{
+    struct st_transfer_t t = {.max = MAX_BODY_BYTES, .wipe = 1};
+    int rc = do_request(c, method, path, content_type, body, &t, c->opts.timeout, out);
+    if (t.buf != NULL)
+        memset(t.buf, 0, t.cap);
+    free(t.buf);
+    return rc;
+}
+
+/* ---- impersonation ------------------------------------------------------ */
+
+/* A header value must stay one line: no control characters at all (CR/LF would start another header). */
+static int header_value_ok(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p != '\0'; ++p)
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
+void pgw_kclient_headers_free(char **lines)
+{
+    if (lines == NULL)
+        return;
+    for (char **l = lines; *l != NULL; ++l)
+        free(*l);
+    free(lines);
+}
+
+char **pgw_kclient_impersonation_headers(const struct pgw_kidentity *as, char **err)
+{
+    *err = NULL;
+    if (as->user == NULL || as->user[0] == '\0') {
+        *err = pgw_strdup("impersonation: empty user name");
+        return NULL;
+    }
+    if (as->ngroups != 0 && as->groups == NULL) {
+        *err = pgw_strdup("impersonation: groups missing");
+        return NULL;
+    }
+    int has_uid = as->uid != NULL && as->uid[0] != '\0';
+    char **lines = pgw_calloc(as->ngroups + 3, sizeof(*lines));
+    size_t n = 0;
+    const char *bad = NULL;
+    if (!header_value_ok(as->user))
+        bad = "user";
+    lines[n++] = pgw_asprintf("Impersonate-User: %s", as->user);
+    for (size_t i = 0; i != as->ngroups && bad == NULL; ++i) {
+        if (as->groups[i] == NULL || as->groups[i][0] == '\0' || !header_value_ok(as->groups[i]))
+            bad = "group";
+        else
+            lines[n++] = pgw_asprintf("Impersonate-Group: %s", as->groups[i]);
+    }
+    if (has_uid && bad == NULL) {
+        if (!header_value_ok(as->uid))
+            bad = "uid";
+        else
+            lines[n++] = pgw_asprintf("Impersonate-Uid: %s", as->uid);
+    }
+    if (bad != NULL) {
+        pgw_kclient_headers_free(lines);
+        *err = pgw_asprintf("impersonation: the %s is empty or contains a control character", bad);
+        return NULL;
+    }
+    return lines;
+}
+
+int pgw_kclient_request_as(struct pgw_kclient *c, const struct pgw_kidentity *as, const char *method, const char *path,
+                           const char *content_type, const json_t *body, struct pgw_kresult *out)
+{
+    if (as == NULL)
+        return pgw_kclient_request(c, method, path, content_type, body, out);
+    char *err = NULL, **lines = pgw_kclient_impersonation_headers(as, &err);
+    if (lines == NULL) {
+        memset(out, 0, sizeof(*out));
+        out->outcome = PGW_K_HTTP_ERROR;
+        out->message = err;
+        return out->outcome;
+    }
+    struct st_transfer_t t = {.max = MAX_BODY_BYTES, .extra_headers = lines};
+    int rc = do_request(c, method, path, content_type, body, &t, c->opts.timeout, out);
+    free(t.buf);
+    pgw_kclient_headers_free(lines);
     return rc;
 }
 

@@ -94,6 +94,43 @@ const char *pgw_kclient_namespace(const struct pgw_kclient *c);
 int pgw_kclient_request(struct pgw_kclient *c, const char *method, const char *path, const char *content_type, const json_t *body,
                         struct pgw_kresult *out);
 
+/*
+ * Acting as another user (the REST API's callers): Kubernetes impersonation,
+ * so RBAC decides for that user exactly as for kubectl. Strings borrowed.
+ */
+struct pgw_kidentity {
+    const char *user;
+    const char *uid; /* NULL or "": no Impersonate-Uid */
+    const char *const *groups;
+    size_t ngroups;
+};
+
+/*
+ * The header lines for `as`: "Impersonate-User: U", one "Impersonate-Group:
+ * G" per group, "Impersonate-Uid: I" when uid is set. NULL-terminated array
+ * of owned strings (free with pgw_kclient_headers_free), or NULL with *err
+ * (caller frees) when the user is empty or a value carries a control
+ * character (CR or LF would smuggle in another header).
+ */
+char **pgw_kclient_impersonation_headers(const struct pgw_kidentity *as, char **err);
+void pgw_kclient_headers_free(char **lines);
+
+/*
+ * pgw_kclient_request as `as` (NULL: as the client itself). A refused
+ * identity is PGW_K_HTTP_ERROR with status 0 and a message, and nothing is
+ * sent.
+ */
+int pgw_kclient_request_as(struct pgw_kclient *c, const struct pgw_kidentity *as, const char *method, const char *path,
+                           const char *content_type, const json_t *body, struct pgw_kresult *out);
+
+/*
+ * pgw_kclient_request for a body that is a credential (a TokenReview): the
+ * serialized request and the raw answer are zeroed before they are freed.
+ * The parsed out->body is the caller's to wipe.
+ */
+int pgw_kclient_request_secret(struct pgw_kclient *c, const char *method, const char *path, const char *content_type,
+                               const json_t *body, struct pgw_kresult *out);
+
 struct pgw_klist_options {
     const char *label_selector;
     const char *field_selector;
