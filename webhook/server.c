@@ -33,7 +33,6 @@
 #include "webhook/admission.h"
 #include "webhook/tls.h"
 
-#define MAX_BODY_BYTES (8u << 20)
 #define LOOP_TICK_MS 100
 
 struct st_pgw_server_thread_t {
@@ -232,8 +231,7 @@ static int split_address(const char *addr, char *host, size_t hostsize, char *po
     return 0;
 }
 
-/* Binds a listening socket; port_override > 0 replaces the port (to give every loop the same one). */
-static int open_listener(const char *addr, int port_override, int reuseport, int *bound_port, char **err)
+int pgw_server_listen_socket(const char *addr, int port_override, int reuseport, int *bound_port, char **err)
 {
     char host[256], port[16];
     if (split_address(addr, host, sizeof(host), port, sizeof(port)) != 0) {
@@ -365,7 +363,7 @@ struct pgw_server *pgw_server_start(const struct pgw_config *cfg, struct pgw_tls
     h2o_globalconf_t *gc = &server->globalconf;
     h2o_config_init(gc);
     gc->server_name = h2o_iovec_init(H2O_STRLIT("pgwarden"));
-    gc->max_request_entity_size = MAX_BODY_BYTES;
+    gc->max_request_entity_size = PGW_MAX_BODY_BYTES;
     gc->http1.req_timeout = cfg->request_timeout_ms;
     gc->handshake_timeout = cfg->request_timeout_ms;
     server->webhook_hosts[0] = register_host(gc, "webhook", server, on_admission_request);
@@ -378,12 +376,12 @@ struct pgw_server *pgw_server_start(const struct pgw_config *cfg, struct pgw_tls
     pgw_metrics_init(paths, npaths);
 
     server->threads = pgw_calloc(server->nthreads, sizeof(server->threads[0]));
-    int health_fd = open_listener(cfg->health_listen, 0, 0, &server->health_port, err);
+    int health_fd = pgw_server_listen_socket(cfg->health_listen, 0, 0, &server->health_port, err);
     if (health_fd < 0)
         goto fail;
     for (unsigned i = 0; i != server->nthreads; ++i) {
         struct st_pgw_server_thread_t *t = &server->threads[i];
-        int fd = open_listener(cfg->listen, server->port, 1, &server->port, err);
+        int fd = pgw_server_listen_socket(cfg->listen, server->port, 1, &server->port, err);
         if (fd < 0) {
             if (i == 0)
                 close(health_fd);

@@ -12,6 +12,9 @@
 struct pgw_config;
 struct pgw_tls_store;
 
+/* The largest request body read, by the admission server and the REST API alike. */
+#define PGW_MAX_BODY_BYTES (8u << 20)
+
 struct pgw_server;
 
 /*
@@ -19,6 +22,14 @@ struct pgw_server;
  * hold a certificate; the server borrows it. Returns NULL with *err (caller frees).
  */
 struct pgw_server *pgw_server_start(const struct pgw_config *cfg, struct pgw_tls_store *store, char **err);
+
+/*
+ * A listening TCP socket on "host:port", "[v6]:port" or ":port" (the API's
+ * listener uses it too); port_override > 0 replaces the port (to give every
+ * loop the same one); reuseport sets SO_REUSEPORT. *bound_port gets the
+ * port. Returns the fd, or -1 with *err (caller frees).
+ */
+int pgw_server_listen_socket(const char *addr, int port_override, int reuseport, int *bound_port, char **err);
 
 /* The bound ports (useful with ":0"). */
 int pgw_server_port(const struct pgw_server *server);
