@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/server.h"
 #include "certs/certs.h"
 #include "certs/upkeep/shared_ca.h"
 #include "cli/commands.h"
@@ -26,6 +27,7 @@
 #include "common/xalloc.h"
 #include "controller/controller.h"
 #include "controller/kube/kclient.h"
+#include "controller/kube/kubeconfig.h"
 #include "webhook/server.h"
 #include "webhook/tls.h"
 
@@ -33,10 +35,12 @@ static void usage(void)
 {
     printf("usage: pgwarden serve [options]\n\n"
            "Serves the admission webhook over HTTPS, and /healthz, /readyz and /metrics over HTTP.\n"
+           "Serves the REST API (/api/v1/) and the web UI (/ui/) over HTTPS on their own port.\n"
            "With no certificate in --cert-dir, generates a CA and serving certificate there\n"
            "and renews them when a third of their lifetime remains.\n\n"
            "  --listen ADDR          webhook address (default 0.0.0.0:9443)\n"
            "  --health-listen ADDR   health and metrics address (default 0.0.0.0:8080)\n"
+           "  --api-listen ADDR      REST API and web UI address, HTTPS (default 0.0.0.0:9444; \"off\" disables)\n"
            "  --cert-dir DIR         tls.crt and tls.key (default /var/run/pgwarden/certs)\n"
            "  --config FILE          YAML or JSON configuration file\n"
            "  --controller MODE      auto|on|off (default auto)\n"
@@ -47,6 +51,25 @@ static void usage(void)
            "  --threads N            event loops (default: one per core)\n"
            "  --log-level LEVEL      debug|info|warn|error (default info)\n"
            "\nEvery setting can also come from PGWARDEN_* variables or the config file; flags win.\n");
+}
+
+/*
+ * The API's own client: no write gate (it acts for users, not as the
+ * controller), a rate high enough for people and the benchmark.
+ */
+static struct pgw_kclient *api_client(const struct pgw_config *cfg)
+{
+    struct pgw_kubeconfig kc;
+    char *err = NULL;
+    struct pgw_kclient *client = NULL;
+    struct pgw_kclient_options opts = {.qps = 1000, .burst = 2000, .timeout = cfg->kube_api_timeout_ms / 1e3};
+    if (pgw_kubeconfig_load(&kc, cfg->kubeconfig, &err) == 0)
+        client = pgw_kclient_new(&kc, &opts, &err);
+    if (client == NULL)
+        pgw_log(PGW_LOG_ERROR, "no Kubernetes client for the API", pgw_json_pack("{s:s}", "error", err != NULL ? err : "unknown"));
+    free(err);
+    pgw_kubeconfig_dispose(&kc);
+    return client;
 }
 
 /* The controller reports whether our webhook configurations carry our CA: that is readiness. */
@@ -78,21 +101,16 @@ static int file_exists(const char *path)
 
 int pgw_cmd_serve(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"listen", required_argument, NULL, 0},
-                                             {"health-listen", required_argument, NULL, 0},
-                                             {"cert-dir", required_argument, NULL, 0},
-                                             {"config", required_argument, NULL, 0},
-                                             {"controller", required_argument, NULL, 0},
-                                             {"kubeconfig", required_argument, NULL, 0},
-                                             {"client-ca", required_argument, NULL, 0},
-                                             {"service", required_argument, NULL, 0},
-                                             {"namespace", required_argument, NULL, 0},
-                                             {"threads", required_argument, NULL, 0},
-                                             {"log-level", required_argument, NULL, 0},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 0},     {"health-listen", required_argument, NULL, 0},
+        {"cert-dir", required_argument, NULL, 0},   {"config", required_argument, NULL, 0},
+        {"controller", required_argument, NULL, 0}, {"kubeconfig", required_argument, NULL, 0},
+        {"client-ca", required_argument, NULL, 0},  {"service", required_argument, NULL, 0},
+        {"namespace", required_argument, NULL, 0},  {"threads", required_argument, NULL, 0},
+        {"log-level", required_argument, NULL, 0},  {"api-listen", required_argument, NULL, 0},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     static const char *const keys[] = {"listen",       "healthListen", "certDir",           NULL,      "controller", "kubeconfig",
-                                       "clientCAFile", "serviceName",  "operatorNamespace", "threads", "logLevel"};
+                                       "clientCAFile", "serviceName",  "operatorNamespace", "threads", "logLevel",   "apiListen"};
     struct pgw_config cfg;
     int parsed = pgw_cli_parse_settings("serve", argc, argv, longopts, keys, &cfg);
     if (parsed != 0) {
@@ -119,7 +137,8 @@ int pgw_cmd_serve(int argc, char **argv)
         .service = cfg.service_name, .namespace = cfg.operator_namespace, .ca_days = 3650, .leaf_days = 365};
     struct pgw_tls_store *store = NULL;
     struct pgw_server *server = NULL;
-    struct pgw_kclient *ca_client = NULL;
+    struct pgw_kclient *ca_client = NULL, *client_for_api = NULL;
+    struct pgw_api_server *api = NULL;
     char *err = NULL;
     int changed = 0;
     /* With a Kubernetes API, replicas share one CA through a Secret so one caBundle trusts them all. */
@@ -153,6 +172,18 @@ int pgw_cmd_serve(int argc, char **argv)
             pgw_json_pack("{s:s,s:i,s:s,s:i,s:s,s:s}", "listen", cfg.listen, "port", pgw_server_port(server), "healthListen",
                           cfg.health_listen, "healthPort", pgw_server_health_port(server), "caFile",
                           self_managed ? ca_file : "(managed outside pgwarden)", "version", PGW_VERSION));
+    if (pgw_config_api_enabled(&cfg)) {
+        /* With a Kubernetes API (the controller's condition), the API acts through it; else local mode. */
+        if (wanted && (client_for_api = api_client(&cfg)) == NULL)
+            goto done;
+        if ((api = pgw_api_server_start(&cfg, store, client_for_api, &err)) == NULL) {
+            pgw_log(PGW_LOG_ERROR, "cannot start the API server", pgw_json_pack("{s:s}", "error", err));
+            goto done;
+        }
+        pgw_log(PGW_LOG_INFO, "serving the API and web UI",
+                pgw_json_pack("{s:s,s:i,s:b}", "apiListen", cfg.api_listen, "port", pgw_api_server_port(api), "kubernetes",
+                              client_for_api != NULL));
+    }
     struct pgw_controller *controller = NULL;
     if (pgw_cli_controller_start(&cfg, file_exists(ca_file) ? ca_file : NULL, on_ready, server, &controller) != 0)
         goto done;
@@ -191,13 +222,19 @@ int pgw_cmd_serve(int argc, char **argv)
     }
     pgw_controller_stop(controller);
     controller = NULL;
+    if (api != NULL)
+        pgw_api_server_stop(api);
+    api = NULL;
     pgw_server_stop(server);
     server = NULL;
     pgw_log(PGW_LOG_INFO, "stopped", NULL);
     rc = 0;
 done:
+    if (api != NULL)
+        pgw_api_server_stop(api);
     if (server != NULL)
         pgw_server_stop(server);
+    pgw_kclient_free(client_for_api);
     free(err);
     pgw_kclient_free(ca_client);
     pgw_tls_store_free(store);
