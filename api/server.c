@@ -256,7 +256,8 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     char allow[64];
     const struct pgw_asset *asset = NULL;
 
-    if (server->client == NULL && is_api_path(req->path_normalized) && (m.route == NULL || m.route->id != PGW_API_OPENAPI)) {
+    if (server->client == NULL && is_api_path(req->path_normalized) &&
+        !h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/api/v1/openapi.json"))) {
         pgw_api_response_status(&r, 503, "no Kubernetes API configured");
     } else if (m.route == NULL && m.allowed == 0) {
         pgw_api_response_status(&r, 404, "nothing here; the API is under /api/v1/ (see /api/v1/openapi.json), the web UI at /ui/");
