@@ -33,6 +33,7 @@
 #include "common/config.h"
 #include "common/json_pack.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/xalloc.h"
 #include "controller/kube/kclient.h"
 #include "webhook/server.h"
@@ -294,7 +295,9 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         send_asset(req, asset);
     else
         send_response(req, &r, is_api_path(req->path_normalized) ? PGW_API_CACHE_API : PGW_API_CACHE_UI);
-    log_request(req, status, who.username, monotonic_seconds() - started);
+    double elapsed = monotonic_seconds() - started;
+    pgw_metrics_observe_api(status, elapsed);
+    log_request(req, status, who.username, elapsed);
     pgw_api_response_dispose(&r);
     pgw_identity_dispose(&who);
     return 0;

@@ -34,6 +34,8 @@ static struct {
     struct histogram reconcile;
     atomic_long workqueue_depth;
     atomic_int leader;
+    atomic_ullong api_requests[6]; /* by code class: 1xx..5xx, other */
+    struct histogram api;
 } m;
 
 /*
@@ -78,6 +80,13 @@ void pgw_metrics_observe_admission(size_t path_index, int http_code, int allowed
     size_t a = allowed < 0 ? 2 : allowed ? 1 : 0;
     atomic_fetch_add_explicit(&m.requests[p][c][a], 1, memory_order_relaxed);
     histogram_observe(&m.admission[p], seconds);
+}
+
+void pgw_metrics_observe_api(int http_code, double seconds)
+{
+    int cls = http_code >= 100 && http_code < 600 ? http_code / 100 - 1 : 5;
+    atomic_fetch_add_explicit(&m.api_requests[cls], 1, memory_order_relaxed);
+    histogram_observe(&m.api, seconds);
 }
 
 void pgw_metrics_inflight_add(int delta)
@@ -275,6 +284,17 @@ char *pgw_metrics_render(size_t *len)
           "# TYPE pgwarden_reconcile_duration_seconds histogram\n",
           fp);
     histogram_render(fp, "pgwarden_reconcile_duration_seconds", "", &m.reconcile);
+    fputs("# HELP pgwarden_api_requests_total REST API and web UI requests by HTTP code class.\n"
+          "# TYPE pgwarden_api_requests_total counter\n",
+          fp);
+    static const char *const api_classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"};
+    for (size_t c = 0; c != 6; ++c)
+        fprintf(fp, "pgwarden_api_requests_total{code=\"%s\"} %llu\n", api_classes[c],
+                atomic_load_explicit(&m.api_requests[c], memory_order_relaxed));
+    fputs("# HELP pgwarden_api_request_duration_seconds Time from request to response on the API listener.\n"
+          "# TYPE pgwarden_api_request_duration_seconds histogram\n",
+          fp);
+    histogram_render(fp, "pgwarden_api_request_duration_seconds", "", &m.api);
     fprintf(fp,
             "# HELP pgwarden_workqueue_depth Keys waiting in the controller work queue.\n"
             "# TYPE pgwarden_workqueue_depth gauge\n"

@@ -20,6 +20,8 @@ void pgw_metrics_init(const char *const *paths, size_t count);
 /* path_index: a registered index, or (size_t)-1 for "other". allowed: 1, 0, or -1 when not applicable. */
 void pgw_metrics_observe_admission(size_t path_index, int http_code, int allowed, double seconds);
 void pgw_metrics_inflight_add(int delta);
+/* The API listener (api/server.c): one request answered with http_code after seconds; counted by code class. */
+void pgw_metrics_observe_api(int http_code, double seconds);
 void pgw_metrics_set_cert_expiry(time_t not_after);
 
 /* Controller side. kind: "PostgresCluster" etc.; result: "success" | "error" | "invalid". */

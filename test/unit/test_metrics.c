@@ -33,6 +33,26 @@ static void reset(void)
     pgw_metrics_set_leader(1);
 }
 
+/* The API listener's series: requests by code class and one latency histogram. */
+START_TEST(test_api_requests)
+{
+    pgw_metrics_observe_api(200, 0.002);
+    pgw_metrics_observe_api(201, 0.004);
+    pgw_metrics_observe_api(404, 0.0001);
+    pgw_metrics_observe_api(503, 0.2);
+    pgw_metrics_observe_api(0, 0.2);
+    char *text = scrape();
+    ck_assert_ptr_nonnull(strstr(text, "pgwarden_api_requests_total{code=\"2xx\"} 2\n"));
+    ck_assert_ptr_nonnull(strstr(text, "pgwarden_api_requests_total{code=\"4xx\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "pgwarden_api_requests_total{code=\"5xx\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "pgwarden_api_requests_total{code=\"other\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "pgwarden_api_requests_total{code=\"3xx\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(text, "pgwarden_api_request_duration_seconds_count 5\n"));
+    ck_assert_ptr_nonnull(strstr(text, "pgwarden_api_request_duration_seconds_bucket{le=\"0.0025\"} 2\n"));
+    free(text);
+}
+END_TEST
+
 START_TEST(test_set_and_forget)
 {
     reset();
@@ -162,6 +182,7 @@ static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_api_requests);
     tcase_add_test(tc, test_set_and_forget);
     tcase_add_test(tc, test_lost_lease_clears);
     tcase_add_loop_test(tc, test_bad_names_refused, 0, sizeof(bad_names) / sizeof(bad_names[0]));
