@@ -304,6 +304,39 @@ class HelmChart(unittest.TestCase):
         self.assertNotIn(("PodDisruptionBudget", "pgwarden"), [(k[1], k[3]) for k in render("podDisruptionBudget.enabled=false")])
         self.assertEqual(changes(self.default, render("namespace.create=false")), {("Namespace", OPERATOR_NS): ["-"]})
 
+    def test_api_value(self):
+        """api.enabled=false drops the REST API: its Service, its rights (TokenReview, impersonation,
+        the signing-key Secret) and the container port, and turns the listener off."""
+        self.assertEqual(container(self.default)["ports"][1], {"name": "api", "containerPort": 9444, "protocol": "TCP"})
+        self.assertNotIn("PGWARDEN_API_LISTEN", env_of(self.default))
+        objs = render("api.enabled=false")
+        self.assertEqual(changes(self.default, objs), {
+            ("Service", "pgwarden-api"): ["-"], ("ClusterRole", "pgwarden-api"): ["-"],
+            ("ClusterRoleBinding", "pgwarden-api"): ["-"], ("Role", "pgwarden-api"): ["-"],
+            ("RoleBinding", "pgwarden-api"): ["-"],
+            ("Deployment", "pgwarden"): [".spec.template.spec.containers[0].env",
+                                         ".spec.template.spec.containers[0].ports"]})
+        self.assertEqual([p["name"] for p in container(objs)["ports"]], ["webhook", "metrics"])
+        self.assertEqual(env_of(objs)["PGWARDEN_API_LISTEN"], "off")
+        for o in objs.values():
+            for r in o.get("rules", []):
+                self.assertNotIn("impersonate", r["verbs"], o["metadata"]["name"])
+        # cert-manager mode: the serving certificate also names the API's Service and localhost
+        # (kubectl port-forward), only while the API is on.
+        def dns(objs):
+            return objs[("cert-manager.io/v1", "Certificate", OPERATOR_NS, "pgwarden-webhook")]["spec"]["dnsNames"]
+        on = dns(render("certificates.mode=cert-manager"))
+        self.assertIn(f"pgwarden-api.{OPERATOR_NS}.svc", on)
+        self.assertIn("localhost", on)
+        off = dns(render("certificates.mode=cert-manager", "api.enabled=false"))
+        self.assertEqual(off, [n for n in on if not n.startswith("pgwarden-api") and n != "localhost"])
+        self.assertIn(f"pgwarden-webhook.{OPERATOR_NS}.svc", off)
+        # The chart's notes say how to reach it.
+        notes = helm("install", RELEASE, CHART, "--dry-run=client", "--namespace", OPERATOR_NS).stdout
+        self.assertIn("port-forward svc/pgwarden-api 9444:443", notes)
+        notes = helm("install", RELEASE, CHART, "--dry-run=client", "--namespace", OPERATOR_NS, "--set", "api.enabled=false").stdout
+        self.assertNotIn("pgwarden-api", notes.split("NOTES:")[-1])
+
     def test_cert_manager_mode(self):
         objs = render("certificates.mode=cert-manager")
         ch = changes(self.default, objs)
@@ -359,6 +392,7 @@ class HelmChart(unittest.TestCase):
             (["--set", "image.pullPolicy=Sometimes"], "image/pullPolicy"),
             (["--set", "resources.requests.memory=lots"], "resources/requests/memory"),
             (["--set", "replica=3"], "replica"),
+            (["--set-string", "api.enabled=yes"], "api/enabled"),
         ]
         for args, where in cases:
             for cmd in (["lint", "--strict", CHART], ["template", RELEASE, CHART]):

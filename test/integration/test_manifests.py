@@ -117,7 +117,10 @@ class Manifests(unittest.TestCase):
             ("Namespace", NS), ("ServiceAccount", "pgwarden"),
             ("ClusterRole", "pgwarden"), ("ClusterRoleBinding", "pgwarden"),
             ("Role", "pgwarden-leader-election"), ("RoleBinding", "pgwarden-leader-election"),
+            ("ClusterRole", "pgwarden-api"), ("ClusterRoleBinding", "pgwarden-api"),
+            ("Role", "pgwarden-api"), ("RoleBinding", "pgwarden-api"),
             ("Deployment", "pgwarden"), ("PodDisruptionBudget", "pgwarden"), ("Service", "pgwarden-webhook"),
+            ("Service", "pgwarden-api"),
             ("MutatingWebhookConfiguration", "pgwarden-mutating"),
             ("ValidatingWebhookConfiguration", "pgwarden-validating")]))
         cluster_scoped = {"CustomResourceDefinition", "Namespace", "ClusterRole", "ClusterRoleBinding",
@@ -156,7 +159,7 @@ class Manifests(unittest.TestCase):
         self.assertEqual(c["image"], f"ghcr.io/pgwarden/pgwarden:{version}")
         self.assertEqual(c["args"], ["serve", "--cert-dir", "/var/run/pgwarden/certs"])
         ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-        self.assertEqual(ports, {"webhook": 9443, "metrics": 8080})
+        self.assertEqual(ports, {"webhook": 9443, "api": 9444, "metrics": 8080})
         probes = {k: (c[k]["httpGet"]["path"], ports.get(c[k]["httpGet"]["port"], c[k]["httpGet"]["port"]))
                   for k in ("readinessProbe", "livenessProbe", "startupProbe")}
         self.assertEqual(probes, {"readinessProbe": ("/readyz", 8080), "livenessProbe": ("/healthz", 8080),
@@ -207,6 +210,11 @@ class Manifests(unittest.TestCase):
         container_ports = {p["name"]: p["containerPort"] for p in c["ports"]}
         ports = {p["port"]: container_ports.get(p["targetPort"], p["targetPort"]) for p in svc["spec"]["ports"]}
         self.assertEqual(ports, {443: 9443, 8080: 8080})
+        # The REST API and web UI: their own Service and port (docs/api.md).
+        api = self.one("Service", "pgwarden-api")
+        self.assertEqual(api["spec"]["selector"], OPERATOR_LABELS)
+        self.assertEqual({p["port"]: container_ports.get(p["targetPort"]) for p in api["spec"]["ports"]}, {443: 9444})
+        self.assertEqual([p["name"] for p in api["spec"]["ports"]], ["https"])
         pdb = self.one("PodDisruptionBudget", "pgwarden")
         self.assertEqual(pdb["spec"]["minAvailable"], 1)
         self.assertEqual(pdb["spec"]["selector"]["matchLabels"], OPERATOR_LABELS)
@@ -289,8 +297,37 @@ class Manifests(unittest.TestCase):
                     self.assertNotIn("*", rule.get(field, []), (d["metadata"]["name"], rule))
                     for value in rule.get(field, []):
                         self.assertNotIn("*", value)
-                self.assertFalse(set(rule["verbs"]) & {"escalate", "bind", "impersonate", "deletecollection"}, rule)
+                self.assertFalse(set(rule["verbs"]) & {"escalate", "bind", "deletecollection"}, rule)
                 self.assertNotIn("nonResourceURLs", rule)
+                if "impersonate" in rule["verbs"]:
+                    # Only the API's own ClusterRole, and only that verb in the rule.
+                    self.assertEqual((d["kind"], d["metadata"]["name"]), ("ClusterRole", "pgwarden-api"), rule)
+                    self.assertEqual(rule["verbs"], ["impersonate"], rule)
+
+    def test_api_rules(self):
+        """The REST API (docs/api.md): TokenReview, impersonation of exactly what it sends (user or
+        ServiceAccount, groups, uid; no extras), and its signing-key Secret by name in its own
+        namespace. The controller's ClusterRole gains nothing from it."""
+        rules = self.one("ClusterRole", "pgwarden-api")["rules"]
+        self.assertTrue(allowed(rules, "authentication.k8s.io", "tokenreviews", "create"))
+        for group, resource in (("", "users"), ("", "groups"), ("", "serviceaccounts"), ("authentication.k8s.io", "uids")):
+            self.assertTrue(allowed(rules, group, resource, "impersonate"), resource)
+        self.assertFalse(allowed(rules, "authentication.k8s.io", "userextras", "impersonate"))
+        self.assertFalse(allowed(rules, "authentication.k8s.io", "userextras/scopes", "impersonate"))
+        self.assertFalse(allowed(rules, "authorization.k8s.io", "subjectaccessreviews", "create"))
+        for r in rules:
+            self.assertNotIn("resourceNames", r)
+            self.assertFalse(set(r["resources"]) & {"secrets", "pods", "postgresclusters"}, r)
+        role = self.one("Role", "pgwarden-api")
+        self.assertEqual(role["metadata"]["namespace"], NS)
+        for verb in ("create", "get", "update"):
+            self.assertTrue(allowed(role["rules"], "", "secrets", verb, "pgwarden-api-signing"), verb)
+        for verb in ("get", "update", "patch", "delete", "list", "watch"):
+            self.assertFalse(allowed(role["rules"], "", "secrets", verb, "pgwarden-webhook-ca"), verb)
+        self.assertFalse(allowed(role["rules"], "", "secrets", "delete", "pgwarden-api-signing"))
+        for d in self.by_kind["ClusterRole"] + self.by_kind["Role"]:
+            if d["metadata"]["name"] != "pgwarden-api":
+                self.assertFalse([r for r in d["rules"] if "impersonate" in r["verbs"] or "tokenreviews" in r["resources"]])
 
     def test_bindings_name_the_operator_service_account(self):
         sa = self.one("ServiceAccount", "pgwarden")
@@ -301,6 +338,10 @@ class Manifests(unittest.TestCase):
         rb = self.one("RoleBinding", "pgwarden-leader-election")
         self.assertEqual((rb["roleRef"]["kind"], rb["roleRef"]["name"]), ("Role", "pgwarden-leader-election"))
         self.assertEqual(rb["subjects"], [subject])
+        for kind, role_kind in (("ClusterRoleBinding", "ClusterRole"), ("RoleBinding", "Role")):
+            b = self.one(kind, "pgwarden-api")
+            self.assertEqual((b["roleRef"]["kind"], b["roleRef"]["name"]), (role_kind, "pgwarden-api"))
+            self.assertEqual(b["subjects"], [subject])
 
     def rendered_children(self):
         items = []
@@ -395,7 +436,8 @@ class Manifests(unittest.TestCase):
         with open(os.path.join(SRC, "docs", "rbac.md")) as f:
             text = f.read()
         sections = re.split(r"^## ", text, flags=re.M)
-        for kind, name in (("ClusterRole", "pgwarden"), ("Role", "pgwarden-leader-election")):
+        for kind, name in (("ClusterRole", "pgwarden"), ("Role", "pgwarden-leader-election"),
+                           ("ClusterRole", "pgwarden-api"), ("Role", "pgwarden-api")):
             section = [s for s in sections if s.startswith(f"{kind} `{name}`")]
             self.assertEqual(len(section), 1, f"docs/rbac.md has no section for {kind} {name}")
             documented = []
@@ -431,12 +473,12 @@ def lease_name_in_code():
 
 def documented_grants():
     """(namespace scope, group, resource, names, verb) for every row of docs/rbac.md's tables:
-    scope None for the ClusterRole (every namespace), NS for the leader-election Role."""
+    scope None for a ClusterRole (every namespace), NS for a Role (the operator's namespace)."""
     with open(os.path.join(SRC, "docs", "rbac.md")) as f:
         sections = re.split(r"^## ", f.read(), flags=re.M)
     rows = []
     for s in sections:
-        scope = None if s.startswith("ClusterRole `pgwarden`") else NS if s.startswith("Role `") else False
+        scope = None if s.startswith("ClusterRole `") else NS if s.startswith("Role `") else False
         if scope is False:
             continue
         for line in s.splitlines():
@@ -759,29 +801,31 @@ class ManifestsLive(unittest.TestCase):
             ("", "namespaces"), ("", "nodes"), ("", "pods/exec"), ("", "pods/log"), ("", "serviceaccounts/token"),
             ("apiextensions.k8s.io", "customresourcedefinitions"), ("rbac.authorization.k8s.io", "clusterroles"),
             ("rbac.authorization.k8s.io", "clusterrolebindings"), ("coordination.k8s.io", "leases"),
-            ("apps", "deployments"), ("storage.k8s.io", "storageclasses"), ("", "persistentvolumes")}
+            ("apps", "deployments"), ("storage.k8s.io", "storageclasses"), ("", "persistentvolumes"),
+            ("authentication.k8s.io", "userextras"), ("authorization.k8s.io", "subjectaccessreviews")}
         cluster_scoped = {"namespaces", "nodes", "customresourcedefinitions", "clusterroles", "clusterrolebindings",
                           "mutatingwebhookconfigurations", "validatingwebhookconfigurations", "storageclasses",
-                          "persistentvolumes"}
+                          "persistentvolumes", "tokenreviews", "users", "groups", "uids", "userextras",
+                          "subjectaccessreviews"}
         names = {n for _, _, _, ns_, _ in rows for n in ns_} | {lease_name_in_code()}
         wrong = []
         for group, resource in sorted(resources):
             scoped = resource.split("/")[0] not in cluster_scoped
             for namespace in ((NS, LIVE_NS) if scoped else (None,)):
                 for name in (None, "someone-elses", *sorted(names)):
-                    for verb in ALL_VERBS:
+                    for verb in ALL_VERBS + ("impersonate",):
                         want = documented(namespace, group, resource, name, verb)
                         got = self.can_r(verb, group, resource, namespace, name)
                         if got != want:
                             wrong.append(f"{verb} {group or 'core'}/{resource} ns={namespace} name={name}: "
                                          f"{'allowed' if got else 'denied'}, docs say {'yes' if want else 'no'}")
         self.assertEqual(wrong, [])
-        # Verbs no rule may hold, anywhere.
+        # Verbs no rule may hold, anywhere (impersonation is the API's, docs/api.md: checked above,
+        # and never of user extras, which the API does not send).
         for verb, group, resource in (("escalate", "rbac.authorization.k8s.io", "roles"),
                                       ("bind", "rbac.authorization.k8s.io", "roles"),
                                       ("escalate", "rbac.authorization.k8s.io", "clusterroles"),
-                                      ("impersonate", "", "users"), ("impersonate", "", "serviceaccounts"),
-                                      ("impersonate", "", "groups")):
+                                      ("impersonate", "authentication.k8s.io", "userextras")):
             self.assertFalse(self.can(verb, group, resource, LIVE_NS), f"{verb} {resource}")
 
     def test_rbac_what_it_must_not_do(self):
