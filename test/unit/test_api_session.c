@@ -7,16 +7,21 @@
  * the merge patch, revocation merge and pruning) without a server.
  */
 #include "helpers.h"
+#include <arpa/inet.h>
 #include <check.h>
 #include <jwt.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/identity.h"
 #include "api/session.h"
@@ -25,6 +30,7 @@
 #include "api/session_store.h"
 #include "common/base64.h"
 #include "common/xalloc.h"
+#include "controller/kube/kclient.h"
 
 #define T0 ((time_t)1893456000) /* 2030-01-01T00:00:00Z */
 
@@ -721,6 +727,456 @@ START_TEST(base64url_decoding)
 }
 END_TEST
 
+/* ---- the keyring over a stand-in Kubernetes API ---------------------------------- */
+
+/*
+ * Just enough of the Kubernetes API for one Secret: GET, POST (409 when it
+ * exists), merge-patch PATCH (409 when metadata.resourceVersion is stale).
+ * Hooks let a test play "another replica" between two requests.
+ */
+#define SECRET_PATH "/api/v1/namespaces/pgw/secrets/pgwarden-api-signing"
+
+struct fake_api {
+    pthread_mutex_t lock;
+    int fd, stop;
+    pthread_t thread;
+    json_t *secret; /* NULL: none */
+    int rv;
+    int gets, posts, patches;
+    int down;                             /* answer 503 to everything */
+    json_t *on_post;                      /* stored (as another replica's) right before the next POST, which then gets 409 */
+    void (*before_patch)(json_t *secret); /* run on the stored Secret right before the next PATCH */
+};
+
+static void fake_answer(int c, int status, const json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    char head[256];
+    snprintf(head, sizeof(head),
+             "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", status,
+             strlen(text));
+    ssize_t w = write(c, head, strlen(head));
+    w = write(c, text, strlen(text));
+    (void)w;
+    free(text);
+}
+
+static void fake_status(int c, int code, const char *reason)
+{
+    json_t *st = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1", "status", "Failure", "reason", reason,
+                           "message", reason, "code", code);
+    fake_answer(c, code, st);
+    json_decref(st);
+}
+
+static void fake_store(struct fake_api *f, json_t *secret)
+{
+    char rv[16];
+    snprintf(rv, sizeof(rv), "%d", ++f->rv);
+    json_object_set_new(json_object_get(secret, "metadata"), "resourceVersion", json_string(rv));
+    json_decref(f->secret);
+    f->secret = secret;
+}
+
+static void fake_handle(struct fake_api *f, int c, const char *method, const char *path, json_t *body)
+{
+    pthread_mutex_lock(&f->lock);
+    if (f->down) {
+        fake_status(c, 503, "ServiceUnavailable");
+    } else if (strcmp(method, "GET") == 0 && strcmp(path, SECRET_PATH) == 0) {
+        f->gets++;
+        if (f->secret != NULL)
+            fake_answer(c, 200, f->secret);
+        else
+            fake_status(c, 404, "NotFound");
+    } else if (strcmp(method, "POST") == 0 && strcmp(path, "/api/v1/namespaces/pgw/secrets") == 0) {
+        f->posts++;
+        if (f->on_post != NULL) {
+            fake_store(f, f->on_post);
+            f->on_post = NULL;
+        }
+        if (f->secret != NULL) {
+            fake_status(c, 409, "AlreadyExists");
+        } else {
+            fake_store(f, json_deep_copy(body));
+            fake_answer(c, 201, f->secret);
+        }
+    } else if (strcmp(method, "PATCH") == 0 && strcmp(path, SECRET_PATH) == 0) {
+        f->patches++;
+        if (f->before_patch != NULL && f->secret != NULL) {
+            f->before_patch(f->secret);
+            f->before_patch = NULL;
+            fake_store(f, json_deep_copy(f->secret)); /* a write of its own: a new resourceVersion */
+        }
+        const char *want = json_string_value(json_object_get(json_object_get(body, "metadata"), "resourceVersion"));
+        const char *have = json_string_value(json_object_get(json_object_get(f->secret, "metadata"), "resourceVersion"));
+        if (f->secret == NULL) {
+            fake_status(c, 404, "NotFound");
+        } else if (want != NULL && strcmp(want, have) != 0) {
+            fake_status(c, 409, "Conflict");
+        } else {
+            json_t *next = json_deep_copy(f->secret);
+            json_object_del(body, "metadata");
+            merge(next, body);
+            fake_store(f, next);
+            fake_answer(c, 200, f->secret);
+        }
+    } else {
+        fake_status(c, 404, "NotFound");
+    }
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void *fake_serve(void *arg)
+{
+    struct fake_api *f = arg;
+    for (;;) {
+        int c = accept(f->fd, NULL, NULL);
+        if (c < 0 || f->stop) {
+            if (c >= 0)
+                close(c);
+            return NULL;
+        }
+        char req[65536];
+        size_t len = 0;
+        const char *end = NULL;
+        for (;;) {
+            ssize_t n = read(c, req + len, sizeof(req) - 1 - len);
+            if (n <= 0)
+                break;
+            len += (size_t)n;
+            req[len] = '\0';
+            end = strstr(req, "\r\n\r\n");
+            const char *cl = strcasestr(req, "Content-Length:");
+            if (end != NULL && len >= (size_t)(end + 4 - req) + (cl != NULL ? strtoul(cl + 15, NULL, 10) : 0))
+                break;
+        }
+        char method[16] = "", path[512] = "";
+        sscanf(req, "%15s %511s", method, path);
+        json_t *body = end != NULL && end[4] != '\0' ? json_loads(end + 4, 0, NULL) : NULL;
+        fake_handle(f, c, method, path, body);
+        json_decref(body);
+        close(c);
+    }
+}
+
+static struct pgw_kclient *fake_start(struct fake_api *f)
+{
+    memset(f, 0, sizeof(*f));
+    pthread_mutex_init(&f->lock, NULL);
+    f->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(f->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(f->fd, 16), 0);
+    socklen_t alen = sizeof(a);
+    getsockname(f->fd, (struct sockaddr *)&a, &alen);
+    pthread_create(&f->thread, NULL, fake_serve, f);
+    char server[64];
+    snprintf(server, sizeof(server), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    struct pgw_kubeconfig kc = {.server = server, .namespace_ = "pgw"};
+    struct pgw_kclient_options o = {.qps = -1, .timeout = 5};
+    char *err = NULL;
+    struct pgw_kclient *c = pgw_kclient_new(&kc, &o, &err);
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+static void fake_stop(struct fake_api *f, struct pgw_kclient *c)
+{
+    pgw_kclient_free(c);
+    f->stop = 1;
+    shutdown(f->fd, SHUT_RDWR);
+    int poke = socket(AF_INET, SOCK_STREAM, 0); /* accept() may not notice shutdown: connect once to wake it */
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    getsockname(f->fd, (struct sockaddr *)&a, &alen);
+    connect(poke, (struct sockaddr *)&a, sizeof(a));
+    close(poke);
+    pthread_join(f->thread, NULL);
+    close(f->fd);
+    json_decref(f->secret);
+    json_decref(f->on_post);
+    pthread_mutex_destroy(&f->lock);
+}
+
+/* The kid in a JWT's header. Caller frees. */
+static char *kid_of(const char *jwt)
+{
+    size_t n = 0;
+    char *h = pgw_base64url_decode(jwt, (size_t)(strchr(jwt, '.') - jwt), &n);
+    json_t *hdr = json_loads(h, 0, NULL);
+    char *kid = pgw_strdup(json_string_value(json_object_get(hdr, "kid")));
+    json_decref(hdr);
+    free(h);
+    return kid;
+}
+
+static const char *stored(struct fake_api *f, const char *key, char *buf, size_t size)
+{
+    size_t n = 0;
+    char *v = pgw_base64_decode(data_str(f->secret, key), &n);
+    snprintf(buf, size, "%s", v != NULL ? v : "");
+    free(v);
+    return buf;
+}
+
+START_TEST(secret_created_once_and_shared)
+{
+    struct fake_api f;
+    struct pgw_kclient *c = fake_start(&f);
+    struct pgw_session_keys *r1 = pgw_session_keys_new(c, NULL, 900, 86400), *r2 = pgw_session_keys_new(c, "pgw", 900, 86400);
+    struct pgw_identity who = alice(2), got;
+    char *err = NULL, buf[64];
+    time_t exp = 0;
+    const char *why = NULL;
+    char *jwt = pgw_session_issue(r1, &who, T0, &exp, &err);
+    ck_assert_msg(jwt != NULL, "%s", err != NULL ? err : "");
+    ck_assert_int_eq(f.posts, 1);
+    ck_assert_ptr_nonnull(f.secret);
+    char *kid = kid_of(jwt);
+    ck_assert_str_eq(stored(&f, "current.kid", buf, sizeof(buf)), kid);
+    ck_assert_str_eq(stored(&f, "current.created", buf, sizeof(buf)), "2030-01-01T00:00:00Z");
+    /* the second replica reads the same key: no second Secret, the token verifies there */
+    ck_assert_int_eq(pgw_session_verify(r2, jwt, T0 + 1, &got, &why), PGW_SESSION_OK);
+    ck_assert_int_eq(f.posts, 1);
+    pgw_identity_dispose(&got);
+    /* within 10 s nothing is read again; after, once */
+    int gets = f.gets;
+    ck_assert_int_eq(pgw_session_verify(r2, jwt, T0 + 9, &got, &why), PGW_SESSION_OK);
+    pgw_identity_dispose(&got);
+    ck_assert_int_eq(f.gets, gets);
+    ck_assert_int_eq(pgw_session_verify(r2, jwt, T0 + 12, &got, &why), PGW_SESSION_OK);
+    pgw_identity_dispose(&got);
+    ck_assert_int_eq(f.gets, gets + 1);
+    free(kid);
+    free(jwt);
+    pgw_identity_dispose(&who);
+    pgw_session_keys_free(r1);
+    pgw_session_keys_free(r2);
+    fake_stop(&f, c);
+}
+END_TEST
+
+START_TEST(secret_create_race_uses_theirs)
+{
+    struct fake_api f;
+    struct pgw_kclient *c = fake_start(&f);
+    struct pgw_session_key theirs = new_key(T0);
+    f.on_post = pgw_session_secret_new("pgw", &theirs); /* the other replica's POST lands first */
+    struct pgw_session_keys *r = pgw_session_keys_new(c, NULL, 900, 86400);
+    struct pgw_identity who = alice(1);
+    char *err = NULL;
+    time_t exp = 0;
+    char *jwt = pgw_session_issue(r, &who, T0 + 5, &exp, &err);
+    ck_assert_msg(jwt != NULL, "%s", err != NULL ? err : "");
+    ck_assert_int_eq(f.posts, 1);
+    char *kid = kid_of(jwt);
+    ck_assert_str_eq(kid, theirs.kid);
+    ck_assert(verifies_independently(&theirs, jwt));
+    free(kid);
+    free(jwt);
+    pgw_identity_dispose(&who);
+    pgw_session_keys_free(r);
+    pgw_session_key_dispose(&theirs);
+    fake_stop(&f, c);
+}
+END_TEST
+
+static struct pgw_session_key race_key;
+
+/* Another replica rotated to race_key between our GET and our PATCH. */
+static void rotate_to_race_key(json_t *secret)
+{
+    pgw_session_secret_rotate(secret, &race_key);
+}
+
+START_TEST(secret_rotation_and_conflict)
+{
+    struct fake_api f;
+    struct pgw_kclient *c = fake_start(&f);
+    const int rot = 3600, life = 10000; /* sessions outlive a rotation here, so only the keys decide */
+    struct pgw_session_keys *r1 = pgw_session_keys_new(c, NULL, life, rot), *r2 = pgw_session_keys_new(c, NULL, life, rot);
+    struct pgw_identity who = alice(1), got;
+    char *err = NULL, buf[64];
+    time_t exp = 0;
+    const char *why = NULL;
+    char *old = pgw_session_issue(r1, &who, T0, &exp, &err);
+    char *old_kid = kid_of(old);
+    /* due: r1 rotates with one patch; previous := the old key */
+    time_t t1 = T0 + rot;
+    char *fresh = pgw_session_issue(r1, &who, t1, &exp, &err);
+    ck_assert_int_eq(f.patches, 1);
+    char *fresh_kid = kid_of(fresh);
+    ck_assert_str_ne(fresh_kid, old_kid);
+    ck_assert_str_eq(stored(&f, "previous.kid", buf, sizeof(buf)), old_kid);
+    ck_assert_str_eq(stored(&f, "current.kid", buf, sizeof(buf)), fresh_kid);
+    /* r2 had never read: it verifies both (old through previous) and rotates nothing */
+    ck_assert_int_eq(pgw_session_verify(r2, old, t1 + 1, &got, &why), PGW_SESSION_OK);
+    pgw_identity_dispose(&got);
+    ck_assert_int_eq(pgw_session_verify(r2, fresh, t1 + 1, &got, &why), PGW_SESSION_OK);
+    pgw_identity_dispose(&got);
+    ck_assert_int_eq(f.patches, 1);
+    /* next rotation races with another replica's: our patch gets 409, we read theirs and keep it */
+    race_key = new_key(2 * rot + T0);
+    f.before_patch = rotate_to_race_key;
+    time_t t2 = T0 + 2 * rot;
+    char *third = pgw_session_issue(r1, &who, t2, &exp, &err);
+    ck_assert_msg(third != NULL, "%s", err != NULL ? err : "");
+    ck_assert_int_eq(f.patches, 2); /* the refused one; the re-read found a fresh key and wrote nothing */
+    char *third_kid = kid_of(third);
+    ck_assert_str_eq(third_kid, race_key.kid);
+    ck_assert_str_eq(stored(&f, "previous.kid", buf, sizeof(buf)), fresh_kid);
+    /* two rotations on, the first key no longer verifies anywhere */
+    ck_assert_int_eq(pgw_session_verify(r1, old, t2 + 1, &got, &why), PGW_SESSION_INVALID);
+    ck_assert_int_eq(pgw_session_verify(r1, fresh, t2 + 1, &got, &why), PGW_SESSION_OK);
+    pgw_identity_dispose(&got);
+    ck_assert_int_eq(pgw_session_verify(r1, third, t2 + 1, &got, &why), PGW_SESSION_OK);
+    pgw_identity_dispose(&got);
+    free(third_kid);
+    free(third);
+    free(fresh_kid);
+    free(fresh);
+    free(old_kid);
+    free(old);
+    pgw_session_key_dispose(&race_key);
+    pgw_identity_dispose(&who);
+    pgw_session_keys_free(r1);
+    pgw_session_keys_free(r2);
+    fake_stop(&f, c);
+}
+END_TEST
+
+START_TEST(secret_unknown_kid_forces_one_read)
+{
+    struct fake_api f;
+    struct pgw_kclient *c = fake_start(&f);
+    struct pgw_session_keys *r = pgw_session_keys_new(c, NULL, 900, 86400);
+    struct pgw_identity who = alice(1), got;
+    char *err = NULL;
+    time_t exp = 0;
+    const char *why = NULL;
+    ck_assert_int_eq(pgw_session_keys_load(r, T0, &err), 0);
+    /* another replica rotates to z and signs with it, all within our 10 s */
+    struct pgw_session_key z = new_key(T0 + 1);
+    pthread_mutex_lock(&f.lock);
+    pgw_session_secret_rotate(f.secret, &z);
+    pthread_mutex_unlock(&f.lock);
+    char *by_z = pgw_session_jwt_sign(&z, &who, T0 + 1, 900, &exp, &err);
+    int gets = f.gets;
+    ck_assert_int_eq(pgw_session_verify(r, by_z, T0 + 2, &got, &why), PGW_SESSION_OK);
+    ck_assert_int_eq(f.gets, gets + 1);
+    pgw_identity_dispose(&got);
+    /* kids nobody has: one forced read a second at most */
+    struct pgw_session_key stranger = new_key(T0);
+    char *forged = pgw_session_jwt_sign(&stranger, &who, T0, 900, &exp, &err);
+    gets = f.gets;
+    ck_assert_int_eq(pgw_session_verify(r, forged, T0 + 3, &got, &why), PGW_SESSION_INVALID);
+    ck_assert_int_eq(pgw_session_verify(r, forged, T0 + 3, &got, &why), PGW_SESSION_INVALID);
+    ck_assert_int_eq(pgw_session_verify(r, forged, T0 + 3, &got, &why), PGW_SESSION_INVALID);
+    ck_assert_str_eq(why, "invalid session token");
+    ck_assert_int_eq(f.gets, gets + 1);
+    ck_assert_int_eq(pgw_session_verify(r, forged, T0 + 4, &got, &why), PGW_SESSION_INVALID);
+    ck_assert_int_eq(f.gets, gets + 2);
+    free(forged);
+    free(by_z);
+    pgw_session_key_dispose(&stranger);
+    pgw_session_key_dispose(&z);
+    pgw_identity_dispose(&who);
+    pgw_session_keys_free(r);
+    fake_stop(&f, c);
+}
+END_TEST
+
+static void other_replica_revokes(json_t *secret)
+{
+    json_t *revoked = json_pack("{s:I}", "feedfacefeedfacefeedfacefeedface", (json_int_t)time(NULL) + 600);
+    pgw_session_secret_set_revoked(secret, revoked);
+    json_decref(revoked);
+}
+
+START_TEST(secret_logout_reaches_the_other_replica)
+{
+    time_t now = time(NULL); /* revocation prunes by the real clock */
+    struct fake_api f;
+    struct pgw_kclient *c = fake_start(&f);
+    struct pgw_session_keys *r1 = pgw_session_keys_new(c, NULL, 900, 86400), *r2 = pgw_session_keys_new(c, NULL, 900, 86400);
+    struct pgw_identity who = alice(1), got, got2;
+    char *err = NULL;
+    time_t exp = 0;
+    const char *why = NULL;
+    char *jwt = pgw_session_issue(r1, &who, now, &exp, &err);
+    ck_assert_int_eq(pgw_session_verify(r2, jwt, now, &got, &why), PGW_SESSION_OK);
+    /* logout on r2, racing with a logout on a third replica: 409 once, then both are in the list */
+    f.before_patch = other_replica_revokes;
+    ck_assert_msg(pgw_session_revoke(r2, &got, &err) == 0, "%s", err != NULL ? err : "");
+    ck_assert_int_eq(f.patches, 2);
+    size_t n = 0;
+    char *text = pgw_base64_decode(data_str(f.secret, "revoked"), &n);
+    json_t *list = json_loads(text, 0, NULL);
+    ck_assert_uint_eq(json_object_size(list), 2);
+    ck_assert(json_is_integer(json_object_get(list, got.jti)));
+    ck_assert_int_eq(json_integer_value(json_object_get(list, got.jti)), exp);
+    ck_assert_ptr_nonnull(json_object_get(list, "feedfacefeedfacefeedfacefeedface"));
+    json_decref(list);
+    free(text);
+    /* r1 learns it at its next read (10 s on) */
+    ck_assert_int_eq(pgw_session_verify(r1, jwt, now + 1, &got2, &why), PGW_SESSION_OK);
+    pgw_identity_dispose(&got2);
+    ck_assert_int_eq(pgw_session_verify(r1, jwt, now + 11, &got2, &why), PGW_SESSION_REVOKED);
+    ck_assert_str_eq(why, "session ended by logout");
+    free(jwt);
+    pgw_identity_dispose(&got);
+    pgw_identity_dispose(&who);
+    pgw_session_keys_free(r1);
+    pgw_session_keys_free(r2);
+    fake_stop(&f, c);
+}
+END_TEST
+
+START_TEST(secret_outage_and_corruption)
+{
+    struct fake_api f;
+    struct pgw_kclient *c = fake_start(&f);
+    struct pgw_session_keys *r = pgw_session_keys_new(c, NULL, 900, 86400);
+    struct pgw_identity who = alice(1), got;
+    char *err = NULL, buf[64];
+    time_t exp = 0;
+    const char *why = NULL;
+    /* no API and no keys yet: no session, a reason */
+    f.down = 1;
+    ck_assert_ptr_null(pgw_session_issue(r, &who, T0, &exp, &err));
+    ck_assert_ptr_nonnull(strstr(err, "503"));
+    free(err);
+    f.down = 0;
+    char *jwt = pgw_session_issue(r, &who, T0 + 2, &exp, &err);
+    ck_assert_ptr_nonnull(jwt);
+    /* the API goes away: the keys held keep working */
+    f.down = 1;
+    char *again = pgw_session_issue(r, &who, T0 + 30, &exp, &err);
+    ck_assert_ptr_nonnull(again);
+    ck_assert_int_eq(pgw_session_verify(r, jwt, T0 + 60, &got, &why), PGW_SESSION_OK);
+    pgw_identity_dispose(&got);
+    f.down = 0;
+    /* someone broke the Secret: the next read replaces the key (and drops previous) */
+    pthread_mutex_lock(&f.lock);
+    json_object_set_new(json_object_get(f.secret, "data"), "current.pem", json_string("bm90IGEga2V5"));
+    json_object_set_new(json_object_get(f.secret, "data"), "previous.kid", json_string("eA=="));
+    pthread_mutex_unlock(&f.lock);
+    char *after = pgw_session_issue(r, &who, T0 + 100, &exp, &err);
+    ck_assert_ptr_nonnull(after);
+    char *kid = kid_of(after);
+    ck_assert_str_eq(stored(&f, "current.kid", buf, sizeof(buf)), kid);
+    ck_assert_ptr_null(data_str(f.secret, "previous.kid"));
+    free(kid);
+    free(after);
+    free(again);
+    free(jwt);
+    pgw_identity_dispose(&who);
+    pgw_session_keys_free(r);
+    fake_stop(&f, c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api_session");
@@ -740,6 +1196,12 @@ int main(void)
     tcase_add_test(tc, rotation_decision);
     tcase_add_test(tc, revocations_merge_prune_and_store);
     tcase_add_test(tc, base64url_decoding);
+    tcase_add_test(tc, secret_created_once_and_shared);
+    tcase_add_test(tc, secret_create_race_uses_theirs);
+    tcase_add_test(tc, secret_rotation_and_conflict);
+    tcase_add_test(tc, secret_unknown_kid_forces_one_read);
+    tcase_add_test(tc, secret_logout_reaches_the_other_replica);
+    tcase_add_test(tc, secret_outage_and_corruption);
     suite_add_tcase(s, tc);
     return pgw_run_suite(s);
 }
