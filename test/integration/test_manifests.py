@@ -119,6 +119,7 @@ class Manifests(unittest.TestCase):
             ("Role", "pgwarden-leader-election"), ("RoleBinding", "pgwarden-leader-election"),
             ("ClusterRole", "pgwarden-api"), ("ClusterRoleBinding", "pgwarden-api"),
             ("Role", "pgwarden-api"), ("RoleBinding", "pgwarden-api"),
+            ("ClusterRole", "pgwarden-view"), ("ClusterRole", "pgwarden-edit"),
             ("Deployment", "pgwarden"), ("PodDisruptionBudget", "pgwarden"), ("Service", "pgwarden-webhook"),
             ("Service", "pgwarden-api"),
             ("MutatingWebhookConfiguration", "pgwarden-mutating"),
@@ -303,6 +304,28 @@ class Manifests(unittest.TestCase):
                     # Only the API's own ClusterRole, and only that verb in the rule.
                     self.assertEqual((d["kind"], d["metadata"]["name"]), ("ClusterRole", "pgwarden-api"), rule)
                     self.assertEqual(rule["verbs"], ["impersonate"], rule)
+
+    def test_user_roles_aggregate_into_view_edit_admin(self):
+        """People get pgwarden's objects with Kubernetes' own roles: read with view, write with edit
+        and admin. Secrets are not in them (view never reads a password); nothing binds them to
+        the operator."""
+        view, edit = self.one("ClusterRole", "pgwarden-view"), self.one("ClusterRole", "pgwarden-edit")
+        agg = "rbac.authorization.k8s.io/aggregate-to-"
+        self.assertEqual({k for k, v in view["metadata"]["labels"].items() if k.startswith(agg) and v == "true"},
+                         {agg + "view", agg + "edit", agg + "admin"})
+        self.assertEqual({k for k, v in edit["metadata"]["labels"].items() if k.startswith(agg) and v == "true"},
+                         {agg + "edit", agg + "admin"})
+        for plural in ("postgresclusters", "postgresbackups", "postgresrestores"):
+            for verb in ("get", "list", "watch"):
+                self.assertTrue(allowed(view["rules"], "pgwarden.io", plural, verb))
+            for verb in ("create", "update", "patch", "delete"):
+                self.assertFalse(allowed(view["rules"], "pgwarden.io", plural, verb))
+                self.assertTrue(allowed(edit["rules"], "pgwarden.io", plural, verb))
+        for role in (view, edit):
+            for r in role["rules"]:
+                self.assertEqual(r["apiGroups"], ["pgwarden.io"], r)
+        for b in self.by_kind["ClusterRoleBinding"] + self.by_kind.get("RoleBinding", []):
+            self.assertNotIn(b["roleRef"]["name"], ("pgwarden-view", "pgwarden-edit"))
 
     def test_api_rules(self):
         """The REST API (docs/api.md): TokenReview, impersonation of exactly what it sends (user or
