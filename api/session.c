@@ -44,6 +44,8 @@ struct pgw_session_keys *pgw_session_keys_new(struct pgw_kclient *operator_clien
     pthread_mutex_init(&k->lock, NULL);
     k->client = operator_client;
     if (ns == NULL || ns[0] == '\0')
+        ns = getenv("POD_NAMESPACE"); /* the operator's own namespace, from the downward API */
+    if (ns == NULL || ns[0] == '\0')
         ns = operator_client != NULL ? pgw_kclient_namespace(operator_client) : "default";
     k->ns = pgw_strdup(ns);
     k->session_seconds = session_seconds > 0 ? session_seconds : 900;

@@ -33,7 +33,8 @@ struct pgw_session_keys;
 
 /*
  * operator_client is borrowed (NULL: local mode) and must outlive the
- * keyring; ns is copied (NULL: the client's namespace). No I/O happens
+ * keyring; ns is copied (NULL or "": $POD_NAMESPACE, else the client's
+ * namespace). No I/O happens
  * here: the Secret is read on first use. Never NULL.
  */
 struct pgw_session_keys *pgw_session_keys_new(struct pgw_kclient *operator_client, const char *ns, int session_seconds,

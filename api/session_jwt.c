@@ -12,6 +12,7 @@
 #include "api/session_jwt.h"
 
 #include <jwt.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,7 @@ char *pgw_session_jwt_sign(const struct pgw_session_key *key, const struct pgw_i
     }
     jwt_free(j);
     free(text);
+    ERR_clear_error(); /* per thread, and h2o's TLS on this thread reads it: leave nothing behind */
     if (token == NULL)
         *err = pgw_strdup("session: signing failed");
     return token;
@@ -222,6 +224,7 @@ int pgw_session_jwt_verify(const struct pgw_session_key *const *keys, size_t nke
         verdict = check_claims(claims, revoked, now, out, why);
     json_decref(claims);
 done:
+    ERR_clear_error(); /* as in pgw_session_jwt_sign */
     json_decref(header);
     if (verdict != PGW_SESSION_OK && verdict != PGW_SESSION_EXPIRED && verdict != PGW_SESSION_REVOKED)
         *why = msg_invalid;

@@ -12,6 +12,7 @@
 #include <jwt.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <netinet/in.h>
@@ -255,6 +256,8 @@ START_TEST(tampered_payload_and_signature)
     /* the signature cut off, or empty */
     char *nosig = pgw_strndup(jwt, (size_t)(dot2 - jwt) + 1);
     ck_assert_int_eq(verify1(&k, nosig, T0 + 1, &got, &why), PGW_SESSION_INVALID);
+    /* OpenSSL's error queue is per thread and h2o's TLS reads it on the same thread: nothing may be left there */
+    ck_assert_uint_eq(ERR_peek_error(), 0);
     /* the original still verifies: the failures above come from the edits */
     ck_assert_int_eq(verify1(&k, jwt, T0 + 1, &got, &why), PGW_SESSION_OK);
     pgw_identity_dispose(&got);
@@ -369,6 +372,7 @@ START_TEST(interop_with_openssl)
         free(tok);
         free(cl);
     }
+    ck_assert_uint_eq(ERR_peek_error(), 0); /* as in tampered_payload_and_signature */
     /* missing or mistyped claims */
     static const char *const broken[] = {
         "{\"iss\":\"pgwarden\",\"aud\":\"pgwarden-api\",\"iat\":1,\"exp\":9999999999,\"jti\":\"x\"}", /* no sub */
@@ -612,6 +616,7 @@ START_TEST(secret_unreadable_keys)
     json_t *garbage = json_pack("{s:{s:s}}", "data", "current.pem", "bm90IGEga2V5");
     ck_assert_int_eq(pgw_session_secret_read(garbage, T0, &r, &err), -1);
     free(err);
+    ck_assert_uint_eq(ERR_peek_error(), 0); /* the PEM parser's complaints are not left for the TLS code */
     for (size_t i = 0; i != 2; ++i) {
         BIO *bio = BIO_new(BIO_s_mem());
         PEM_write_bio_PrivateKey(bio, bad[i], NULL, NULL, 0, NULL, NULL);
