@@ -28,8 +28,10 @@ static void send_as(const struct pgw_api_call *c, const char *method, const char
                     struct pgw_api_response *out)
 {
     struct pgw_kresult r;
-    pgw_kclient_request_as(c->client, c->as, method, path, content_type, obj, &r);
-    pgw_api_response_kresult(out, &r);
+    char *raw;
+    size_t raw_len;
+    pgw_kclient_request_as_raw(c->client, c->as, method, path, content_type, obj, &raw, &raw_len, &r);
+    pgw_api_response_raw(out, &r, raw, raw_len);
     pgw_kresult_dispose(&r);
 }
 

@@ -100,6 +100,10 @@ void pgw_api_response_json(struct pgw_api_response *r, int status, json_t *value
 
 void pgw_api_response_kresult(struct pgw_api_response *r, const struct pgw_kresult *k)
 {
+    if (k->outcome != PGW_K_TRANSPORT && k->http_status == 0) {
+        pgw_api_response_status(r, 500, k->message != NULL ? k->message : "the request was not sent");
+        return;
+    }
     if (k->outcome == PGW_K_TRANSPORT || k->http_status == 0) {
         char *msg = pgw_asprintf("the Kubernetes API did not answer: %s", k->message != NULL ? k->message : "no response");
         pgw_api_response_status(r, 503, msg);
@@ -115,6 +119,20 @@ void pgw_api_response_kresult(struct pgw_api_response *r, const struct pgw_kresu
         return;
     }
     pgw_api_response_json(r, (int)k->http_status, json_incref(k->body));
+}
+
+void pgw_api_response_raw(struct pgw_api_response *r, const struct pgw_kresult *k, char *raw, size_t raw_len)
+{
+    if (raw == NULL || k->outcome != PGW_K_OK) {
+        free(raw);
+        pgw_api_response_kresult(r, k);
+        return;
+    }
+    free(r->body);
+    r->status = (int)k->http_status;
+    r->content_type = NULL;
+    r->body = raw;
+    r->len = raw_len;
 }
 
 json_t *pgw_api_read_json(const char *body, size_t len, int empty_ok, struct pgw_api_response *r)

@@ -52,6 +52,8 @@ void pgw_api_response_json(struct pgw_api_response *r, int status, json_t *value
  * 503 Status naming the failure.
  */
 void pgw_api_response_kresult(struct pgw_api_response *r, const struct pgw_kresult *k);
+/* The same for pgw_kclient_request_as_raw: a 2xx answer's raw body (stolen; NULL: none) is sent as it came. */
+void pgw_api_response_raw(struct pgw_api_response *r, const struct pgw_kresult *k, char *raw, size_t raw_len);
 
 /*
  * The JSON object of a request body (new reference), or NULL with r filled:

@@ -1,8 +1,10 @@
 /*
  * The three custom resources through the API (see handlers.h): list, get,
  * create, update, patch and delete, sent to the Kubernetes API as the user
- * and answered with what it said. Bodies are read with the webhook's limits
- * (api/http.h) before anything is sent on.
+ * and answered with what it said, byte for byte (the answer is never parsed
+ * and printed again: a list of a hundred clusters is half a megabyte).
+ * Request bodies are read with the webhook's limits (api/http.h) before
+ * anything is sent on.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -113,8 +115,10 @@ void pgw_api_objects(const struct pgw_api_call *c, enum pgw_api_route_id id, str
     char *path = pgw_kclient_path(res, id == PGW_API_LIST_ALL ? NULL : c->ns, id == PGW_API_OBJECT ? c->name : NULL, NULL);
     char *url = pgw_asprintf("%s%s", path, query);
     struct pgw_kresult r;
-    pgw_kclient_request_as(c->client, c->as, method, url, content_type, body, &r);
-    pgw_api_response_kresult(out, &r);
+    char *raw;
+    size_t raw_len;
+    pgw_kclient_request_as_raw(c->client, c->as, method, url, content_type, body, &raw, &raw_len, &r);
+    pgw_api_response_raw(out, &r, raw, raw_len);
     pgw_kresult_dispose(&r);
     free(url);
     free(path);

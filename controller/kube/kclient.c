@@ -280,6 +280,7 @@ struct st_transfer_t {
     int stopped;
     int wipe;                   /* the request and answer carry a credential: zero them before free */
     char *const *extra_headers; /* NULL-terminated "Name: value" lines (impersonation) or NULL */
+    int raw;                    /* a 2xx body stays unparsed in buf (pgw_kclient_request_as_raw) */
 };
 
 static void append(struct st_transfer_t *t, const char *data, size_t n)
@@ -453,7 +454,8 @@ static void perform(struct pgw_kclient *c, const char *method, const char *path,
             out->message = pgw_strdup(errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
     } else {
         out->outcome = classify(out->http_status);
-        if (t->len != 0) {
+        int keep_raw = t->raw && out->outcome == PGW_K_OK;
+        if (t->len != 0 && !keep_raw) {
             json_error_t jerr;
             out->body = pgw_json_read(t->buf, t->len, &jerr);
             if (out->body != NULL && !json_is_object(out->body) && !json_is_array(out->body)) {
@@ -462,7 +464,7 @@ static void perform(struct pgw_kclient *c, const char *method, const char *path,
             }
         }
         decode_status(out, t->buf, t->len);
-        if (out->outcome == PGW_K_OK && out->body == NULL && t->len != 0 && t->on_data == NULL) {
+        if (out->outcome == PGW_K_OK && out->body == NULL && t->len != 0 && t->on_data == NULL && !keep_raw) {
             out->outcome = PGW_K_HTTP_ERROR;
             out->message = pgw_strdup("response is not JSON");
         }
@@ -606,6 +608,31 @@ int pgw_kclient_request_as(struct pgw_kclient *c, const struct pgw_kidentity *as
     struct st_transfer_t t = {.max = MAX_BODY_BYTES, .extra_headers = lines};
     int rc = do_request(c, method, path, content_type, body, &t, c->opts.timeout, out);
     free(t.buf);
+    pgw_kclient_headers_free(lines);
+    return rc;
+}
+
+int pgw_kclient_request_as_raw(struct pgw_kclient *c, const struct pgw_kidentity *as, const char *method, const char *path,
+                               const char *content_type, const json_t *body, char **raw, size_t *raw_len, struct pgw_kresult *out)
+{
+    *raw = NULL;
+    *raw_len = 0;
+    char *err = NULL, **lines = NULL;
+    if (as != NULL && (lines = pgw_kclient_impersonation_headers(as, &err)) == NULL) {
+        memset(out, 0, sizeof(*out));
+        out->outcome = PGW_K_HTTP_ERROR;
+        out->message = err;
+        return out->outcome;
+    }
+    struct st_transfer_t t = {.max = MAX_BODY_BYTES, .extra_headers = lines, .raw = 1};
+    int rc = do_request(c, method, path, content_type, body, &t, c->opts.timeout, out);
+    if (rc == PGW_K_OK && t.buf != NULL) {
+        t.buf[t.len] = '\0'; /* append() keeps a byte spare */
+        *raw = t.buf;
+        *raw_len = t.len;
+    } else {
+        free(t.buf);
+    }
     pgw_kclient_headers_free(lines);
     return rc;
 }

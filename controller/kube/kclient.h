@@ -124,6 +124,16 @@ int pgw_kclient_request_as(struct pgw_kclient *c, const struct pgw_kidentity *as
                            const char *content_type, const json_t *body, struct pgw_kresult *out);
 
 /*
+ * pgw_kclient_request_as (as may be NULL), but a 2xx answer's body is handed
+ * over as received, unparsed: *raw (NUL-terminated, caller frees) and
+ * *raw_len, with out->body NULL. Errors are decoded as usual (*raw NULL).
+ * For the REST API, which passes the Kubernetes API's answers on verbatim
+ * and need not parse and print a list of a hundred clusters again.
+ */
+int pgw_kclient_request_as_raw(struct pgw_kclient *c, const struct pgw_kidentity *as, const char *method, const char *path,
+                               const char *content_type, const json_t *body, char **raw, size_t *raw_len, struct pgw_kresult *out);
+
+/*
  * pgw_kclient_request for a body that is a credential (a TokenReview): the
  * serialized request and the raw answer are zeroed before they are freed.
  * The parsed out->body is the caller's to wipe.

@@ -115,6 +115,32 @@ START_TEST(test_kresult_passed_on)
 }
 END_TEST
 
+/* A raw 2xx answer is sent byte for byte (spacing and key order kept); an error is a Status as above. */
+START_TEST(test_raw_passed_on)
+{
+    struct pgw_api_response r = {0};
+    struct pgw_kresult k = {.outcome = PGW_K_OK, .http_status = 200};
+    const char *text = "{ \"kind\" : \"PostgresClusterList\", \"items\":[ ] }";
+    pgw_api_response_raw(&r, &k, pgw_strdup(text), strlen(text));
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.len, strlen(text));
+    ck_assert(memcmp(r.body, text, r.len) == 0);
+
+    k = (struct pgw_kresult){.outcome = PGW_K_NOT_FOUND, .http_status = 404, .message = "gone"};
+    pgw_api_response_raw(&r, &k, NULL, 0);
+    ck_assert_int_eq(r.status, 404);
+    json_t *v = body_of(&r);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "message")), "gone");
+    json_decref(v);
+
+    /* A refused identity never reached the Kubernetes API: not a 503 "did not answer". */
+    k = (struct pgw_kresult){.outcome = PGW_K_HTTP_ERROR, .http_status = 0, .message = "control character in a header"};
+    pgw_api_response_raw(&r, &k, NULL, 0);
+    ck_assert_int_eq(r.status, 500);
+    pgw_api_response_dispose(&r);
+}
+END_TEST
+
 START_TEST(test_read_json)
 {
     struct pgw_api_response r = {0};
@@ -190,6 +216,7 @@ static Suite *http_suite(void)
     tcase_add_loop_test(tc, test_status_body, 0, sizeof(statuses) / sizeof(statuses[0]));
     tcase_add_test(tc, test_security_headers);
     tcase_add_test(tc, test_kresult_passed_on);
+    tcase_add_test(tc, test_raw_passed_on);
     tcase_add_test(tc, test_read_json);
     tcase_add_test(tc, test_body_cap);
     tcase_add_test(tc, test_depth_limit);
