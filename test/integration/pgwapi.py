@@ -77,8 +77,8 @@ class Response:
 class Api:
     """One operator replica's API. Every call opens its own connection unless keep=True."""
 
-    def __init__(self, tb, ip, ca=None, keep=False, timeout=30):
-        self.tb, self.ip = tb, ip
+    def __init__(self, tb, ip, ca=None, keep=False, timeout=30, port=API_PORT):
+        self.tb, self.ip, self.port = tb, ip, port
         self.ca = ca or ca_file(tb)
         self.ctx = ssl.create_default_context(cafile=self.ca)
         self.timeout = timeout
@@ -88,7 +88,7 @@ class Api:
     def _connection(self):
         if self.keep and self._conn is not None:
             return self._conn
-        c = _Conn(self.ip, API_PORT, self.ctx, self.timeout)
+        c = _Conn(self.ip, self.port, self.ctx, self.timeout)
         if self.keep:
             self._conn = c
         return c
