@@ -91,6 +91,7 @@ END_TEST
 
 struct stand_in {
     int fd;
+    const char *answer; /* NULL: 200 with a small PostgresCluster */
     char request[16384];
     size_t len;
     pthread_t thread;
@@ -115,16 +116,18 @@ static void *serve_one(void *arg)
     }
     static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n"
                                  "Connection: close\r\n\r\n{\"kind\":\"PostgresCluster\"}\n";
-    ssize_t w = write(c, answer, sizeof(answer) - 1);
+    const char *text = s->answer != NULL ? s->answer : answer;
+    ssize_t w = write(c, text, strlen(text));
     (void)w;
     close(c);
     return NULL;
 }
 
 /* Listens on a free loopback port; start: accept one request in a thread. Returns a client for it. */
-static struct pgw_kclient *stand_in_client(struct stand_in *s, int start)
+static struct pgw_kclient *stand_in_answering(struct stand_in *s, int start, const char *answer)
 {
     memset(s, 0, sizeof(*s));
+    s->answer = answer;
     s->fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -143,6 +146,11 @@ static struct pgw_kclient *stand_in_client(struct stand_in *s, int start)
     struct pgw_kclient *c = pgw_kclient_new(&kc, &o, &err);
     ck_assert_ptr_nonnull(c);
     return c;
+}
+
+static struct pgw_kclient *stand_in_client(struct stand_in *s, int start)
+{
+    return stand_in_answering(s, start, NULL);
 }
 
 START_TEST(request_as_sends_the_headers)
@@ -224,6 +232,58 @@ START_TEST(request_secret_round_trip)
 }
 END_TEST
 
+START_TEST(request_as_raw_keeps_the_bytes)
+{
+    /* a 2xx body comes back byte for byte (spacing and key order kept), with the headers sent */
+    static const char list[] = "{ \"kind\" : \"PostgresClusterList\",\"items\":[] ,\"b\":1}";
+    char answer[512];
+    snprintf(answer, sizeof(answer), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(list), list);
+    struct stand_in s;
+    struct pgw_kclient *c = stand_in_answering(&s, 1, answer);
+    struct pgw_kidentity as = {.user = "alice"};
+    struct pgw_kresult res;
+    char *raw = NULL;
+    size_t len = 0;
+    int rc = pgw_kclient_request_as_raw(c, &as, "GET", "/apis/pgwarden.io/v1/postgresclusters", NULL, NULL, &raw, &len, &res);
+    pthread_join(s.thread, NULL);
+    close(s.fd);
+    ck_assert_int_eq(rc, PGW_K_OK);
+    ck_assert_ptr_null(res.body);
+    ck_assert_uint_eq(len, strlen(list));
+    ck_assert_str_eq(raw, list);
+    ck_assert_ptr_nonnull(strstr(s.request, "\r\nImpersonate-User: alice\r\n"));
+    free(raw);
+    pgw_kresult_dispose(&res);
+    pgw_kclient_free(c);
+    /* an error is decoded as usual, and no raw bytes */
+    static const char status[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":\"no\","
+                                 "\"reason\":\"Forbidden\",\"code\":403}";
+    snprintf(answer, sizeof(answer), "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(status), status);
+    c = stand_in_answering(&s, 1, answer);
+    rc = pgw_kclient_request_as_raw(c, &as, "GET", "/apis/pgwarden.io/v1/postgresclusters", NULL, NULL, &raw, &len, &res);
+    pthread_join(s.thread, NULL);
+    close(s.fd);
+    ck_assert_int_eq(rc, PGW_K_HTTP_ERROR);
+    ck_assert_ptr_null(raw);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_str_eq(res.reason, "Forbidden");
+    ck_assert_str_eq(res.message, "no");
+    ck_assert_int_eq(res.code, 403);
+    pgw_kresult_dispose(&res);
+    pgw_kclient_free(c);
+    /* a refused identity: nothing sent, no raw bytes */
+    c = stand_in_answering(&s, 0, NULL);
+    struct pgw_kidentity bad = {.user = "a\nb"};
+    rc = pgw_kclient_request_as_raw(c, &bad, "GET", "/x", NULL, NULL, &raw, &len, &res);
+    ck_assert_int_eq(rc, PGW_K_HTTP_ERROR);
+    ck_assert_ptr_null(raw);
+    pgw_kresult_dispose(&res);
+    pgw_kclient_free(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kclient_impersonate");
@@ -233,6 +293,7 @@ int main(void)
     tcase_add_test(tc, request_as_sends_the_headers);
     tcase_add_test(tc, refused_identity_sends_nothing);
     tcase_add_test(tc, request_secret_round_trip);
+    tcase_add_test(tc, request_as_raw_keeps_the_bytes);
     suite_add_tcase(s, tc);
     return pgw_run_suite(s);
 }
