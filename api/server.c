@@ -134,7 +134,7 @@ static void send_response(h2o_req_t *req, struct pgw_api_response *r, const char
 }
 
 /* A built-in file: 304 when If-None-Match names its ETag. The data is static: no copy. */
-static void send_asset(h2o_req_t *req, const struct pgw_asset *a)
+static void send_asset(h2o_req_t *req, const struct pgw_asset *a, const char *cache_control)
 {
     static h2o_generator_t generator = {NULL, NULL};
     size_t len;
@@ -144,7 +144,7 @@ static void send_asset(h2o_req_t *req, const struct pgw_asset *a)
     req->res.reason = fresh ? "Not Modified" : "OK";
     for (const struct pgw_api_header *h = pgw_api_security_headers; h->name != NULL; ++h)
         add_header(req, h->name, h->value);
-    add_header(req, "cache-control", PGW_API_CACHE_UI);
+    add_header(req, "cache-control", cache_control);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, a->etag, strlen(a->etag));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, a->content_type, strlen(a->content_type));
     h2o_iovec_t body = h2o_iovec_init(fresh ? NULL : (const char *)a->data, fresh ? 0 : a->len);
@@ -175,6 +175,7 @@ static int authenticate(struct pgw_api_server *server, h2o_req_t *req, time_t no
     char *jwt = h2o_strdup(&req->pool, auth + 7, len - 7).base;
     const char *why = NULL;
     int verdict = pgw_session_verify(server->keys, jwt, now, who, &why);
+    memset(jwt, 0, len - 7); /* the pool is recycled: leave no session token in it */
     if (verdict != PGW_SESSION_OK) {
         pgw_api_response_status(r, 401, why != NULL ? why : "invalid session token");
         r->www_authenticate = WWW_AUTHENTICATE;
@@ -282,19 +283,14 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         dispatch(server, req, &m, &who, &r);
     }
 
-    int status = asset != NULL ? 200 : r.status;
-    if (asset != NULL && m.route->id == PGW_API_OPENAPI) {
-        r.status = 200;
-        r.content_type = asset->content_type;
-        r.body = pgw_malloc(asset->len);
-        memcpy(r.body, asset->data, asset->len);
-        r.len = asset->len;
-        asset = NULL;
+    const char *cache = is_api_path(req->path_normalized) ? PGW_API_CACHE_API : PGW_API_CACHE_UI;
+    int status = r.status;
+    if (asset != NULL) {
+        send_asset(req, asset, cache);
+        status = req->res.status;
+    } else {
+        send_response(req, &r, cache);
     }
-    if (asset != NULL)
-        send_asset(req, asset);
-    else
-        send_response(req, &r, is_api_path(req->path_normalized) ? PGW_API_CACHE_API : PGW_API_CACHE_UI);
     double elapsed = monotonic_seconds() - started;
     pgw_metrics_observe_api(status, elapsed);
     log_request(req, status, who.username, elapsed);
