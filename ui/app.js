@@ -114,7 +114,7 @@ function session() {
 }
 
 function endSession() {
-  for (const k of ['pgw.token', 'pgw.user', 'pgw.ns', 'pgw.exp']) store.removeItem(k);
+  for (const k of ['pgw.token', 'pgw.user', 'pgw.ns', 'pgw.exp', 'pgw.listNs']) store.removeItem(k);
 }
 
 /*
@@ -277,7 +277,8 @@ function listPage() {
   const body = el('div', {'data-testid': 'clusters'});
   const filter = el('form', {class: 'inline', onsubmit: (ev) => {
     ev.preventDefault();
-    store.setItem('pgw.listNs', nsInput.value.trim());
+    if (nsInput.value.trim()) store.setItem('pgw.listNs', nsInput.value.trim());
+    else store.removeItem('pgw.listNs');
     route();
   }}, el('label', {for: 'list-ns'}, 'Namespace'), nsInput, el('button', {type: 'submit', 'data-testid': 'list-apply'}, 'Show'));
   main().append(el('div', {class: 'bar'}, el('h1', null, 'PostgreSQL clusters'),

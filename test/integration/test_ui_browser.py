@@ -7,9 +7,10 @@ checks each click with kubectl and the apiserver's audit log:
   - an editor ServiceAccount (namespace-scoped rights on the pgwarden kinds,
     read on pods, Services, Events, Secrets) logs in with `kubectl create
     token`; a refused token stays on the login page with the reason;
-  - the create form's dry run shows the admission refusal of `instances: 0`
-    beside the Instances field and stores nothing; fixed, the cluster is
-    created and the page follows it to Running;
+  - the create form's dry run shows the refusal of `instances: 0` (the CRD's
+    schema) beside the Instances field, then that of a 51-character name
+    (pgwarden's validating webhook) beside Name, and stores nothing; fixed,
+    the cluster is created and the page follows it to Running;
   - Backup now makes a PostgresBackup (kubectl sees it, the audit log shows it
     written as the editor through impersonation), listed with its size;
   - an annotation and `instances: 2` set with kubectl appear on the open page
@@ -205,6 +206,10 @@ class BrowserUI(NamespaceTestCase):
         self.tb.kubectl("patch", "pgc", CLUSTER, "-n", NS, "--type=merge", "-p", '{"spec":{"instances":2}}')
         return {"annotation": f"ui.example.com/note={value}", "instances": 2}
 
+    def on_switched(self, msg):
+        retry(lambda: self.assertEqual(self.tb.get("pgc", CLUSTER, NS)["status"].get("primary"), msg["replica"]), 60,
+              "kubectl's status.primary after the UI's switchover")
+
     def on_restore_created(self, msg):
         r = self.tb.get("pgrestore", msg["name"], NS)
         self.assertIsNotNone(r, "kubectl sees the PostgresRestore the UI made")
@@ -255,6 +260,9 @@ class BrowserUI(NamespaceTestCase):
                     proc.kill()
                 err.seek(0)
                 stderr = err.read()
+        if os.environ.get("PGW_UI_STEPS"):
+            with open(os.environ["PGW_UI_STEPS"], "w") as f:
+                json.dump(steps, f, indent=1)
         if errors or rc != 0:
             self.fail(f"the browser run stopped at {errors and errors.get('step')}: "
                       f"{errors and errors.get('error')}\nsteps: {list(steps)}\nstderr: {stderr[-3000:]}")
@@ -292,6 +300,11 @@ class BrowserUI(NamespaceTestCase):
         self.assertEqual(s["invalid"], "true")
         self.assertEqual(s["hash"], "#/new")
         self.assertIn("nothing was created", s["result"])
+        s = steps["create-webhook-refusal"]
+        self.assertEqual(s["fieldError"], "Too long: may not be more than 50 bytes "
+                                          "(child objects append suffixes to the cluster name)")
+        self.assertEqual(s["invalid"], "true")
+        self.assertTrue(s["instancesErrorHidden"], "the fixed field's error is gone")
         self.assertEqual(steps["created"]["hash"], f"#/ns/{NS}/clusters/{CLUSTER}")
         self.assertIn(f"Cluster {NS}/{CLUSTER} created", steps["created"]["message"])
         s = steps["running"]
@@ -320,8 +333,6 @@ class BrowserUI(NamespaceTestCase):
         self.assertEqual(s["message"]["kind"], "ok", s)
         self.assertEqual(s["after"], s["replica"])
         self.assertNotEqual(s["before"], s["replica"])
-        retry(lambda: self.assertEqual(tb.get("pgc", CLUSTER, NS)["status"]["primary"], s["replica"]), 60,
-              "status.primary after the switchover")
 
         # The restore page: the window, and the PostgresRestore to its end.
         s = steps["restore"]
@@ -331,6 +342,8 @@ class BrowserUI(NamespaceTestCase):
         self.assertEqual(self.restore["spec"]["target"]["time"], s["window"]["to"])
         self.assertIn(f"{NS}/{CLUSTER}", steps["list"]["names"])
         self.assertEqual(steps["list"]["row"][:2], [NS, CLUSTER])
+        self.assertEqual(steps["list-namespace"]["scope"], f"Namespace {NS}.")
+        self.assertEqual({n.split("/")[0] for n in steps["list-namespace"]["names"]}, {NS})
 
         # The viewer: its namespace only (said why), and every write refused with RBAC's words.
         s = steps["viewer-list"]

@@ -37,8 +37,11 @@ function step(name, data) {
 
 const text = async (loc) => ((await loc.textContent()) || '').trim();
 
-async function shot(page, name) {
-  if (sc.shots) await page.screenshot({ path: `${sc.shots}/${name}.png` });
+async function shot(page, name, height) {
+  if (!sc.shots) return;
+  if (height) await page.setViewportSize({ width: 1200, height });
+  await page.screenshot({ path: `${sc.shots}/${name}.png` });
+  if (height) await page.setViewportSize({ width: 1200, height: 800 });
 }
 
 async function newSession(browser) {
@@ -108,11 +111,21 @@ async function editorPart(browser) {
   await instErr.and(page.locator(':not([hidden])')).waitFor({ timeout: T.action });
   step('create-invalid', { fieldError: await text(instErr), invalid: await page.getByTestId('field-instances').getAttribute('aria-invalid'),
     result: await text(page.getByTestId('create-result')), hash: new URL(page.url()).hash });
+  await wait('after-invalid-create');
+
+  // Instances fixed, a name longer than pgwarden's webhook allows: its refusal beside Name.
+  await page.getByTestId('field-instances').fill('1');
+  await page.getByTestId('field-name').fill(sc.cluster + '-' + 'x'.repeat(50));
+  await page.getByTestId('create-submit').click();
+  const nameErr = page.getByTestId('error-name');
+  await nameErr.and(page.locator(':not([hidden])')).waitFor({ timeout: T.action });
+  step('create-webhook-refusal', { fieldError: await text(nameErr), instancesError: await text(instErr),
+    instancesErrorHidden: await instErr.isHidden(), invalid: await page.getByTestId('field-name').getAttribute('aria-invalid') });
   await shot(page, 'create-admission-error');
   await wait('after-invalid-create');
 
   // Fixed: created, and the cluster page follows it until Running.
-  await page.getByTestId('field-instances').fill('1');
+  await page.getByTestId('field-name').fill(sc.cluster);
   await page.getByTestId('create-submit').click();
   await page.waitForURL((u) => u.hash === clusterHash(), { timeout: T.action });
   step('created', { hash: new URL(page.url()).hash, message: await text(page.getByTestId('message')),
@@ -161,7 +174,7 @@ async function editorPart(browser) {
   step('kubectl-change-seen', { annotationMs, instancesSeconds: (Date.now() - tc) / 1000,
     instances: await text(page.getByTestId('detail-instances')), rows: await page.getByTestId('instance-row').count() });
   await page.locator('body').evaluate(() => window.scrollTo(0, 0));
-  await shot(page, 'cluster-detail');
+  await shot(page, 'cluster-detail', 1150);
 
   // Switchover to the replica: the primary shown changes.
   const before = await text(page.getByTestId('detail-primary'));
@@ -173,6 +186,7 @@ async function editorPart(browser) {
     { timeout: 120000, polling: 1000 });
   step('switchover', { before, replica, message: sw, seconds: (Date.now() - ts) / 1000,
     after: await text(page.getByTestId('detail-primary')) });
+  await wait('switched', { replica });
 
   // The restore page: the window, and a restore to a time inside it into a new cluster.
   await page.getByTestId('action-restore').click();
@@ -195,7 +209,17 @@ async function editorPart(browser) {
   const listRow = page.locator(`[data-testid=cluster-row][data-name="${sc.cluster}"]`);
   step('list', { row: (await listRow.locator('td').allTextContents()).map((s) => s.trim()),
     names: await page.getByTestId('cluster-row').evaluateAll((rs) => rs.map((r) => r.dataset.namespace + '/' + r.dataset.name)) });
+  // The namespace field narrows the list.
+  await page.getByTestId('list-namespace').fill(sc.namespace);
+  await page.getByTestId('list-apply').click();
+  await page.waitForFunction((ns) => document.querySelector('[data-testid=list-scope]').textContent === 'Namespace ' + ns + '.',
+    sc.namespace, { timeout: T.action });
+  await page.getByTestId('cluster-row').first().waitFor();
+  step('list-namespace', { scope: await text(page.getByTestId('list-scope')),
+    names: await page.getByTestId('cluster-row').evaluateAll((rs) => rs.map((r) => r.dataset.namespace + '/' + r.dataset.name)) });
   await shot(page, 'clusters');
+  await page.getByTestId('list-namespace').fill('');
+  await page.getByTestId('list-apply').click();
   return { page, problems, ctx };
 }
 
@@ -209,6 +233,7 @@ async function viewerPart(browser) {
   const refused = {};
   refused.connection = await text(page.getByTestId('connection'));
   refused.backup = await confirmAction(page, 'action-backup');
+  await shot(page, 'viewer-refused');
   const replicas = await page.locator('[data-testid=instance-row]').evaluateAll((rows) =>
     rows.filter((r) => r.querySelector('[data-testid=instance-role]').textContent !== 'primary').map((r) => r.dataset.name));
   refused.switchover = await confirmAction(page, 'action-switchover', { pick: replicas[0] });
@@ -228,7 +253,6 @@ async function viewerPart(browser) {
   await page.waitForFunction(() => document.getElementById('msg').dataset.kind === 'error', null, { timeout: T.action });
   refused.create = { kind: 'error', text: await text(page.getByTestId('message')) };
   step('viewer-refusals', refused);
-  await shot(page, 'viewer-refused');
   await ctx.close();
   return problems;
 }
