@@ -12,9 +12,12 @@
  * every 10 s, and once more on an unknown kid. Without a Kubernetes API
  * (client NULL) the key and the revocations live in memory only.
  *
- * A keyring is thread-safe (one mutex; the Secret is read and written under
- * it, so a call may block on the Kubernetes API for one request's timeout).
- * Nothing here logs a token or a key.
+ * A keyring is thread-safe: one mutex guards the keys, and the Secret is read
+ * and written outside it. The call that finds the keys due for a read does
+ * that read itself (so it may wait on the Kubernetes API for one request's
+ * timeout); a call on another thread meanwhile goes on with the keys held.
+ * Logout writes the Secret before it returns. Nothing here logs a token or
+ * a key.
  */
 #ifndef PGW_API_SESSION_H
 #define PGW_API_SESSION_H

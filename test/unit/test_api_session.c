@@ -1182,6 +1182,64 @@ START_TEST(secret_outage_and_corruption)
 }
 END_TEST
 
+struct hammer {
+    struct pgw_session_keys *keys;
+    int ok, revoked;
+};
+
+static void *hammer_run(void *arg)
+{
+    struct hammer *h = arg;
+    struct pgw_identity who = alice(2);
+    for (int i = 0; i != 60; ++i) {
+        time_t now = T0 + 3 * i; /* a read of the Secret every few rounds */
+        char *err = NULL;
+        time_t exp = 0;
+        const char *why = NULL;
+        char *jwt = pgw_session_issue(h->keys, &who, now, &exp, &err);
+        struct pgw_identity got;
+        if (jwt != NULL && pgw_session_verify(h->keys, jwt, now + 1, &got, &why) == PGW_SESSION_OK) {
+            /* every few rounds, log out and see it take */
+            if (i % 5 == 0 && pgw_session_revoke(h->keys, &got, &err) == 0 &&
+                pgw_session_verify(h->keys, jwt, now + 1, &(struct pgw_identity){0}, &why) == PGW_SESSION_REVOKED)
+                h->revoked++;
+            h->ok++;
+            pgw_identity_dispose(&got);
+        }
+        free(err);
+        free(jwt);
+    }
+    pgw_identity_dispose(&who);
+    return NULL;
+}
+
+START_TEST(secret_two_threads)
+{
+    /*
+     * The API's two threads on one keyring, reading the Secret and logging out while they sign and check.
+     * (Rotation races are the sequential tests' job: here each thread's clock is its own, and one far
+     * ahead could rotate twice between another's issue and verify.)
+     */
+    struct fake_api f;
+    struct pgw_kclient *c = fake_start(&f);
+    struct pgw_session_keys *r = pgw_session_keys_new(c, NULL, 900, 86400);
+    struct hammer h[2] = {{.keys = r}, {.keys = r}};
+    pthread_t t[2];
+    for (int i = 0; i != 2; ++i)
+        pthread_create(&t[i], NULL, hammer_run, &h[i]);
+    for (int i = 0; i != 2; ++i)
+        pthread_join(t[i], NULL);
+    ck_assert_int_eq(h[0].ok, 60);
+    ck_assert_int_eq(h[1].ok, 60);
+    ck_assert_int_eq(h[0].revoked, 12);
+    ck_assert_int_eq(h[1].revoked, 12);
+    ck_assert_int_le(f.posts, 2);    /* both may find no Secret at the start; the second create gets 409 */
+    ck_assert_int_ge(f.patches, 24); /* each logout wrote to the Secret (409s retried) */
+    pgw_session_keys_free(r);
+    fake_stop(&f, c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api_session");
@@ -1207,6 +1265,7 @@ int main(void)
     tcase_add_test(tc, secret_unknown_kid_forces_one_read);
     tcase_add_test(tc, secret_logout_reaches_the_other_replica);
     tcase_add_test(tc, secret_outage_and_corruption);
+    tcase_add_test(tc, secret_two_threads);
     suite_add_tcase(s, tc);
     return pgw_run_suite(s);
 }
