@@ -40,6 +40,8 @@ struct pgw_session_keys {
     time_t failed_at;             /* last read that failed */
     time_t forced_at;             /* last read forced by an unknown kid */
     int reading;                  /* a thread is reading the Secret for the cadence: the others go on with the ring held */
+    unsigned long reads_started;  /* numbers the reads, so a slow one cannot install older keys over a newer read's */
+    unsigned long installed;      /* the number of the read last installed */
 };
 
 struct pgw_session_keys *pgw_session_keys_new(struct pgw_kclient *operator_client, const char *ns, int session_seconds,
@@ -126,6 +128,7 @@ static int refresh(struct pgw_session_keys *k, time_t now, int force, char **err
     }
     k->read_at = now;
     k->reading += !force;
+    unsigned long generation = ++k->reads_started;
     pthread_mutex_unlock(&k->lock);
 
     json_t *secret = NULL;
@@ -133,8 +136,11 @@ static int refresh(struct pgw_session_keys *k, time_t now, int force, char **err
 
     pthread_mutex_lock(&k->lock);
     k->reading -= !force;
-    if (rc == 0)
+    if (rc == 0 && generation > k->installed) { /* a read started later and already installed wins */
         rc = install(k, secret, now, err);
+        if (rc == 0)
+            k->installed = generation;
+    }
     if (rc != 0)
         k->failed_at = now;
     held = k->ring.current.kid != NULL;
