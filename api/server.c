@@ -2,10 +2,13 @@
  * h2o event loops serving the REST API and the web UI over TLS (see server.h).
  *
  * A request goes: route (api/router.h) → in local mode 503 for /api/v1/...
- * but the OpenAPI document → the session check where the route needs one →
- * its handler (api/handlers.h), which answers in a struct pgw_api_response →
- * the security headers of every answer, Cache-Control, and the body handed
- * to h2o without a copy (the pool frees it with the request).
+ * but the OpenAPI document → static files and errors answered on the loop;
+ * the rest is copied into a job for a worker (api/workers.h), which checks
+ * the session and runs the handler (api/handlers.h); the answer comes back
+ * to the loop through h2o's multithread queue → the security headers of
+ * every answer, Cache-Control, and the body handed to h2o without a copy
+ * (the pool frees it with the request). So the two loops never block: a
+ * slow Kubernetes API delays only the requests waiting on it.
  *
  * Logs: one debug line per request with method, path, status, user and
  * duration; never the Authorization header, never a body.
@@ -29,6 +32,7 @@
 #include "api/http.h"
 #include "api/identity.h"
 #include "api/router.h"
+#include "api/workers.h"
 #include "api/session.h"
 #include "common/config.h"
 #include "common/json_pack.h"
@@ -40,6 +44,8 @@
 #include "webhook/tls.h"
 
 #define API_THREADS 2
+/* Requests waiting on the Kubernetes API at once (each worker blocks in libcurl). */
+#define API_WORKERS 16
 #define LOOP_TICK_MS 100
 #define WWW_AUTHENTICATE "Bearer realm=\"pgwarden\""
 
@@ -50,6 +56,7 @@ struct st_pgw_api_thread_t {
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
+    h2o_multithread_receiver_t receiver; /* answers from the workers */
 };
 
 struct pgw_api_server {
@@ -59,6 +66,7 @@ struct pgw_api_server {
     h2o_globalconf_t globalconf;
     h2o_hostconf_t *hosts[2];
     SSL_CTX *ssl_ctx;
+    struct pgw_api_workers *workers;
     struct st_pgw_api_thread_t threads[API_THREADS];
     atomic_int stopping;
     int port;
@@ -74,12 +82,6 @@ static double monotonic_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* A NUL-terminated copy of a slice in the request's pool, or NULL for an empty one. */
-static const char *pool_str(h2o_req_t *req, struct pgw_api_slice s)
-{
-    return s.len != 0 ? h2o_strdup(&req->pool, s.base, s.len).base : NULL;
 }
 
 static const char *header_value(h2o_req_t *req, const h2o_token_t *token, size_t *len)
@@ -134,7 +136,7 @@ static void send_response(h2o_req_t *req, struct pgw_api_response *r, const char
 }
 
 /* A built-in file: 304 when If-None-Match names its ETag. The data is static: no copy. */
-static void send_asset(h2o_req_t *req, const struct pgw_asset *a, const char *cache_control)
+static int send_asset(h2o_req_t *req, const struct pgw_asset *a, const char *cache_control)
 {
     static h2o_generator_t generator = {NULL, NULL};
     size_t len;
@@ -151,6 +153,7 @@ static void send_asset(h2o_req_t *req, const struct pgw_asset *a, const char *ca
     req->res.content_length = body.len;
     h2o_start_response(req, &generator);
     h2o_send(req, &body, body.base != NULL ? 1 : 0, H2O_SEND_STATE_FINAL);
+    return fresh ? 304 : 200;
 }
 
 static int is_api_path(h2o_iovec_t path)
@@ -159,91 +162,212 @@ static int is_api_path(h2o_iovec_t path)
 }
 
 /*
- * The session of the request, into *who; 0, or -1 with the 401 in r. The
- * token itself is never copied out of the request or logged.
+ * A routed request that needs the Kubernetes API or the session keys: copied
+ * out of h2o's request (whose memory belongs to the loop), run by a worker,
+ * answered back on its loop. If the client goes away meanwhile, h2o disposes
+ * of the request and the ticket in its pool clears `req`, so the answer is
+ * dropped instead of sent to freed memory.
  */
-static int authenticate(struct pgw_api_server *server, h2o_req_t *req, time_t now, struct pgw_identity *who,
-                        struct pgw_api_response *r)
+struct st_pgw_api_call_job_t {
+    struct pgw_api_job super;
+    h2o_multithread_message_t message;
+    struct pgw_api_server *server;
+    struct st_pgw_api_thread_t *thread;
+    h2o_req_t *req;                        /* NULL once h2o disposed of it */
+    struct st_pgw_api_call_job_t **ticket; /* in req's pool */
+    const struct pgw_api_route *route;
+    unsigned method;
+    char *method_text, *path; /* for the log */
+    char *ns, *plural, *name, *query, *content_type, *authorization, *body;
+    size_t query_len, body_len, authorization_len;
+    double started;
+    struct pgw_identity who;
+    struct pgw_api_response r;
+};
+
+/* The session of the job, into job->who; 0, or -1 with the 401 in job->r. The token's copy is zeroed. */
+static int authenticate(struct st_pgw_api_call_job_t *job, time_t now)
 {
-    size_t len = 0;
-    const char *auth = header_value(req, H2O_TOKEN_AUTHORIZATION, &len);
-    if (auth == NULL || len < 8 || strncasecmp(auth, "Bearer ", 7) != 0) {
-        pgw_api_response_status(r, 401, "log in first: send Authorization: Bearer <token from POST /api/v1/login>");
-        r->www_authenticate = WWW_AUTHENTICATE;
-        return -1;
+    const char *auth = job->authorization;
+    int rc = -1;
+    if (auth == NULL || job->authorization_len < 8 || strncasecmp(auth, "Bearer ", 7) != 0) {
+        pgw_api_response_status(&job->r, 401, "log in first: send Authorization: Bearer <token from POST /api/v1/login>");
+    } else {
+        const char *why = NULL;
+        if (pgw_session_verify(job->server->keys, auth + 7, now, &job->who, &why) == PGW_SESSION_OK)
+            rc = 0;
+        else
+            pgw_api_response_status(&job->r, 401, why != NULL ? why : "invalid session token");
     }
-    char *jwt = h2o_strdup(&req->pool, auth + 7, len - 7).base;
-    const char *why = NULL;
-    int verdict = pgw_session_verify(server->keys, jwt, now, who, &why);
-    memset(jwt, 0, len - 7); /* the pool is recycled: leave no session token in it */
-    if (verdict != PGW_SESSION_OK) {
-        pgw_api_response_status(r, 401, why != NULL ? why : "invalid session token");
-        r->www_authenticate = WWW_AUTHENTICATE;
-        return -1;
-    }
-    return 0;
+    if (rc != 0)
+        job->r.www_authenticate = WWW_AUTHENTICATE;
+    return rc;
 }
 
-static void dispatch(struct pgw_api_server *server, h2o_req_t *req, const struct pgw_api_match *m, struct pgw_identity *who,
-                     struct pgw_api_response *r)
+/* On a worker: authenticate, run the handler, hand the answer back to the loop. */
+static void run_job(struct pgw_api_job *_job)
 {
+    struct st_pgw_api_call_job_t *job = (void *)_job;
+    struct pgw_api_server *server = job->server;
     time_t now = time(NULL);
-    if (m->route->auth && authenticate(server, req, now, who, r) != 0)
-        return;
+    if (job->route->auth && authenticate(job, now) != 0)
+        goto done;
     size_t ngroups = 0;
-    const char **groups = who->username != NULL ? pgw_identity_group_list(who, &ngroups) : NULL;
-    struct pgw_kidentity as = {.user = who->username, .uid = who->uid, .groups = groups, .ngroups = ngroups};
-    size_t ct_len = 0;
-    const char *ct = header_value(req, H2O_TOKEN_CONTENT_TYPE, &ct_len);
+    const char **groups = job->who.username != NULL ? pgw_identity_group_list(&job->who, &ngroups) : NULL;
+    struct pgw_kidentity as = {.user = job->who.username, .uid = job->who.uid, .groups = groups, .ngroups = ngroups};
     struct pgw_api_call call = {
         .client = server->client,
         .keys = server->keys,
-        .who = m->route->auth ? who : NULL,
-        .as = m->route->auth ? &as : NULL,
-        .ns = pool_str(req, m->ns),
-        .plural = m->route->id == PGW_API_DETAIL ? "postgresclusters" : pool_str(req, m->plural),
-        .name = pool_str(req, m->name),
-        .query = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : NULL,
-        .query_len = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0,
-        .body = req->entity.base,
-        .body_len = req->entity.len,
-        .content_type = ct != NULL ? h2o_strdup(&req->pool, ct, ct_len).base : NULL,
-        .method = pgw_api_method_bit(req->method.base, req->method.len),
+        .who = job->route->auth ? &job->who : NULL,
+        .as = job->route->auth ? &as : NULL,
+        .ns = job->ns,
+        .plural = job->route->id == PGW_API_DETAIL ? "postgresclusters" : job->plural,
+        .name = job->name,
+        .query = job->query,
+        .query_len = job->query_len,
+        .body = job->body,
+        .body_len = job->body_len,
+        .content_type = job->content_type,
+        .method = job->method,
         .now = now,
     };
-    switch (m->route->id) {
+    switch (job->route->id) {
     case PGW_API_LOGIN:
-        pgw_api_login(&call, r);
+        pgw_api_login(&call, &job->r);
         break;
     case PGW_API_LOGOUT:
-        pgw_api_logout(&call, r);
+        pgw_api_logout(&call, &job->r);
         break;
     case PGW_API_WHOAMI:
-        pgw_api_whoami(&call, r);
+        pgw_api_whoami(&call, &job->r);
         break;
     case PGW_API_LIST_ALL:
     case PGW_API_COLLECTION:
     case PGW_API_OBJECT:
-        pgw_api_objects(&call, m->route->id, r);
+        pgw_api_objects(&call, job->route->id, &job->r);
         break;
     case PGW_API_DETAIL:
-        pgw_api_detail(&call, r);
+        pgw_api_detail(&call, &job->r);
         break;
     default:
-        pgw_api_action(&call, m->route->id, r);
+        pgw_api_action(&call, job->route->id, &job->r);
         break;
     }
     free(groups);
+done:
+    h2o_multithread_send_message(&job->thread->receiver, &job->message);
 }
 
-static void log_request(h2o_req_t *req, int status, const char *user, double seconds)
+static void free_job(struct st_pgw_api_call_job_t *job)
+{
+    if (job->authorization != NULL)
+        memset(job->authorization, 0, job->authorization_len);
+    if (job->body != NULL)
+        memset(job->body, 0, job->body_len); /* a login's token, maybe */
+    free(job->authorization);
+    free(job->body);
+    free(job->ns);
+    free(job->plural);
+    free(job->name);
+    free(job->query);
+    free(job->content_type);
+    free(job->method_text);
+    free(job->path);
+    pgw_identity_dispose(&job->who);
+    pgw_api_response_dispose(&job->r);
+    free(job);
+}
+
+static void log_request(const char *method, const char *path, int status, const char *user, double seconds)
 {
     if (!pgw_log_enabled(PGW_LOG_DEBUG))
         return;
     pgw_log(PGW_LOG_DEBUG, "API request",
-            pgw_json_pack("{s:s%,s:s%,s:i,s:s?,s:f}", "method", req->method.base, req->method.len, "path",
-                          req->path_normalized.base, req->path_normalized.len, "code", status, "user", user, "durationMs",
+            pgw_json_pack("{s:s,s:s,s:i,s:s?,s:f}", "method", method, "path", path, "code", status, "user", user, "durationMs",
                           seconds * 1e3));
+}
+
+static void finish(const char *method, const char *path, int status, const char *user, double started)
+{
+    double elapsed = monotonic_seconds() - started;
+    pgw_metrics_observe_api(status, elapsed);
+    log_request(method, path, status, user, elapsed);
+}
+
+/* On the loop: the answers the workers finished. */
+static void on_jobs_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    (void)receiver;
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        struct st_pgw_api_call_job_t *job = H2O_STRUCT_FROM_MEMBER(struct st_pgw_api_call_job_t, message, m);
+        h2o_req_t *req = job->req;
+        if (req != NULL) {
+            *job->ticket = NULL; /* sending may dispose of the request */
+            job->req = NULL;
+            send_response(req, &job->r, PGW_API_CACHE_API);
+        }
+        finish(job->method_text, job->path, job->r.status, job->who.username, job->started);
+        free_job(job);
+    }
+}
+
+/* The request's pool is going away (answered, or the client left). */
+static void on_req_gone(void *p)
+{
+    struct st_pgw_api_call_job_t *job = *(struct st_pgw_api_call_job_t **)p;
+    if (job != NULL)
+        job->req = NULL;
+}
+
+static char *copy_slice(struct pgw_api_slice s)
+{
+    return s.len != 0 ? pgw_strndup(s.base, s.len) : NULL;
+}
+
+static char *copy_header(h2o_req_t *req, const h2o_token_t *token, size_t *len)
+{
+    size_t n = 0;
+    const char *v = header_value(req, token, &n);
+    if (len != NULL)
+        *len = n;
+    return v != NULL ? pgw_strndup(v, n) : NULL;
+}
+
+/* Hands a routed request to the workers; the answer comes back through on_jobs_done. */
+static void submit(struct pgw_api_server *server, h2o_req_t *req, const struct pgw_api_match *m, double started)
+{
+    struct st_pgw_api_call_job_t *job = pgw_calloc(1, sizeof(*job));
+    job->super.run = run_job;
+    job->server = server;
+    job->thread = H2O_STRUCT_FROM_MEMBER(struct st_pgw_api_thread_t, ctx, req->conn->ctx);
+    job->req = req;
+    job->route = m->route;
+    job->method = pgw_api_method_bit(req->method.base, req->method.len);
+    job->method_text = pgw_strndup(req->method.base, req->method.len);
+    job->path = pgw_strndup(req->path_normalized.base, req->path_normalized.len);
+    job->ns = copy_slice(m->ns);
+    job->plural = copy_slice(m->plural);
+    job->name = copy_slice(m->name);
+    if (req->query_at != SIZE_MAX) {
+        job->query_len = req->path.len - req->query_at - 1;
+        job->query = pgw_strndup(req->path.base + req->query_at + 1, job->query_len);
+    }
+    job->content_type = copy_header(req, H2O_TOKEN_CONTENT_TYPE, NULL);
+    job->authorization = copy_header(req, H2O_TOKEN_AUTHORIZATION, &job->authorization_len);
+    if (req->entity.base != NULL) {
+        job->body_len = req->entity.len;
+        job->body = pgw_malloc(job->body_len + 1);
+        memcpy(job->body, req->entity.base, job->body_len);
+        job->body[job->body_len] = '\0';
+        if (m->route->id == PGW_API_LOGIN)
+            memset(req->entity.base, 0, req->entity.len); /* the pasted token: one copy, the job's */
+    }
+    job->started = started;
+    job->ticket = h2o_mem_alloc_shared(&req->pool, sizeof(*job->ticket), on_req_gone);
+    *job->ticket = job;
+    pgw_api_workers_submit(server->workers, &job->super);
 }
 
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
@@ -254,7 +378,6 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     struct pgw_api_match m;
     pgw_api_route_match(req->method.base, req->method.len, req->path_normalized.base, req->path_normalized.len, &m);
     struct pgw_api_response r = {0};
-    struct pgw_identity who = {0};
     char allow[64];
     const struct pgw_asset *asset = NULL;
 
@@ -280,22 +403,22 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         if (asset == NULL)
             pgw_api_response_status(&r, 404, "no such file");
     } else {
-        dispatch(server, req, &m, &who, &r);
+        submit(server, req, &m, started);
+        return 0;
     }
 
     const char *cache = is_api_path(req->path_normalized) ? PGW_API_CACHE_API : PGW_API_CACHE_UI;
+    char method[16], path[256];
+    snprintf(method, sizeof(method), "%.*s", (int)req->method.len, req->method.base);
+    snprintf(path, sizeof(path), "%.*s", (int)req->path_normalized.len, req->path_normalized.base);
     int status = r.status;
     if (asset != NULL) {
-        send_asset(req, asset, cache);
-        status = req->res.status;
+        status = send_asset(req, asset, cache);
     } else {
         send_response(req, &r, cache);
     }
-    double elapsed = monotonic_seconds() - started;
-    pgw_metrics_observe_api(status, elapsed);
-    log_request(req, status, who.username, elapsed);
+    finish(method, path, status, NULL, started);
     pgw_api_response_dispose(&r);
-    pgw_identity_dispose(&who);
     return 0;
 }
 
@@ -341,11 +464,16 @@ static void *thread_main(void *arg)
 
 static void free_server(struct pgw_api_server *server)
 {
+    pgw_api_workers_stop(server->workers); /* the requests in its queue are answered (or dropped) below */
     for (unsigned i = 0; i != API_THREADS; ++i) {
         struct st_pgw_api_thread_t *t = &server->threads[i];
         if (t->loop == NULL)
             continue;
         close_listener(&t->listener);
+        if (t->receiver.queue != NULL) {
+            h2o_evloop_run(t->loop, 0); /* answers the workers sent after the loop stopped */
+            h2o_multithread_unregister_receiver(t->ctx.queue, &t->receiver);
+        }
         if (h2o_timeout_is_linked(&t->ctx.http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&t->ctx.http2._graceful_shutdown_timeout);
         h2o_multithread_queue_t *queue = t->ctx.queue;
@@ -361,13 +489,19 @@ static void free_server(struct pgw_api_server *server)
 }
 
 struct pgw_api_server *pgw_api_server_start(const struct pgw_config *cfg, struct pgw_tls_store *store, struct pgw_kclient *client,
-                                            char **err)
+                                            int preload, char **err)
 {
     struct pgw_api_server *server = pgw_calloc(1, sizeof(*server));
     server->cfg = cfg;
     server->client = client;
     if ((server->ssl_ctx = pgw_tls_context_new(store, NULL, err)) == NULL) {
         free(server);
+        return NULL;
+    }
+    if ((server->workers = pgw_api_workers_start(API_WORKERS)) == NULL) {
+        SSL_CTX_free(server->ssl_ctx);
+        free(server);
+        *err = pgw_asprintf("cannot start the API's worker threads");
         return NULL;
     }
     server->keys = pgw_session_keys_new(client, NULL, (int)cfg->api_session_seconds, (int)cfg->api_key_rotation_seconds);
@@ -391,12 +525,13 @@ struct pgw_api_server *pgw_api_server_start(const struct pgw_config *cfg, struct
         t->server = server;
         t->loop = h2o_evloop_create();
         h2o_context_init(&t->ctx, t->loop, gc);
+        h2o_multithread_register_receiver(t->ctx.queue, &t->receiver, on_jobs_done);
         t->accept_ctx = (h2o_accept_ctx_t){.ctx = &t->ctx, .hosts = server->hosts, .ssl_ctx = server->ssl_ctx};
         t->listener = h2o_evloop_socket_create(t->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
         t->listener->data = &t->accept_ctx;
         h2o_socket_read_start(t->listener, on_accept);
     }
-    if (client != NULL) {
+    if (client != NULL && preload) {
         char *kerr = NULL;
         if (pgw_session_keys_load(server->keys, time(NULL), &kerr) != 0) {
             pgw_log(PGW_LOG_WARN, "API session keys not loaded yet; retried at the first login",

@@ -54,8 +54,10 @@ static void usage(void)
 }
 
 /*
- * The API's own client: no write gate (it acts for users, not as the
- * controller), a rate high enough for people and the benchmark.
+ * The API's own client when a Kubernetes API is configured (in-cluster,
+ * --kubeconfig or $KUBECONFIG), whether or not the controller runs: no write
+ * gate (it acts for people, not as the controller), a rate high enough for
+ * people and the benchmark. NULL: local mode.
  */
 static struct pgw_kclient *api_client(const struct pgw_config *cfg)
 {
@@ -63,10 +65,12 @@ static struct pgw_kclient *api_client(const struct pgw_config *cfg)
     char *err = NULL;
     struct pgw_kclient *client = NULL;
     struct pgw_kclient_options opts = {.qps = 1000, .burst = 2000, .timeout = cfg->kube_api_timeout_ms / 1e3};
-    if (pgw_kubeconfig_load(&kc, cfg->kubeconfig, &err) == 0)
+    int rc = pgw_kubeconfig_load(&kc, cfg->kubeconfig, &err);
+    if (rc == 0)
         client = pgw_kclient_new(&kc, &opts, &err);
-    if (client == NULL)
-        pgw_log(PGW_LOG_ERROR, "no Kubernetes client for the API", pgw_json_pack("{s:s}", "error", err != NULL ? err : "unknown"));
+    if (client == NULL && rc != 1)
+        pgw_log(PGW_LOG_WARN, "no Kubernetes client for the API: local mode",
+                pgw_json_pack("{s:s}", "error", err != NULL ? err : "unknown"));
     free(err);
     pgw_kubeconfig_dispose(&kc);
     return client;
@@ -173,10 +177,9 @@ int pgw_cmd_serve(int argc, char **argv)
                           cfg.health_listen, "healthPort", pgw_server_health_port(server), "caFile",
                           self_managed ? ca_file : "(managed outside pgwarden)", "version", PGW_VERSION));
     if (pgw_config_api_enabled(&cfg)) {
-        /* With a Kubernetes API (the controller's condition), the API acts through it; else local mode. */
-        if (wanted && (client_for_api = api_client(&cfg)) == NULL)
-            goto done;
-        if ((api = pgw_api_server_start(&cfg, store, client_for_api, &err)) == NULL) {
+        client_for_api = api_client(&cfg);
+        /* The session keys' Secret is read at start only where the operator runs for real. */
+        if ((api = pgw_api_server_start(&cfg, store, client_for_api, wanted, &err)) == NULL) {
             pgw_log(PGW_LOG_ERROR, "cannot start the API server", pgw_json_pack("{s:s}", "error", err));
             goto done;
         }
