@@ -5,6 +5,7 @@
  */
 #include "helpers.h"
 
+#include "api/handlers.h"
 #include "api/router.h"
 
 static void match(const char *method, const char *path, struct pgw_api_match *m)
@@ -145,6 +146,45 @@ START_TEST(test_methods)
 }
 END_TEST
 
+/* The query string passed on: only the allowed parameters, values as received, nothing that could bend the URL. */
+static const struct {
+    const char *query, *want; /* want NULL: refused */
+} queries[] = {
+    {"", ""},
+    {"dryRun=All", "?dryRun=All"},
+    {"labelSelector=app%3Dx&watch=true&limit=10", "?labelSelector=app%3Dx&limit=10"},
+    {"watch=1&follow=true", ""},
+    {"labelSelector=a,b!=c&continue=eyJ2Ijo", "?labelSelector=a,b!=c&continue=eyJ2Ijo"},
+    {"limit", "?limit"},
+    {"labelSelector=a b", NULL},
+    {"labelSelector=a/b", NULL},
+    {"labelSelector=a#b", NULL},
+    {"labelSelectorX=1&xlabelSelector=2", ""},
+    {"&&limit=5&", "?limit=5"},
+};
+
+START_TEST(test_query_filter)
+{
+    static const char *const allowed[] = {"labelSelector", "limit", "continue", "dryRun", NULL};
+    char *got = pgw_api_query_filter(queries[_i].query, strlen(queries[_i].query), allowed);
+    if (queries[_i].want == NULL)
+        ck_assert_msg(got == NULL, "%s: passed as %s", queries[_i].query, got);
+    else
+        ck_assert_msg(got != NULL && strcmp(got, queries[_i].want) == 0, "%s: %s", queries[_i].query, got ? got : "(refused)");
+    free(got);
+}
+END_TEST
+
+START_TEST(test_plural_kind)
+{
+    ck_assert_str_eq(pgw_api_plural_kind("postgresclusters"), "PostgresCluster");
+    ck_assert_str_eq(pgw_api_plural_kind("postgresbackups"), "PostgresBackup");
+    ck_assert_str_eq(pgw_api_plural_kind("postgresrestores"), "PostgresRestore");
+    ck_assert_ptr_null(pgw_api_plural_kind("secrets"));
+    ck_assert_ptr_null(pgw_api_plural_kind(NULL));
+}
+END_TEST
+
 static Suite *router_suite(void)
 {
     Suite *s = suite_create("api_router");
@@ -153,6 +193,8 @@ static Suite *router_suite(void)
     tcase_add_loop_test(tc, test_not_allowed, 0, sizeof(not_allowed) / sizeof(not_allowed[0]));
     tcase_add_test(tc, test_every_route_reachable);
     tcase_add_test(tc, test_methods);
+    tcase_add_loop_test(tc, test_query_filter, 0, sizeof(queries) / sizeof(queries[0]));
+    tcase_add_test(tc, test_plural_kind);
     suite_add_tcase(s, tc);
     return s;
 }
