@@ -354,6 +354,7 @@ async function act(what, fn) {
 function clusterPage(ns, name) {
   const base = nsPath(ns, 'postgresclusters', name);
   let last = null; /* the latest detail, for the switchover's replica list */
+  const revealed = new Set(); /* the credentials the user asked to see: they stay shown across polls */
   const confirmHolder = el('div');
   const view = el('div', {'data-testid': 'cluster-detail'}, el('p', {class: 'hint'}, 'Loading…'));
   const actionButton = (label, testid, onclick, cls) => el('button', {type: 'button', 'data-testid': testid, class: cls, onclick}, label);
@@ -400,12 +401,12 @@ function clusterPage(ns, name) {
     }
     if (gen !== pageGen) return;
     last = d;
-    view.replaceChildren(...detailView(d));
+    view.replaceChildren(...detailView(d, revealed));
     view.dataset.updated = String(Date.now());
   });
 }
 
-function detailView(d) {
+function detailView(d, revealed) {
   const c = d.cluster || {}, s = d.summary || {}, md = c.metadata || {};
   const out = [];
   out.push(el('dl', {class: 'facts', 'data-testid': 'summary'},
@@ -433,7 +434,7 @@ function detailView(d) {
     (s.services || []).map((v) => el('tr', null, el('td', null, v.name), el('td', null, v.role), el('td', null, el('code', null, v.host)),
       el('td', null, (v.ports || []).map((p) => p.name + ' ' + p.port).join(', ')))), 'No Service yet.')));
 
-  out.push(section('Connect', 'connection', connectionView(d.connection)));
+  out.push(section('Connect', 'connection', connectionView(d.connection, revealed)));
 
   const w = d.recoverableWindow;
   out.push(section('Backups', 'backups',
@@ -456,22 +457,24 @@ function detailView(d) {
   return out;
 }
 
-function connectionView(conn) {
+function connectionView(conn, revealed) {
   if (!conn) return el('p', {class: 'hint'}, '—');
   if (conn.forbidden)
     return el('p', {class: 'warn', 'data-testid': 'connection-forbidden'},
       'Your account may not read the Secret ' + conn.secret + ' that holds the credentials.');
   if (conn.missing) return el('p', {class: 'hint', 'data-testid': 'connection-missing'}, 'The credentials Secret does not exist yet.');
-  const secretKeys = ['password', 'uri', 'jdbc-uri', 'pgpass'];
-  const rows = Object.entries(conn).filter(([k, v]) => typeof v !== 'object' && !secretKeys.includes(k))
+  /* Anything that holds the password (password, uri, jdbcUri, pgpass, ...) stays hidden until asked for. */
+  const isSecret = (k) => /pass|uri|url|dsn/i.test(k);
+  const rows = Object.entries(conn).filter(([k, v]) => typeof v !== 'object' && !isSecret(k))
     .map(([k, v]) => el('tr', null, el('th', null, k), el('td', null, el('code', null, String(v)))));
-  const hidden = secretKeys.filter((k) => typeof conn[k] === 'string');
+  const hidden = Object.keys(conn).filter((k) => typeof conn[k] === 'string' && isSecret(k));
   for (const k of hidden) {
+    const value = () => el('code', {'data-testid': 'connection-' + k}, conn[k]);
     const cell = el('td', null);
-    const show = el('button', {type: 'button', class: 'small', 'data-testid': 'reveal-' + k, onclick: () => {
-      cell.replaceChildren(el('code', {'data-testid': 'connection-' + k}, conn[k]));
-    }}, 'Show');
-    cell.append(show);
+    cell.append(revealed.has(k) ? value() : el('button', {type: 'button', class: 'small', 'data-testid': 'reveal-' + k, onclick: () => {
+      revealed.add(k);
+      cell.replaceChildren(value());
+    }}, 'Show'));
     rows.push(el('tr', null, el('th', null, k), cell));
   }
   if (conn.host && conn.user)

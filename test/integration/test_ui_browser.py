@@ -12,7 +12,8 @@ checks each click with kubectl and the apiserver's audit log:
     (pgwarden's validating webhook) beside Name, and stores nothing; fixed,
     the cluster is created and the page follows it to Running;
   - Backup now makes a PostgresBackup (kubectl sees it, the audit log shows it
-    written as the editor through impersonation), listed with its size;
+    written as the editor through impersonation), listed with its size; the
+    connection's password is hidden until Show, then the app Secret's;
   - an annotation and `instances: 2` set with kubectl appear on the open page
     within seconds (it polls the detail every 2 s);
   - Switchover to the replica moves the primary (kubectl agrees); the restore
@@ -192,6 +193,11 @@ class BrowserUI(NamespaceTestCase):
 
     def on_after_invalid_create(self, msg):
         self.assertIsNone(self.tb.get("pgc", CLUSTER, NS), "the refused dry run stored nothing")
+
+    def on_connection(self, msg):
+        password = self.tb.secret_value(NS, f"{CLUSTER}-app", "password")
+        self.assertNotIn(password, msg["hidden"], "no credential on the page before Show")
+        self.assertEqual(msg["revealed"], password, "Show reveals the app Secret's password")
 
     def on_backup_requested(self, msg):
         b = self.tb.get("pgbackup", msg["name"], NS)

@@ -176,6 +176,35 @@ async function editorPart(browser) {
   await page.locator('body').evaluate(() => window.scrollTo(0, 0));
   await shot(page, 'cluster-detail', 1150);
 
+  // The credentials: hidden until Show is pressed (the test compares them with the Secret),
+  // then still shown after the next polls.
+  const hidden = await text(page.getByTestId('connection-table'));
+  await page.getByTestId('reveal-password').click();
+  const firstData = await page.getByTestId('cluster-detail').getAttribute('data-updated');
+  await page.waitForFunction((t) => document.querySelector('[data-testid=cluster-detail]').dataset.updated !== t, firstData,
+    { timeout: T.reflect });
+  await wait('connection', { hidden, revealed: await text(page.getByTestId('connection-password')) });
+
+  // The clusters list, in every namespace and then in the test's.
+  await page.getByTestId('nav-clusters').click();
+  await page.locator(`[data-testid=cluster-row][data-name="${sc.cluster}"]`).waitFor();
+  const listRow = page.locator(`[data-testid=cluster-row][data-name="${sc.cluster}"]`);
+  step('list', { row: (await listRow.locator('td').allTextContents()).map((s) => s.trim()),
+    names: await page.getByTestId('cluster-row').evaluateAll((rs) => rs.map((r) => r.dataset.namespace + '/' + r.dataset.name)) });
+  // The namespace field narrows the list.
+  await page.getByTestId('list-namespace').fill(sc.namespace);
+  await page.getByTestId('list-apply').click();
+  await page.waitForFunction((ns) => document.querySelector('[data-testid=list-scope]').textContent === 'Namespace ' + ns + '.',
+    sc.namespace, { timeout: T.action });
+  await page.getByTestId('cluster-row').first().waitFor();
+  step('list-namespace', { scope: await text(page.getByTestId('list-scope')),
+    names: await page.getByTestId('cluster-row').evaluateAll((rs) => rs.map((r) => r.dataset.namespace + '/' + r.dataset.name)) });
+  await shot(page, 'clusters');
+  await page.getByTestId('list-namespace').fill('');
+  await page.getByTestId('list-apply').click();
+  await page.locator(`[data-testid=cluster-row][data-name="${sc.cluster}"] [data-testid=cluster-link]`).click();
+  await page.getByTestId('instance-row').nth(1).waitFor();
+
   // Switchover to the replica: the primary shown changes.
   const before = await text(page.getByTestId('detail-primary'));
   const replica = (await page.locator('[data-testid=instance-row]').evaluateAll((rows) =>
@@ -203,23 +232,6 @@ async function editorPart(browser) {
   step('restore-listed');
   await wait('restore-created', { name: sc.cluster + '-pitr' });
 
-  // The clusters list shows both.
-  await page.getByTestId('nav-clusters').click();
-  await page.locator(`[data-testid=cluster-row][data-name="${sc.cluster}"]`).waitFor();
-  const listRow = page.locator(`[data-testid=cluster-row][data-name="${sc.cluster}"]`);
-  step('list', { row: (await listRow.locator('td').allTextContents()).map((s) => s.trim()),
-    names: await page.getByTestId('cluster-row').evaluateAll((rs) => rs.map((r) => r.dataset.namespace + '/' + r.dataset.name)) });
-  // The namespace field narrows the list.
-  await page.getByTestId('list-namespace').fill(sc.namespace);
-  await page.getByTestId('list-apply').click();
-  await page.waitForFunction((ns) => document.querySelector('[data-testid=list-scope]').textContent === 'Namespace ' + ns + '.',
-    sc.namespace, { timeout: T.action });
-  await page.getByTestId('cluster-row').first().waitFor();
-  step('list-namespace', { scope: await text(page.getByTestId('list-scope')),
-    names: await page.getByTestId('cluster-row').evaluateAll((rs) => rs.map((r) => r.dataset.namespace + '/' + r.dataset.name)) });
-  await shot(page, 'clusters');
-  await page.getByTestId('list-namespace').fill('');
-  await page.getByTestId('list-apply').click();
   return { page, problems, ctx };
 }
 
