@@ -60,6 +60,8 @@ class Server:
                 "--log-level", "debug"]
         if threads:
             args += ["--threads", str(threads)]
+        if "--api-listen" not in extra_args:
+            args += ["--api-listen", "off"]  # the REST API only where a test asks for it (its own port)
         args += list(extra_args)
         full_env = dict(os.environ)
         full_env.update(env or {})
