@@ -14,6 +14,7 @@
 
 const struct pgw_api_route pgw_api_routes[] = {
     {PGW_API_ROOT, PGW_API_GET, "", 0, 0},
+    {PGW_API_ROOT, PGW_API_GET, "ui", 0, 0}, /* a typed address without its slash: the same redirect */
     {PGW_API_UI_INDEX, PGW_API_GET, "ui/", 0, 0},
     {PGW_API_UI_FILE, PGW_API_GET, "ui/{file}", 0, 0},
     {PGW_API_OPENAPI, PGW_API_GET, "api/v1/openapi.json", 0, 1},

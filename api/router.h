@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 enum pgw_api_route_id {
-    PGW_API_ROOT,       /* GET / → 302 /ui/ */
+    PGW_API_ROOT,       /* GET / and GET /ui → 302 /ui/ */
     PGW_API_UI_INDEX,   /* GET /ui/ */
     PGW_API_UI_FILE,    /* GET /ui/{file} */
     PGW_API_OPENAPI,    /* GET /api/v1/openapi.json */

@@ -57,10 +57,11 @@ class ApiLocal(unittest.TestCase):
         return doc
 
     def test_root_redirects_to_ui(self):
-        status, headers, _ = self.request("GET", "/")
-        self.assertEqual(status, 302)
-        self.assertEqual(headers["location"], "/ui/")
-        self.assert_common_headers(headers, "no-cache")
+        for path in ("/", "/ui"):
+            status, headers, _ = self.request("GET", path)
+            self.assertEqual(status, 302, path)
+            self.assertEqual(headers["location"], "/ui/")
+            self.assert_common_headers(headers, "no-cache")
 
     def test_ui_files_with_etag(self):
         status, headers, body = self.request("GET", "/ui/")

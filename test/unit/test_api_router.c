@@ -24,6 +24,7 @@ static const struct {
     const char *ns, *plural, *name, *file;
 } found[] = {
     {"GET", "/", PGW_API_ROOT, NULL, NULL, NULL, NULL},
+    {"GET", "/ui", PGW_API_ROOT, NULL, NULL, NULL, NULL},
     {"GET", "/ui/", PGW_API_UI_INDEX, NULL, NULL, NULL, NULL},
     {"GET", "/ui/app.js", PGW_API_UI_FILE, NULL, NULL, NULL, "app.js"},
     {"GET", "/api/v1/openapi.json", PGW_API_OPENAPI, NULL, NULL, NULL, NULL},
