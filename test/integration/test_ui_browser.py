@@ -31,23 +31,23 @@ Screenshots go to $PGW_UI_SHOTS when set (docs/screenshots/ was made so).
 import base64
 import json
 import os
-import re
 import secrets
 import shutil
 import socket
 import ssl
 import subprocess
 import tempfile
-import time
+import threading
 import unittest
 
 from standin import wait_for
-from testbed import SOURCE, NamespaceTestCase, retry, wait_cluster
+from testbed import OPERATOR_SA, SOURCE, NamespaceTestCase, retry
 
 NS = "ui-browser"
 CLUSTER = "shop"
 VERSION = 15  # the test bed runs Debian's PostgreSQL 15 (test/testbed/images.yaml)
 API_PORT = 9444
+RUN_TIMEOUT = 1800  # seconds for the whole browser run (about 70 s on an idle test bed)
 E2E = os.path.join(SOURCE, "test", "ui", "e2e.mjs")
 RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
 
@@ -183,7 +183,7 @@ class BrowserUI(NamespaceTestCase):
         """The writes pgwarden made as `sa` (impersonated) since offset: (verb, resource, code)."""
         user = f"system:serviceaccount:{NS}:{sa}"
         out = []
-        for ev in self.tb.audit_events(offset, user=f"system:serviceaccount:pgwarden-system:pgwarden", namespace=NS):
+        for ev in self.tb.audit_events(offset, user=OPERATOR_SA, namespace=NS):
             if (ev.get("impersonatedUser") or {}).get("username") == user:
                 ref = ev.get("objectRef", {})
                 out.append((ev["verb"], ref.get("resource"), ev.get("responseStatus", {}).get("code")))
@@ -245,10 +245,17 @@ class BrowserUI(NamespaceTestCase):
         with tempfile.TemporaryFile("w+") as err:
             proc = subprocess.Popen(["node", E2E, json.dumps(scenario)], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=err, text=True, bufsize=1)
+            watchdog = threading.Timer(RUN_TIMEOUT, proc.kill)  # every wait in the script is bounded; this too
+            watchdog.start()
             try:
                 for line in proc.stdout:
-                    msg = json.loads(line)
-                    if "wait" in msg:
+                    try:
+                        msg = json.loads(line)
+                    except ValueError:
+                        msg = {"error": f"not a JSON line: {line[:2000]!r}"}
+                    if "error" in msg:  # (it names the step it stopped at: test it first)
+                        errors = msg
+                    elif "wait" in msg:
                         try:
                             reply = getattr(self, "on_" + msg["wait"].replace("-", "_"))(msg) or {}
                         except BaseException:
@@ -258,10 +265,9 @@ class BrowserUI(NamespaceTestCase):
                         proc.stdin.flush()
                     elif "step" in msg:
                         steps[msg["step"]] = msg
-                    elif "error" in msg:
-                        errors = msg
                 rc = proc.wait(timeout=60)
             finally:
+                watchdog.cancel()
                 if proc.poll() is None:
                     proc.kill()
                 err.seek(0)
@@ -270,7 +276,7 @@ class BrowserUI(NamespaceTestCase):
             with open(os.environ["PGW_UI_STEPS"], "w") as f:
                 json.dump(steps, f, indent=1)
         if errors or rc != 0:
-            self.fail(f"the browser run stopped at {errors and errors.get('step')}: "
+            self.fail(f"the browser run (exit {rc}) stopped at {errors and errors.get('step')}: "
                       f"{errors and errors.get('error')}\nsteps: {list(steps)}\nstderr: {stderr[-3000:]}")
         return steps
 

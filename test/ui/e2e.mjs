@@ -18,7 +18,7 @@ const sc = JSON.parse(process.argv[2]);
 const require = createRequire(sc.modules.replace(/\/?$/, '/'));
 const { chromium } = require('playwright-core');
 
-const T = Object.assign({ running: 420000, backup: 300000, reflect: 20000, action: 15000 }, sc.timeouts || {});
+const T = Object.assign({ running: 420000, backup: 300000, reflect: 30000, action: 30000 }, sc.timeouts || {});
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 let current = 'start';
@@ -324,4 +324,6 @@ async function main() {
 }
 
 await main();
+// stdout to a pipe is asynchronous: exit only once every line has been written.
+await new Promise((resolve) => process.stdout.write('', resolve));
 process.exit(process.exitCode || 0);
