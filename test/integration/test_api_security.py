@@ -15,7 +15,6 @@ On each operator replica's API port (9444):
   for the others;
 - / redirects to /ui/; TLS 1.2 or newer, HTTP/1.1 only.
 """
-import json
 import socket
 import ssl
 import unittest
