@@ -64,7 +64,10 @@ static struct pgw_kclient *api_client(const struct pgw_config *cfg)
     struct pgw_kubeconfig kc;
     char *err = NULL;
     struct pgw_kclient *client = NULL;
-    struct pgw_kclient_options opts = {.qps = 1000, .burst = 2000, .timeout = cfg->kube_api_timeout_ms / 1e3};
+    /* Its own User-Agent: the Kubernetes API names it as the field manager of what people write here, apart
+     * from the controller's "pgwarden" in managedFields. */
+    struct pgw_kclient_options opts = {
+        .qps = 1000, .burst = 2000, .timeout = cfg->kube_api_timeout_ms / 1e3, .user_agent = "pgwarden-api/" PGW_VERSION};
     int rc = pgw_kubeconfig_load(&kc, cfg->kubeconfig, &err);
     if (rc == 0)
         client = pgw_kclient_new(&kc, &opts, &err);

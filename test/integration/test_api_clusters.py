@@ -115,6 +115,10 @@ class ApiClusters(unittest.TestCase):
         r = self.call("POST", self.base(), cluster())
         self.assertEqual(r.status, 201, r)
         self.assertEqual(r.json()["metadata"]["name"], NAME)
+        # what a person wrote through the API is the API's in managedFields, not the controller's
+        managers = {f["manager"] for f in r.json()["metadata"].get("managedFields", [])}
+        self.assertIn("pgwarden-api", managers)
+        self.assertNotIn("pgwarden", managers)
         c = wait_cluster(self.tb, NS, NAME, 1, timeout=360)
 
         def detail_ready():
