@@ -40,6 +40,7 @@
 #include "common/metrics.h"
 #include "common/xalloc.h"
 #include "controller/kube/kclient.h"
+#include "webhook/evloop.h"
 #include "webhook/server.h"
 #include "webhook/tls.h"
 
@@ -52,10 +53,7 @@
 struct st_pgw_api_thread_t {
     struct pgw_api_server *server;
     pthread_t tid;
-    h2o_evloop_t *loop;
-    h2o_context_t ctx;
-    h2o_accept_ctx_t accept_ctx;
-    h2o_socket_t *listener;
+    struct pgw_evloop ev;
     h2o_multithread_receiver_t receiver; /* answers from the workers */
 };
 
@@ -341,7 +339,7 @@ static void submit(struct pgw_api_server *server, h2o_req_t *req, const struct p
     struct st_pgw_api_call_job_t *job = pgw_calloc(1, sizeof(*job));
     job->super.run = run_job;
     job->server = server;
-    job->thread = H2O_STRUCT_FROM_MEMBER(struct st_pgw_api_thread_t, ctx, req->conn->ctx);
+    job->thread = H2O_STRUCT_FROM_MEMBER(struct st_pgw_api_thread_t, ev.ctx, req->conn->ctx);
     job->req = req;
     job->route = m->route;
     job->method = pgw_api_method_bit(req->method.base, req->method.len);
@@ -422,43 +420,10 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     return 0;
 }
 
-static void on_accept(h2o_socket_t *listener, const char *err)
-{
-    if (err != NULL)
-        return;
-    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_accept(listener->data, sock);
-}
-
-static void close_listener(h2o_socket_t **sock)
-{
-    if (*sock == NULL)
-        return;
-    h2o_socket_read_stop(*sock);
-    h2o_socket_close(*sock);
-    *sock = NULL;
-}
-
-static int busy(struct st_pgw_api_thread_t *t)
-{
-    return !h2o_linklist_is_empty(&t->ctx.http1._conns) || !h2o_linklist_is_empty(&t->ctx.handshake_timeout._entries);
-}
-
 static void *thread_main(void *arg)
 {
     struct st_pgw_api_thread_t *t = arg;
-    struct pgw_api_server *server = t->server;
-    while (!atomic_load(&server->stopping))
-        h2o_evloop_run(t->loop, LOOP_TICK_MS);
-    close_listener(&t->listener);
-    h2o_context_request_shutdown(&t->ctx);
-    double deadline = monotonic_seconds() + server->cfg->shutdown_grace_ms / 1e3;
-    while (busy(t) && monotonic_seconds() < deadline)
-        h2o_evloop_run(t->loop, 10);
-    /* A TLS handshake in progress cannot be cancelled; it ends by itself within the handshake timeout. */
-    while (!h2o_linklist_is_empty(&t->ctx.handshake_timeout._entries))
-        h2o_evloop_run(t->loop, 10);
+    pgw_evloop_serve(&t->ev, &t->server->stopping, LOOP_TICK_MS, t->server->cfg->shutdown_grace_ms);
     return NULL;
 }
 
@@ -467,20 +432,14 @@ static void free_server(struct pgw_api_server *server)
     pgw_api_workers_stop(server->workers); /* the requests in its queue are answered (or dropped) below */
     for (unsigned i = 0; i != API_THREADS; ++i) {
         struct st_pgw_api_thread_t *t = &server->threads[i];
-        if (t->loop == NULL)
+        if (t->ev.loop == NULL)
             continue;
-        close_listener(&t->listener);
+        pgw_evloop_close_listener(&t->ev.listener);
         if (t->receiver.queue != NULL) {
-            h2o_evloop_run(t->loop, 0); /* answers the workers sent after the loop stopped */
-            h2o_multithread_unregister_receiver(t->ctx.queue, &t->receiver);
+            h2o_evloop_run(t->ev.loop, 0); /* answers the workers sent after the loop stopped */
+            h2o_multithread_unregister_receiver(t->ev.ctx.queue, &t->receiver);
         }
-        if (h2o_timeout_is_linked(&t->ctx.http2._graceful_shutdown_timeout))
-            h2o_timeout_unlink(&t->ctx.http2._graceful_shutdown_timeout);
-        h2o_multithread_queue_t *queue = t->ctx.queue;
-        h2o_context_dispose(&t->ctx);
-        h2o_evloop_run(t->loop, 0);
-        h2o_evloop_destroy(t->loop);
-        free(queue); /* see webhook/server.c: h2o's evloop queue is closed but never freed */
+        pgw_evloop_dispose(&t->ev);
     }
     h2o_config_dispose(&server->globalconf);
     SSL_CTX_free(server->ssl_ctx);
@@ -523,13 +482,8 @@ struct pgw_api_server *pgw_api_server_start(const struct pgw_config *cfg, struct
         if (fd < 0)
             goto fail;
         t->server = server;
-        t->loop = h2o_evloop_create();
-        h2o_context_init(&t->ctx, t->loop, gc);
-        h2o_multithread_register_receiver(t->ctx.queue, &t->receiver, on_jobs_done);
-        t->accept_ctx = (h2o_accept_ctx_t){.ctx = &t->ctx, .hosts = server->hosts, .ssl_ctx = server->ssl_ctx};
-        t->listener = h2o_evloop_socket_create(t->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-        t->listener->data = &t->accept_ctx;
-        h2o_socket_read_start(t->listener, on_accept);
+        pgw_evloop_init(&t->ev, gc, fd, server->hosts, server->ssl_ctx);
+        h2o_multithread_register_receiver(t->ev.ctx.queue, &t->receiver, on_jobs_done);
     }
     if (client != NULL && preload) {
         char *kerr = NULL;

@@ -31,6 +31,7 @@
 #include "common/metrics.h"
 #include "common/xalloc.h"
 #include "webhook/admission.h"
+#include "webhook/evloop.h"
 #include "webhook/tls.h"
 
 #define LOOP_TICK_MS 100
@@ -38,10 +39,9 @@
 struct st_pgw_server_thread_t {
     struct pgw_server *server;
     pthread_t tid;
-    h2o_evloop_t *loop;
-    h2o_context_t ctx;
-    h2o_accept_ctx_t accept_ctx, health_accept_ctx;
-    h2o_socket_t *listener, *health_listener;
+    struct pgw_evloop ev;
+    h2o_accept_ctx_t health_accept_ctx; /* loop 0 only */
+    h2o_socket_t *health_listener;
 };
 
 struct pgw_server {
@@ -202,15 +202,6 @@ static int on_health_request(h2o_handler_t *_self, h2o_req_t *req)
     return 0;
 }
 
-static void on_accept(h2o_socket_t *listener, const char *err)
-{
-    if (err != NULL)
-        return;
-    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_accept(listener->data, sock);
-}
-
 /* Splits "host:port", "[v6]:port" or ":port". Returns 0 or -1. */
 static int split_address(const char *addr, char *host, size_t hostsize, char *port, size_t portsize)
 {
@@ -264,52 +255,12 @@ int pgw_server_listen_socket(const char *addr, int port_override, int reuseport,
     return fd;
 }
 
-static h2o_socket_t *attach_listener(h2o_evloop_t *loop, int fd, h2o_accept_ctx_t *accept_ctx)
-{
-    h2o_socket_t *sock = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-    sock->data = accept_ctx;
-    h2o_socket_read_start(sock, on_accept);
-    return sock;
-}
-
-static void close_listener(h2o_socket_t **sock)
-{
-    if (*sock == NULL)
-        return;
-    h2o_socket_read_stop(*sock);
-    h2o_socket_close(*sock);
-    *sock = NULL;
-}
-
-/* TLS handshakes accepted but not finished: each holds an entry in the context's handshake timeout. */
-static int handshakes_pending(struct st_pgw_server_thread_t *t)
-{
-    return !h2o_linklist_is_empty(&t->ctx.handshake_timeout._entries);
-}
-
 static void *thread_main(void *arg)
 {
     struct st_pgw_server_thread_t *t = arg;
     struct pgw_server *server = t->server;
-    while (!atomic_load(&server->stopping))
-        h2o_evloop_run(t->loop, LOOP_TICK_MS);
-
-    close_listener(&t->listener);
-    h2o_context_request_shutdown(&t->ctx);
-    double deadline = monotonic_seconds() + server->cfg->shutdown_grace_ms / 1e3;
-    while ((!h2o_linklist_is_empty(&t->ctx.http1._conns) || handshakes_pending(t)) && monotonic_seconds() < deadline)
-        h2o_evloop_run(t->loop, 10);
-    if (!h2o_linklist_is_empty(&t->ctx.http1._conns) || handshakes_pending(t))
-        pgw_log(PGW_LOG_WARN, "grace period over with connections still open", NULL);
-    /*
-     * A TLS handshake accepted before the listener closed is not an HTTP/1
-     * connection yet; h2o cannot cancel it, and disposing of the context while
-     * its timeout is armed aborts. It ends by itself within the handshake
-     * timeout (completed, failed or timed out), so let it.
-     */
-    while (handshakes_pending(t))
-        h2o_evloop_run(t->loop, 10);
-    close_listener(&t->health_listener);
+    pgw_evloop_serve(&t->ev, &server->stopping, LOOP_TICK_MS, server->cfg->shutdown_grace_ms);
+    pgw_evloop_close_listener(&t->health_listener);
     return NULL;
 }
 
@@ -327,20 +278,8 @@ static h2o_hostconf_t *register_host(h2o_globalconf_t *gc, const char *name, str
 static void free_server(struct pgw_server *server)
 {
     for (unsigned i = 0; i != server->nthreads; ++i) {
-        struct st_pgw_server_thread_t *t = &server->threads[i];
-        if (t->loop == NULL)
-            continue;
-        close_listener(&t->listener);
-        close_listener(&t->health_listener);
-        /* h2o_context_request_shutdown() arms the HTTP/2 graceful timer even though we never speak h2. */
-        if (h2o_timeout_is_linked(&t->ctx.http2._graceful_shutdown_timeout))
-            h2o_timeout_unlink(&t->ctx.http2._graceful_shutdown_timeout);
-        h2o_multithread_queue_t *queue = t->ctx.queue;
-        h2o_context_dispose(&t->ctx);
-        /* Run the loop briefly so closed sockets are released before the loop goes. */
-        h2o_evloop_run(t->loop, 0);
-        h2o_evloop_destroy(t->loop);
-        free(queue); /* h2o 2.2's evloop h2o_multithread_destroy_queue() closes the queue but never frees it */
+        pgw_evloop_close_listener(&server->threads[i].health_listener);
+        pgw_evloop_dispose(&server->threads[i].ev);
     }
     free(server->threads);
     h2o_config_dispose(&server->globalconf);
@@ -388,13 +327,10 @@ struct pgw_server *pgw_server_start(const struct pgw_config *cfg, struct pgw_tls
             goto fail;
         }
         t->server = server;
-        t->loop = h2o_evloop_create();
-        h2o_context_init(&t->ctx, t->loop, gc);
-        t->accept_ctx = (h2o_accept_ctx_t){.ctx = &t->ctx, .hosts = server->webhook_hosts, .ssl_ctx = server->ssl_ctx};
-        t->listener = attach_listener(t->loop, fd, &t->accept_ctx);
+        pgw_evloop_init(&t->ev, gc, fd, server->webhook_hosts, server->ssl_ctx);
         if (i == 0) {
-            t->health_accept_ctx = (h2o_accept_ctx_t){.ctx = &t->ctx, .hosts = server->health_hosts};
-            t->health_listener = attach_listener(t->loop, health_fd, &t->health_accept_ctx);
+            t->health_accept_ctx = (h2o_accept_ctx_t){.ctx = &t->ev.ctx, .hosts = server->health_hosts};
+            t->health_listener = pgw_evloop_listen(t->ev.loop, health_fd, &t->health_accept_ctx);
         }
     }
     for (unsigned i = 0; i != server->nthreads; ++i) {
