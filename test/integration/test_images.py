@@ -323,7 +323,8 @@ class Containerfiles(unittest.TestCase):
         with open(os.path.join(SOURCE, "CMakeLists.txt")) as f:
             cmake = f.read()
         dirs = {d.split("/")[0] for d in re.findall(r"pgw_layer\(\w+\s+DIRS\s+(\S+)", cmake)}
-        dirs |= {"cli", "manifests"}
+        # the binary also embeds the web UI's files (cmake/embed_assets.cmake)
+        dirs |= {"cli", "manifests", "ui", "cmake"}
         copied = {rest.split()[0] for _, word, rest in parse_containerfile(containerfile("pgwarden")) if word == "COPY"}
         for d in sorted(dirs):
             self.assertIn(d, copied)
