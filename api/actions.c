@@ -24,17 +24,6 @@ static const char *body_string(const json_t *body, const char *key, int *bad)
     return json_string_value(v);
 }
 
-static void send_as(const struct pgw_api_call *c, const char *method, const char *path, const char *content_type, const json_t *obj,
-                    struct pgw_api_response *out)
-{
-    struct pgw_kresult r;
-    char *raw;
-    size_t raw_len;
-    pgw_kclient_request_as_raw(c->client, c->as, method, path, content_type, obj, &raw, &raw_len, &r);
-    pgw_api_response_raw(out, &r, raw, raw_len);
-    pgw_kresult_dispose(&r);
-}
-
 /* 0 when the cluster is there for the user, else the answer (404, 403...) is in out. */
 static int cluster_readable(const struct pgw_api_call *c, struct pgw_api_response *out)
 {
@@ -63,7 +52,7 @@ static void backup(const struct pgw_api_call *c, const json_t *body, struct pgw_
         return;
     json_t *obj = pgw_action_backup(c->ns, c->name, type, NULL, c->now);
     char *path = pgw_kclient_path(pgw_resource_find("PostgresBackup"), c->ns, NULL, NULL);
-    send_as(c, "POST", path, "application/json", obj, out);
+    pgw_api_send_as(c, "POST", path, "application/json", obj, out);
     free(path);
     json_decref(obj);
 }
@@ -101,7 +90,7 @@ static void restore(const struct pgw_api_call *c, const json_t *body, struct pgw
         return;
     }
     char *path = pgw_kclient_path(pgw_resource_find("PostgresRestore"), c->ns, NULL, NULL);
-    send_as(c, "POST", path, "application/json", obj, out);
+    pgw_api_send_as(c, "POST", path, "application/json", obj, out);
     free(path);
     json_decref(obj);
 }
@@ -110,7 +99,7 @@ static void annotate(const struct pgw_api_call *c, const char *annotation, const
 {
     json_t *patch = pgw_action_annotation_patch(annotation, value);
     char *path = pgw_kclient_path(pgw_resource_find("PostgresCluster"), c->ns, c->name, NULL);
-    send_as(c, "PATCH", path, "application/merge-patch+json", patch, out);
+    pgw_api_send_as(c, "PATCH", path, "application/merge-patch+json", patch, out);
     free(path);
     json_decref(patch);
 }

@@ -38,6 +38,10 @@ struct pgw_api_call {
 };
 
 /* GET /api/v1/{plural}, GET|POST .../namespaces/{namespace}/{plural}, GET|PUT|PATCH|DELETE .../{name}. */
+/* Sends one request to the Kubernetes API as the caller and puts its answer, byte for byte with its status, in out.
+ * obj (borrowed) may be NULL. */
+void pgw_api_send_as(const struct pgw_api_call *c, const char *method, const char *path, const char *content_type,
+                     const json_t *obj, struct pgw_api_response *out);
 void pgw_api_objects(const struct pgw_api_call *c, enum pgw_api_route_id id, struct pgw_api_response *out);
 /* GET .../postgresclusters/{name}/detail (api/detail.h). */
 void pgw_api_detail(const struct pgw_api_call *c, struct pgw_api_response *out);

@@ -77,6 +77,17 @@ static int content_type_is(const char *have, const char *want)
     return strncasecmp(have, want, n) == 0 && (have[n] == '\0' || have[n] == ';' || have[n] == ' ');
 }
 
+void pgw_api_send_as(const struct pgw_api_call *c, const char *method, const char *path, const char *content_type,
+                     const json_t *obj, struct pgw_api_response *out)
+{
+    struct pgw_kresult r;
+    char *raw;
+    size_t raw_len;
+    pgw_kclient_request_as_raw(c->client, c->as, method, path, content_type, obj, &raw, &raw_len, &r);
+    pgw_api_response_raw(out, &r, raw, raw_len);
+    pgw_kresult_dispose(&r);
+}
+
 void pgw_api_objects(const struct pgw_api_call *c, enum pgw_api_route_id id, struct pgw_api_response *out)
 {
     const struct pgw_resource *res = pgw_resource_find(pgw_api_plural_kind(c->plural));
@@ -114,12 +125,7 @@ void pgw_api_objects(const struct pgw_api_call *c, enum pgw_api_route_id id, str
     }
     char *path = pgw_kclient_path(res, id == PGW_API_LIST_ALL ? NULL : c->ns, id == PGW_API_OBJECT ? c->name : NULL, NULL);
     char *url = pgw_asprintf("%s%s", path, query);
-    struct pgw_kresult r;
-    char *raw;
-    size_t raw_len;
-    pgw_kclient_request_as_raw(c->client, c->as, method, url, content_type, body, &raw, &raw_len, &r);
-    pgw_api_response_raw(out, &r, raw, raw_len);
-    pgw_kresult_dispose(&r);
+    pgw_api_send_as(c, method, url, content_type, body, out);
     free(url);
     free(path);
     free(query);
